@@ -1,0 +1,44 @@
+# queuebox — `make demo` runs the appliance on this machine, `make test` runs the tests.
+# Both install what they need first (Debian packages, a .venv with pinned dependencies)
+# and are quick when it is already there.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+EXTRAS := server,dev
+DEBIAN_PACKAGES := python3-venv mosquitto mosquitto-clients fonts-dejavu-core sqlite3
+STAMP := $(VENV)/.installed
+DEMO_DIR := var/demo
+DEMO_CONFIG := config/queuebox.example.toml
+
+.PHONY: test demo bench setup debian-packages lock clean
+
+setup: debian-packages $(STAMP)
+
+debian-packages:
+	@scripts/debian-packages $(DEBIAN_PACKAGES)
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -q --upgrade pip
+	$(BIN)/python -m pip install --disable-pip-version-check -q -c requirements.lock -e ".[$(EXTRAS)]"
+	@touch $@
+
+test: setup
+	$(BIN)/python -m pytest
+
+demo: setup
+	@mkdir -p $(DEMO_DIR)
+	$(BIN)/queuebox migrate --config $(DEMO_CONFIG) --database $(DEMO_DIR)/queuebox.db
+	$(BIN)/queuebox server --config $(DEMO_CONFIG) --database $(DEMO_DIR)/queuebox.db --listen 127.0.0.1 --port 8080
+
+bench: setup
+	$(BIN)/python bench/engine.py
+
+lock: setup
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^queuebox' > requirements.lock.new
+	@echo "# Pinned versions used by make test and make demo (pip constraints file)." | cat - requirements.lock.new > requirements.lock
+	@rm requirements.lock.new
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,112 @@
+"""The `queuebox` command. Each subcommand reads `--config FILE` (default: $QUEUEBOX_CONFIG,
+then /etc/queuebox/queuebox.toml), builds what it needs and runs. Logging is set up here
+only: to stderr, no timestamps (journald adds them)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from typing import Callable, Sequence
+
+from queuebox.config import DEFAULT_PATH, Config, load_config, redacted
+from queuebox.errors import ConfigError, QueueboxError
+
+logger = logging.getLogger("queuebox")
+
+
+def _config_path(args: argparse.Namespace) -> str:
+    return args.config or os.environ.get("QUEUEBOX_CONFIG") or DEFAULT_PATH
+
+
+def _load(args: argparse.Namespace) -> Config:
+    return load_config(_config_path(args))
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    path = args.file or _config_path(args)
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        print(f"{path}: {len(exc.problems)} problem(s):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    if args.print:
+        print(json.dumps(redacted(config), ensure_ascii=False, indent=2))
+    print(f"{path}: OK — {config.site.name}: {len(config.services)} services, "
+          f"{len(config.counters)} counters, time zone {config.site.timezone}")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from server import store
+
+    config = _load(args)
+    path = args.database or config.database.path
+    db = store.open_database(path)
+    try:
+        applied = store.migrate(db)
+        store.sync_config(db, config)
+    finally:
+        db.close()
+    print(f"{path}: " + (f"applied {', '.join(applied)}" if applied else "schema is up to date"))
+    return 0
+
+
+def cmd_server(args: argparse.Namespace) -> int:
+    from server.main import run_server
+
+    config = _load(args)
+    run_server(config, args.database or config.database.path,
+               args.listen or config.server.listen, args.port or config.server.port)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="queuebox", description="Queue management for one-stop public service centres.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, func: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.add_argument("--config", metavar="FILE",
+                       help=f"configuration file (default: $QUEUEBOX_CONFIG or {DEFAULT_PATH})")
+        p.set_defaults(func=func)
+        return p
+
+    p = command("check-config", cmd_check_config, "validate a configuration file and list every problem")
+    p.add_argument("file", nargs="?", help="the file to check (default: --config)")
+    p.add_argument("--print", action="store_true", help="print the configuration, secrets hidden")
+
+    p = command("migrate", cmd_migrate, "create or upgrade the database schema and load services and counters")
+    p.add_argument("--database", metavar="PATH", help="database file (default: database.path of the config)")
+
+    p = command("server", cmd_server, "run the queue engine and the web server")
+    p.add_argument("--database", metavar="PATH", help="database file (default: database.path of the config)")
+    p.add_argument("--listen", metavar="ADDR", help="address to listen on (default: server.listen)")
+    p.add_argument("--port", type=int, help="port to listen on (default: server.port)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    except QueueboxError as exc:
+        print(f"queuebox: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

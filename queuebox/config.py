@@ -1,0 +1,343 @@
+"""Configuration: a TOML file read into frozen dataclasses, validated all at once.
+
+Every key is a dataclass field whose metadata carries its help text; `config_keys()` lists
+them (name, default, help) so the example file and the docs can be checked against them.
+Validation never stops at the first problem: `load_config` collects every finding with its
+key path (``services[2].code``) and a did-you-mean, then raises one `ConfigError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from pathlib import Path
+from typing import Any, Iterator, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from queuebox.errors import ConfigError
+
+DEFAULT_PATH = "/etc/queuebox/queuebox.toml"
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+SECRET_KEYS = frozenset({"password"})
+
+
+def _key(help: str, default: Any = dataclasses.MISSING) -> Any:
+    """A config key: its help text, and its default (none means required)."""
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    id: str = _key("Short id of the centre, used in MQTT topics (lowercase letters, digits, - and _).")
+    name: str = _key("Name of the centre, printed on tickets and shown on the board.")
+    timezone: str = _key("IANA time zone that decides the business day.", "Asia/Ho_Chi_Minh")
+    languages: tuple[str, ...] = _key("Languages shown to citizens, first is the main one: vi, en.", ("vi", "en"))
+    hotline: str = _key("Phone number printed on tickets and shown on the board; empty for none.", "")
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    code: str = _key("Service code: 1 to 3 capital letters, the prefix of its ticket labels.")
+    name_vi: str = _key("Vietnamese name of the service field.")
+    name_en: str = _key("English name of the service field; empty for none.", "")
+    number_start: int = _key("First ticket number of the day.", 1)
+    number_end: int = _key("Last ticket number before the labels wrap back to number_start.", 999)
+    label_format: str = _key("Python format of the label, with {code} and {number}.", "{code}{number:03d}")
+    daily_limit: int = _key("Most tickets issued per day; 0 for no limit.", 0)
+    open_days: tuple[str, ...] = _key("Days the service takes tickets: mon … sun.", ("mon", "tue", "wed", "thu", "fri"))
+    hours: tuple[str, ...] = _key("Opening hours as HH:MM-HH:MM, local time; empty list for always open.",
+                                  ("07:30-11:30", "13:30-17:00"))
+    target_wait_min: int = _key("Target waiting time in minutes, for the 'served within target' share.", 15)
+    service_min: int = _key("Expected minutes per citizen, used for wait estimates until real times exist.", 10)
+
+    def is_open(self, local: datetime) -> bool:
+        """Whether the service takes tickets at this local (zone-aware or naive local) time."""
+        if WEEKDAYS[local.weekday()] not in self.open_days:
+            return False
+        if not self.hours:
+            return True
+        now = local.time().replace(tzinfo=None)
+        return any(start <= now < end for start, end in map(parse_hours, self.hours))
+
+    def label(self, sequence: int) -> str:
+        """The printed label of the day's `sequence`-th ticket (1-based), wrapping at number_end."""
+        span = self.number_end - self.number_start + 1
+        return self.label_format.format(code=self.code, number=self.number_start + (sequence - 1) % span)
+
+
+@dataclass(frozen=True)
+class CounterConfig:
+    id: str = _key("Counter id, used in MQTT topics and URLs (letters, digits, - and _).")
+    name: str = _key("Name shown on the board and spoken in calls, e.g. 'Quầy 3'.")
+    services: dict[str, int] = _key("Services this counter serves, code = weight; higher weights are served first.")
+
+
+@dataclass(frozen=True)
+class QueueConfig:
+    priority: Literal["strict", "interleave"] = _key(
+        "Priority tickets (elderly, disabled, pregnant): 'strict' serves them first, "
+        "'interleave' serves one after every interleave_every normal tickets.", "interleave")
+    interleave_every: int = _key("With priority = 'interleave': normal tickets called between two priority ones.", 3)
+    transfer_position: Literal["keep", "first"] = _key(
+        "A transferred ticket 'keep's its place by original issue time, or goes 'first' in the new service.", "keep")
+    no_show_min_calls: int = _key("Calls (first call plus recalls) before a clerk may mark a ticket no-show.", 2)
+    no_show_rejoin_min: int = _key("Minutes during which a no-show ticket can still be called back by its label.", 30)
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    path: str = _key("SQLite database file; its folder must be writable.", "/var/lib/queuebox/queuebox.db")
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    host: str = _key("Host name or address of the Mosquitto broker.", "localhost")
+    port: int = _key("Broker port.", 1883)
+    root: str = _key("Topic root; topics are <root>/<site id>/…", "queuebox")
+    username: str = _key("MQTT user name of this device; empty for none.", "")
+    password: str = _key("MQTT password of this device (secret, never logged).", "")
+    tls: bool = _key("Connect with TLS.", False)
+    ca_file: str = _key("With tls: CA certificate file; empty for the system store.", "")
+    keepalive_s: int = _key("Seconds between keep-alive pings.", 30)
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    listen: str = _key("Address the web server listens on.", "0.0.0.0")
+    port: int = _key("Port of the web server.", 8080)
+    public_url: str = _key("Base URL citizens' phones use for ticket status (the QR code).", "http://queuebox.local:8080")
+
+
+@dataclass(frozen=True)
+class Config:
+    site: SiteConfig = _key("The centre.")
+    services: tuple[ServiceConfig, ...] = _key("Service fields ([[services]] tables).")
+    counters: tuple[CounterConfig, ...] = _key("Counters ([[counters]] tables).")
+    queue: QueueConfig = _key("Queue policy.", QueueConfig())
+    database: DatabaseConfig = _key("Storage.", DatabaseConfig())
+    mqtt: MqttConfig = _key("Connection to the MQTT broker.", MqttConfig())
+    server: ServerConfig = _key("Web server.", ServerConfig())
+
+    def service(self, code: str) -> ServiceConfig | None:
+        return next((s for s in self.services if s.code == code), None)
+
+    def counter(self, counter_id: str) -> CounterConfig | None:
+        return next((c for c in self.counters if c.id == counter_id), None)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.site.timezone)
+
+
+def parse_hours(span: str) -> tuple[time, time]:
+    """'07:30-11:30' -> (time(7, 30), time(11, 30)); raises ValueError when malformed."""
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})", span.strip())
+    if not match:
+        raise ValueError(f"{span!r} is not HH:MM-HH:MM")
+    h1, m1, h2, m2 = map(int, match.groups())
+    start, end = time(h1, m1), time(h2, m2)
+    if start >= end:
+        raise ValueError(f"{span!r} ends before it starts")
+    return start, end
+
+
+# --- loading -------------------------------------------------------------------------
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a TOML file; raises ConfigError listing every problem."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([f"file not found: {path}"], str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"cannot read {path}: {exc}"], str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"not valid TOML: {exc}"], str(path)) from None
+    return config_from_dict(raw, source=str(path))
+
+
+def config_from_dict(raw: dict[str, Any], source: str = "configuration") -> Config:
+    """Build a Config from parsed TOML; raises ConfigError listing every problem."""
+    problems: list[str] = []
+    config = _convert(Config, raw, "", problems)
+    if not problems:
+        problems.extend(_check(config))
+    if problems:
+        raise ConfigError(problems, source)
+    return config
+
+
+def _did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _convert(tp: Any, value: Any, path: str, problems: list[str]) -> Any:
+    """Check `value` against type `tp`, appending problems; returns the converted value."""
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            problems.append(f"{path or 'file'}: must be a table")
+            return None
+        hints = typing.get_type_hints(tp)
+        fields = {f.name: f for f in dataclasses.fields(tp)}
+        for key in value:
+            if key not in fields:
+                problems.append(f"{_join(path, key)}: unknown key{_did_you_mean(key, fields)}")
+        kwargs = {}
+        for name, f in fields.items():
+            if name in value:
+                kwargs[name] = _convert(hints[name], value[name], _join(path, name), problems)
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                problems.append(f"{_join(path, name)}: required key is missing")
+        try:
+            return tp(**kwargs)
+        except TypeError:  # a required key was missing; already reported
+            return None
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            shown = ", ".join(repr(c) for c in choices)
+            hint = _did_you_mean(value, choices) if isinstance(value, str) else ""
+            problems.append(f"{path}: must be one of {shown}, not {value!r}{hint}")
+        return value
+    if origin is tuple:
+        (item_type, _ellipsis) = typing.get_args(tp)
+        if not isinstance(value, list):
+            problems.append(f"{path}: must be a list")
+            return ()
+        return tuple(_convert(item_type, item, f"{path}[{i}]", problems) for i, item in enumerate(value))
+    if origin is dict:
+        _key_type, item_type = typing.get_args(tp)
+        if not isinstance(value, dict):
+            problems.append(f"{path}: must be a table")
+            return {}
+        return {k: _convert(item_type, v, _join(path, k), problems) for k, v in value.items()}
+    wanted = {int: "a whole number", bool: "true or false", str: "a string", float: "a number"}[tp]
+    ok = isinstance(value, tp) and not (tp is int and isinstance(value, bool))
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        ok, value = True, float(value)
+    if not ok:
+        problems.append(f"{path}: must be {wanted}, not {value!r}")
+    return value
+
+
+_SITE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+_COUNTER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,15}")
+_SERVICE_CODE = re.compile(r"[A-Z]{1,3}")
+
+
+def _check(config: Config) -> Iterator[str]:
+    """The rules that span keys, once every key has the right type."""
+    site = config.site
+    if not _SITE_ID.fullmatch(site.id):
+        yield f"site.id: {site.id!r} must be 1-32 lowercase letters, digits, - or _"
+    try:
+        ZoneInfo(site.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        yield f"site.timezone: unknown time zone {site.timezone!r} (e.g. 'Asia/Ho_Chi_Minh')"
+    for i, lang in enumerate(site.languages):
+        if lang not in ("vi", "en"):
+            yield f"site.languages[{i}]: {lang!r} is not supported (vi, en){_did_you_mean(lang, ('vi', 'en'))}"
+    if not config.services:
+        yield "services: at least one service is needed"
+    seen: set[str] = set()
+    for i, s in enumerate(config.services):
+        p = f"services[{i}]"
+        if not _SERVICE_CODE.fullmatch(s.code):
+            yield f"{p}.code: {s.code!r} must be 1 to 3 capital letters"
+        if s.code in seen:
+            yield f"{p}.code: {s.code!r} is used by another service"
+        seen.add(s.code)
+        if not s.name_vi.strip():
+            yield f"{p}.name_vi: must not be empty"
+        if s.number_start < 0:
+            yield f"{p}.number_start: must be 0 or more"
+        if s.number_end <= s.number_start:
+            yield f"{p}.number_end: must be greater than number_start ({s.number_start})"
+        try:
+            s.label_format.format(code=s.code, number=s.number_start)
+        except (KeyError, IndexError, ValueError) as exc:
+            yield f"{p}.label_format: {s.label_format!r} does not format with {{code}} and {{number}}: {exc}"
+        if s.daily_limit < 0:
+            yield f"{p}.daily_limit: must be 0 (no limit) or more"
+        for j, day in enumerate(s.open_days):
+            if day not in WEEKDAYS:
+                yield f"{p}.open_days[{j}]: {day!r} is not a day{_did_you_mean(day, WEEKDAYS)}"
+        for j, span in enumerate(s.hours):
+            try:
+                parse_hours(span)
+            except ValueError as exc:
+                yield f"{p}.hours[{j}]: {exc}"
+        if s.target_wait_min <= 0:
+            yield f"{p}.target_wait_min: must be more than 0"
+        if s.service_min <= 0:
+            yield f"{p}.service_min: must be more than 0"
+    if not config.counters:
+        yield "counters: at least one counter is needed"
+    ids: set[str] = set()
+    for i, c in enumerate(config.counters):
+        p = f"counters[{i}]"
+        if not _COUNTER_ID.fullmatch(c.id):
+            yield f"{p}.id: {c.id!r} must be 1-16 letters, digits, - or _"
+        if c.id in ids:
+            yield f"{p}.id: {c.id!r} is used by another counter"
+        ids.add(c.id)
+        if not c.services:
+            yield f"{p}.services: a counter must serve at least one service"
+        for code, weight in c.services.items():
+            if code not in seen:
+                yield f"{p}.services.{code}: unknown service{_did_you_mean(code, seen)}"
+            if weight < 1:
+                yield f"{p}.services.{code}: weight must be 1 or more"
+    q = config.queue
+    if q.interleave_every < 1:
+        yield "queue.interleave_every: must be 1 or more"
+    if q.no_show_min_calls < 1:
+        yield "queue.no_show_min_calls: must be 1 or more"
+    if q.no_show_rejoin_min < 0:
+        yield "queue.no_show_rejoin_min: must be 0 or more"
+    for key, port in (("mqtt.port", config.mqtt.port), ("server.port", config.server.port)):
+        if not 0 < port < 65536:
+            yield f"{key}: {port} is not a port number (1-65535)"
+    if config.mqtt.keepalive_s < 5:
+        yield "mqtt.keepalive_s: must be 5 or more"
+
+
+# --- documentation and display -----------------------------------------------------
+
+def config_keys(tp: type = Config, prefix: str = "") -> Iterator[tuple[str, Any, str]]:
+    """Every leaf key as (dotted path, default or MISSING, help); list tables use `name[]`."""
+    hints = typing.get_type_hints(tp)
+    for f in dataclasses.fields(tp):
+        path = _join(prefix, f.name)
+        inner = hints[f.name]
+        if typing.get_origin(inner) is tuple and dataclasses.is_dataclass(typing.get_args(inner)[0]):
+            yield from config_keys(typing.get_args(inner)[0], path + "[]")
+        elif dataclasses.is_dataclass(inner):
+            yield from config_keys(inner, path)
+        else:
+            yield path, f.default, f.metadata["help"]
+
+
+def redacted(config: Config) -> dict[str, Any]:
+    """The config as a plain dict with secrets replaced, safe to print or log."""
+    def scrub(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: ("********" if k in SECRET_KEYS and v else scrub(v)) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [scrub(v) for v in value]
+        return value
+    return scrub(dataclasses.asdict(config))

@@ -1,0 +1,188 @@
+"""The single writer. Every command, from MQTT or the web, goes through `Engine.execute`:
+
+take the lock, `BEGIN IMMEDIATE`, return the first reply if the command id was seen before,
+reload the state if another connection committed since, open a new business day if the
+date has moved on, apply the rule, write the ticket and counter rows and one `events` row
+per change, record the reply under the command id, `COMMIT`. Only then does the caller get
+the reply and the events to publish: nothing leaves the engine before it is durable.
+
+The engine keeps the current day's state in memory between commands; the `seq` of the last
+event tells it whether the file changed under it (another process, a restore) so it can
+reload. Any failure rolls back and drops the cached state.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Callable
+
+from queuebox.clock import business_day, iso, trusted_now, utc_now
+from queuebox.config import Config
+from queuebox.errors import CommandRejected
+from server import rules, store
+from server.rules import Outcome, QueueState, Ticket
+from server.store import EventRecord
+
+logger = logging.getLogger(__name__)
+
+MAX_COMMAND_ID = 64
+Rule = Callable[[QueueState, datetime], Outcome]
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a command produced: the reply to send, and the committed events to publish."""
+    reply: dict[str, Any]
+    events: tuple[EventRecord, ...] = ()
+    duplicate: bool = False  # the command id was applied before; `reply` is the first reply
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.reply.get("ok"))
+
+
+class Engine:
+    """Applies commands to the database; safe to share between threads of one process."""
+
+    def __init__(self, config: Config, db_path: str | Path | None = None, *,
+                 clock: Callable[[], datetime] = utc_now,
+                 new_token: Callable[[], str] = lambda: secrets.token_urlsafe(9)) -> None:
+        self.config = config
+        self._db = store.open_database(db_path or config.database.path)
+        store.migrate(self._db)
+        store.sync_config(self._db, config)
+        self._clock = clock
+        self._new_token = new_token
+        self._lock = threading.Lock()
+        self._state: QueueState | None = None
+        self._seq = -1
+        self._warned_clock = False
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # --- commands ---------------------------------------------------------------------
+
+    def take(self, command_id: str, kiosk: str, service: str, priority: bool = False) -> Result:
+        """A kiosk asks for a ticket of `service`."""
+        def rule(state: QueueState, now: datetime) -> Outcome:
+            return rules.issue_ticket(state, service, now, token=self._new_token(), priority=priority, kiosk=kiosk)
+        return self.execute(f"kiosk/{kiosk}", command_id, rule, self._issued_reply)
+
+    def counter(self, command_id: str, counter: str, action: str, *, to: str | None = None,
+                ticket: str | None = None, reason: str | None = None, origin: str | None = None) -> Result:
+        """A counter action of the protocol: next, recall, start, done, no_show, transfer, call, pause, resume."""
+        def rule(state: QueueState, now: datetime) -> Outcome:
+            return rules.counter_action(state, counter, action, now, to=to, ticket=ticket, reason=reason)
+        return self.execute(origin or f"counter/{counter}", command_id, rule, self._counter_reply)
+
+    def execute(self, origin: str, command_id: str, rule: Rule,
+                reply_for: Callable[[QueueState, Outcome], dict[str, Any]]) -> Result:
+        """Apply `rule` once per (origin, command id), durably; see the module docstring."""
+        if not isinstance(command_id, str) or not 0 < len(command_id) <= MAX_COMMAND_ID:
+            return Result(_error(command_id, "bad_request", f"command id must be 1 to {MAX_COMMAND_ID} characters"))
+        key = f"{origin}:{command_id}"
+        with self._lock:
+            conn = self._db.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                first = store.find_command(self._db, key)
+                if first is not None:
+                    conn.execute("ROLLBACK")
+                    return Result(first, duplicate=True)
+                before, now = self._current(conn)
+                opened = rules.open_day(before, business_day(_day_or_none(before.day), now, self.config.zone), now)
+                try:
+                    step = rule(opened.state, now)
+                    outcome = Outcome(step.state, opened.events + step.events, step.ticket)
+                    reply = {"id": command_id, "ok": True, **reply_for(outcome.state, outcome)}
+                except CommandRejected as rejected:
+                    outcome = opened  # a day that opened stays open even if the command fails
+                    reply = _error(command_id, rejected.code, rejected.message)
+                records = store.write_outcome(self._db, before, outcome.state, outcome.events, now, origin)
+                store.save_command(self._db, key, now, reply, self.config)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                self._state = None
+                raise
+            self._state = outcome.state
+            if records:
+                self._seq = records[-1].seq
+            if not reply["ok"]:
+                logger.info("%s %s refused: %s", origin, command_id, reply["error"]["message"])
+            return Result(reply, tuple(records))
+
+    # --- reading ------------------------------------------------------------------------
+
+    def snapshot(self) -> QueueState:
+        """The committed state (reloaded if the file changed); for snapshots and health checks."""
+        with self._lock:
+            conn = self._db.conn
+            conn.execute("BEGIN")
+            try:
+                state, _ = self._current(conn)
+            finally:
+                conn.execute("ROLLBACK")
+            return state
+
+    def _current(self, conn: Any) -> tuple[QueueState, datetime]:
+        seq, last_at = store.head(self._db)
+        if self._state is None or seq != self._seq:
+            self._state = store.load_state(self._db, self.config)
+            self._seq = seq
+        wall = self._clock()
+        now = trusted_now(wall, last_at)
+        if now is not wall and not self._warned_clock:
+            logger.warning("clock is behind the last recorded event (%s < %s): holding time until it catches up",
+                           wall.isoformat(), last_at.isoformat() if last_at else "-")
+            self._warned_clock = True
+        elif now is wall:
+            self._warned_clock = False
+        return self._state, now
+
+    # --- replies --------------------------------------------------------------------------
+
+    def ticket_view(self, state: QueueState, t: Ticket) -> dict[str, Any]:
+        """A ticket as counters and the web see it."""
+        svc = self.config.service(t.service)
+        return {
+            "label": t.label, "service": t.service, "queue": t.queue,
+            "service_name": svc.name_vi if svc else t.service,
+            "priority": t.priority, "status": t.status, "counter": t.counter,
+            "issued_at": iso(t.issued_at, self.config.zone),
+            "called_at": iso(t.called_at, self.config.zone) if t.called_at else None,
+            "call_count": t.call_count, "transferred_from": t.transferred_from,
+        }
+
+    def _issued_reply(self, state: QueueState, outcome: Outcome) -> dict[str, Any]:
+        t = outcome.ticket
+        assert t is not None
+        ahead, minutes = rules.estimate_wait(state, t)
+        svc = self.config.service(t.service)
+        return {"ticket": {
+            "label": t.label, "service": t.service, "service_name": svc.name_vi if svc else t.service,
+            "service_name_en": svc.name_en if svc else "", "priority": t.priority,
+            "issued_at": iso(t.issued_at, self.config.zone), "waiting_ahead": ahead,
+            "estimated_wait_min": minutes,
+            "status_url": f"{self.config.server.public_url.rstrip('/')}/t/{t.token}",
+        }}
+
+    def _counter_reply(self, state: QueueState, outcome: Outcome) -> dict[str, Any]:
+        t = outcome.ticket
+        return {"ticket": self.ticket_view(state, t) if t is not None else None}
+
+
+def _error(command_id: Any, code: str, message: str) -> dict[str, Any]:
+    return {"id": command_id, "ok": False, "error": {"code": code, "message": message}}
+
+
+def _day_or_none(day: date) -> date | None:
+    return None if day == date.min else day

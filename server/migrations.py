@@ -1,0 +1,120 @@
+"""The database schema as sqlite-utils migrations. A released migration is never edited:
+change the schema by adding a new one at the end."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from queuebox.errors import SchemaTooNewError
+
+migrations = Migrations("queuebox")
+KNOWN: list[str] = []  # names of the migrations this version has, in order
+
+
+def _migration(name: str):  # type: ignore[no-untyped-def]
+    KNOWN.append(name)
+    return migrations(name=name)
+
+_INITIAL = [
+    """CREATE TABLE services (
+        code TEXT PRIMARY KEY,
+        name_vi TEXT NOT NULL,
+        name_en TEXT NOT NULL DEFAULT '',
+        number_start INTEGER NOT NULL,
+        number_end INTEGER NOT NULL,
+        label_format TEXT NOT NULL,
+        daily_limit INTEGER NOT NULL DEFAULT 0,
+        open_days TEXT NOT NULL DEFAULT '[]',
+        hours TEXT NOT NULL DEFAULT '[]',
+        target_wait_min INTEGER NOT NULL,
+        service_min INTEGER NOT NULL
+    )""",
+    """CREATE TABLE counters (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        services TEXT NOT NULL DEFAULT '{}',
+        state TEXT NOT NULL DEFAULT 'idle' CHECK (state IN ('idle', 'calling', 'serving', 'paused')),
+        ticket INTEGER,
+        pause_reason TEXT,
+        normal_streak INTEGER,
+        last_done INTEGER
+    )""",
+    """CREATE TABLE days (
+        day TEXT PRIMARY KEY,
+        opened_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE tickets (
+        id INTEGER PRIMARY KEY,
+        day TEXT NOT NULL,
+        service TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        label TEXT NOT NULL,
+        priority INTEGER NOT NULL DEFAULT 0,
+        token TEXT NOT NULL UNIQUE,
+        kiosk TEXT,
+        status TEXT NOT NULL CHECK (status IN ('waiting', 'called', 'serving', 'done', 'no_show', 'cancelled')),
+        queue TEXT NOT NULL,
+        front INTEGER NOT NULL DEFAULT 0,
+        issued_at TEXT NOT NULL,
+        called_at TEXT,
+        started_at TEXT,
+        finished_at TEXT,
+        counter TEXT,
+        call_count INTEGER NOT NULL DEFAULT 0,
+        transferred_from TEXT,
+        UNIQUE (day, service, number)
+    )""",
+    "CREATE INDEX tickets_day_status ON tickets (day, status)",
+    """CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        type TEXT NOT NULL,
+        ticket INTEGER,
+        counter TEXT,
+        actor TEXT,
+        data TEXT NOT NULL DEFAULT '{}'
+    )""",
+    "CREATE INDEX events_ticket ON events (ticket)",
+    """CREATE TABLE commands (
+        id TEXT PRIMARY KEY,
+        at TEXT NOT NULL,
+        reply TEXT NOT NULL
+    )""",
+    """CREATE TABLE ratings (
+        ticket INTEGER PRIMARY KEY REFERENCES tickets (id),
+        counter TEXT NOT NULL,
+        score INTEGER NOT NULL CHECK (score BETWEEN 1 AND 4),
+        at TEXT NOT NULL
+    )""",
+    """CREATE TABLE users (
+        login TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'manager', 'clerk')),
+        counters TEXT NOT NULL DEFAULT '[]',
+        created_at TEXT NOT NULL
+    )""",
+]
+
+
+@_migration("0001_initial")
+def _initial(db: Database) -> None:
+    for statement in _INITIAL:
+        db.execute(statement)
+
+
+def check_not_newer(db: Database) -> None:
+    """Refuse a database that has migrations this version does not know (written by a newer queuebox)."""
+    unknown = [m.name for m in migrations.applied(db) if m.name not in KNOWN]
+    if unknown:
+        raise SchemaTooNewError(
+            f"this database was written by a newer queuebox (unknown migrations: {', '.join(unknown)}); "
+            "upgrade queuebox or restore a backup made with this version")
+
+
+def apply_migrations(db: Database) -> list[str]:
+    """Apply pending migrations; returns their names. Refuses a newer schema."""
+    check_not_newer(db)
+    pending = [m.name for m in migrations.pending(db)]
+    migrations.apply(db)
+    return pending

@@ -1,0 +1,191 @@
+"""SQLite storage: opening the file, loading the queue state, writing what the rules decided.
+
+Only `engine` calls the writing functions, inside its `BEGIN IMMEDIATE` transaction.
+Timestamps are ISO-8601 text with the centre's UTC offset; JSON columns are UTF-8 text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Iterable
+
+from sqlite_utils import Database
+
+from queuebox.clock import iso, parse_iso
+from queuebox.config import Config
+from server import rules
+from server.migrations import apply_migrations
+from server.rules import Counter, Event, QueueState, Ticket
+
+BUSY_TIMEOUT_S = 30
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """An event as committed: its `seq` and time, ready to publish."""
+    seq: int
+    at: str
+    type: str
+    ticket: Ticket | None
+    counter: str | None
+    data: dict[str, Any]
+
+    def message(self) -> dict[str, Any]:
+        """The `events` topic payload."""
+        body: dict[str, Any] = {"seq": self.seq, "at": self.at, "type": self.type}
+        if self.ticket is not None:
+            body["ticket"] = self.ticket.label
+            body["service"] = self.ticket.service
+        if self.counter is not None:
+            body["counter"] = self.counter
+        body.update((k, v) for k, v in self.data.items() if k != "label")
+        return body
+
+
+def open_database(path: str | Path) -> Database:
+    """Open (creating if needed) the database file in WAL mode with fully synchronous commits.
+
+    The connection is in autocommit mode: callers open transactions explicitly.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    return Database(conn)
+
+
+def migrate(db: Database) -> list[str]:
+    """Bring the schema up to date; returns the migrations applied. Refuses a newer schema."""
+    return apply_migrations(db)
+
+
+def sync_config(db: Database, config: Config) -> None:
+    """Write the configured services and counters into their tables, keeping counters' state."""
+    with db.atomic():
+        for s in config.services:
+            row = dataclasses.asdict(s)
+            row["open_days"] = json.dumps(list(s.open_days))
+            row["hours"] = json.dumps(list(s.hours))
+            db["services"].upsert(row, pk="code")
+        for c in config.counters:
+            db["counters"].upsert({"id": c.id, "name": c.name, "services": json.dumps(c.services)}, pk="id")
+
+
+# --- reading --------------------------------------------------------------------------------
+
+def head(db: Database) -> tuple[int, datetime | None]:
+    """(seq of the last event or 0, time of the last event or None)."""
+    row = db.execute("SELECT seq, at FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+    return (row[0], parse_iso(row[1])) if row else (0, None)
+
+
+def load_state(db: Database, config: Config) -> QueueState:
+    """The queue state of the current business day as committed; `date.min` if no day was opened."""
+    row = db.execute("SELECT max(day) FROM days").fetchone()
+    day = date.fromisoformat(row[0]) if row and row[0] else date.min
+    next_id = (db.execute("SELECT max(id) FROM tickets").fetchone()[0] or 0) + 1
+    state = rules.empty_state(config, day, next_id)
+    if day == date.min:
+        return state
+    d = day.isoformat()
+    tickets = {t.id: t for t in map(_ticket, db.query(
+        "SELECT * FROM tickets WHERE day = ? AND status IN ('waiting', 'called', 'serving', 'no_show')", [d]))}
+    issued = dict(db.execute("SELECT service, max(number) FROM tickets WHERE day = ? GROUP BY service", [d]).fetchall())
+    counters = dict(state.counters)
+    for r in db.query("SELECT * FROM counters"):
+        if r["id"] in counters:
+            counters[r["id"]] = Counter(r["id"], r["state"], r["ticket"], r["pause_reason"],
+                                        r["normal_streak"], r["last_done"])
+    recent: dict[str, list[float]] = {}
+    for queue, seconds in db.execute(
+            """SELECT queue, (julianday(finished_at) - julianday(coalesce(started_at, called_at))) * 86400
+               FROM tickets WHERE day = ? AND status = 'done' ORDER BY finished_at DESC""", [d]):
+        bucket = recent.setdefault(queue, [])
+        if len(bucket) < rules.RECENT_SERVICE_TIMES and seconds is not None:
+            bucket.insert(0, max(0.0, seconds))
+    return dataclasses.replace(state, tickets=tickets, counters=counters, issued=issued,
+                               service_seconds={q: tuple(v) for q, v in recent.items()})
+
+
+def find_command(db: Database, key: str) -> dict[str, Any] | None:
+    """The reply first given to command `key`, or None if it was never applied."""
+    row = db.execute("SELECT reply FROM commands WHERE id = ?", [key]).fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def _ticket(r: dict[str, Any]) -> Ticket:
+    return Ticket(
+        id=r["id"], day=date.fromisoformat(r["day"]), service=r["service"], number=r["number"],
+        label=r["label"], priority=bool(r["priority"]), token=r["token"], issued_at=parse_iso(r["issued_at"]),
+        queue=r["queue"], status=r["status"], kiosk=r["kiosk"], front=bool(r["front"]),
+        called_at=_time(r["called_at"]), started_at=_time(r["started_at"]), finished_at=_time(r["finished_at"]),
+        counter=r["counter"], call_count=r["call_count"], transferred_from=r["transferred_from"])
+
+
+def _time(text: str | None) -> datetime | None:
+    return parse_iso(text) if text else None
+
+
+# --- writing (inside the engine's transaction) ---------------------------------------------------
+
+_TICKET_COLUMNS = [f.name for f in dataclasses.fields(Ticket)]
+_UPSERT_TICKET = (
+    f"INSERT INTO tickets ({', '.join(_TICKET_COLUMNS)}) VALUES ({', '.join('?' for _ in _TICKET_COLUMNS)}) "
+    f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _TICKET_COLUMNS if c != 'id')}")
+
+
+def write_outcome(db: Database, before: QueueState, after: QueueState, events: Iterable[Event],
+                  at: datetime, actor: str | None) -> list[EventRecord]:
+    """Record a rule outcome: one events row each, the tickets and counters they changed."""
+    zone = after.config.zone
+    stamp = iso(at, zone)
+    conn = db.conn
+    if after.day != before.day:
+        conn.execute("INSERT OR IGNORE INTO days (day, opened_at) VALUES (?, ?)", [after.day.isoformat(), stamp])
+    records = []
+    latest: dict[int, Ticket] = {}
+    for event in events:
+        cur = conn.execute(
+            "INSERT INTO events (at, type, ticket, counter, actor, data) VALUES (?, ?, ?, ?, ?, ?)",
+            [stamp, event.type, event.ticket.id if event.ticket else None, event.counter, actor,
+             json.dumps(_event_data(event), ensure_ascii=False)])
+        records.append(EventRecord(cur.lastrowid, stamp, event.type, event.ticket, event.counter, _event_data(event)))
+        if event.ticket is not None:
+            latest[event.ticket.id] = event.ticket
+    for ticket in latest.values():
+        conn.execute(_UPSERT_TICKET, [_column(getattr(ticket, c), zone) for c in _TICKET_COLUMNS])
+    for cid, counter in after.counters.items():
+        if before.counters.get(cid) is not counter:
+            conn.execute("UPDATE counters SET state = ?, ticket = ?, pause_reason = ?, normal_streak = ?, "
+                         "last_done = ? WHERE id = ?",
+                         [counter.state, counter.ticket, counter.pause_reason, counter.normal_streak,
+                          counter.last_done, cid])
+    return records
+
+
+def save_command(db: Database, key: str, at: datetime, reply: dict[str, Any], config: Config) -> None:
+    db.conn.execute("INSERT INTO commands (id, at, reply) VALUES (?, ?, ?)",
+                    [key, iso(at, config.zone), json.dumps(reply, ensure_ascii=False)])
+
+
+def _event_data(event: Event) -> dict[str, Any]:
+    data = dict(event.data)
+    if event.ticket is not None:
+        data.setdefault("label", event.ticket.label)
+    return data
+
+
+def _column(value: Any, zone: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso(value, zone)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return int(value)
+    return value
