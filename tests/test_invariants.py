@@ -1,0 +1,196 @@
+"""Property tests: random command streams keep the invariants of DESIGN.md §3,
+on the pure rules and through the engine on a real SQLite file."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import date, timedelta
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from queuebox.errors import CommandRejected
+from server import rules, store
+from server.engine import Engine
+from server.rules import HELD, QueueState
+from tests.factories import MONDAY_9AM, FakeClock, make_config
+
+SERVICES = ["A", "B", "C"]
+COUNTERS = ["1", "2", "3"]
+
+take = st.tuples(st.just("take"), st.sampled_from(SERVICES + ["Z"]), st.booleans())
+counter_command = st.tuples(
+    st.just("counter"), st.sampled_from(COUNTERS),
+    st.sampled_from(["next"] * 4 + ["recall", "start", "done", "no_show", "transfer", "call", "pause", "resume"]),
+    st.sampled_from(SERVICES), st.sampled_from(["A001", "A002", "B001", "C001", "A003"]))
+tick = st.tuples(st.just("tick"), st.integers(min_value=0, max_value=90))
+next_day = st.tuples(st.just("day"))
+commands = st.lists(st.one_of(take, take, counter_command, counter_command, counter_command, tick, next_day),
+                    max_size=60)
+policies = st.fixed_dictionaries({
+    "priority": st.sampled_from(["strict", "interleave"]),
+    "interleave_every": st.integers(1, 3),
+    "transfer_position": st.sampled_from(["keep", "first"]),
+    "no_show_min_calls": st.integers(1, 2),
+})
+
+
+def config_for(policy):
+    return make_config(services=[{"code": "A", "name_vi": "Đất đai", "number_end": 5},
+                                 {"code": "B", "name_vi": "Hộ tịch"}, {"code": "C", "name_vi": "Kinh doanh"}],
+                       queue=policy)
+
+
+def check_holding(state: QueueState) -> None:
+    """Invariant 4: a ticket is held by at most one counter, a counter holds at most one ticket."""
+    held = {}
+    for cid, c in state.counters.items():
+        if c.ticket is not None:
+            t = state.tickets[c.ticket]
+            assert t.status in HELD and t.counter == cid
+            assert c.state in ("calling", "serving")
+            assert t.id not in held
+            held[t.id] = cid
+        else:
+            assert c.state in ("idle", "paused")
+    for t in state.tickets.values():
+        if t.status in HELD:
+            assert held.get(t.id) == t.counter
+
+
+def check_call_order(before: QueueState, outcome: rules.Outcome, counter: str) -> None:
+    """Invariant 5 (strict policy): the called ticket comes first in its weight tier."""
+    called = [e.ticket for e in outcome.events if e.type == "called"]
+    if not called or before.config.queue.priority != "strict":
+        return
+    weights = before.config.counter(counter).services
+    t = called[0]
+    rivals = [w for w in outcome.state.tickets.values() if w.status == "waiting"
+              and weights.get(w.queue) == weights[t.queue]]
+    key = lambda x: (not x.priority, not x.front, x.id)  # noqa: E731
+    assert all(key(t) < key(r) for r in rivals)
+    assert not any(w.status == "waiting" and weights.get(w.queue, 0) > weights[t.queue]
+                   for w in outcome.state.tickets.values())
+
+
+def run_rules(config, stream):
+    """Apply `stream` to the pure rules; returns the final state and every event."""
+    clock = MONDAY_9AM
+    state = rules.empty_state(config, date(2026, 11, 23))
+    events = []
+    for cmd in stream:
+        kind = cmd[0]
+        if kind == "tick":
+            clock += timedelta(minutes=cmd[1])
+            continue
+        if kind == "day":
+            clock += timedelta(days=1)
+            outcome = rules.open_day(state, state.day + timedelta(days=1), clock)
+        else:
+            try:
+                if kind == "take":
+                    outcome = rules.issue_ticket(state, cmd[1], clock, token=f"t{state.next_id}", priority=cmd[2])
+                else:
+                    _, counter, action, to, label = cmd
+                    outcome = rules.counter_action(state, counter, action, clock, to=to, ticket=label, reason="r")
+            except CommandRejected:
+                continue
+        if kind == "counter":
+            check_call_order(state, outcome, cmd[1])
+        state = outcome.state
+        events.extend(outcome.events)
+        check_holding(state)
+    return state, events
+
+
+@settings(max_examples=300, deadline=None)
+@given(policy=policies, stream=commands)
+def test_rules_keep_the_invariants(policy, stream):
+    state, events = run_rules(config_for(policy), stream)
+    issued = [e.ticket for e in events if e.type == "issued"]
+    # 1. (day, service, number) unique, and numbers grow by one within a day
+    keys = [(t.day, t.service, t.number) for t in issued]
+    assert len(keys) == len(set(keys))
+    last: dict = {}
+    for t in issued:
+        assert t.number == last.get((t.day, t.service), 0) + 1
+        last[(t.day, t.service)] = t.number
+    # 6. every state change is an event: the last event of a ticket is the ticket as it is now
+    latest = {}
+    for e in events:
+        if e.ticket is not None:
+            latest[e.ticket.id] = e.ticket
+    for t in state.tickets.values():
+        assert latest[t.id] == t
+    for t in latest.values():
+        if t.status in ("waiting", "called", "serving", "no_show") and t.day == state.day:
+            assert state.tickets[t.id] == t
+
+
+def apply_to_engine(engine: Engine, clock: FakeClock, stream) -> list:
+    replies = []
+    for n, cmd in enumerate(stream):
+        if cmd[0] == "tick":
+            clock.advance(minutes=cmd[1])
+        elif cmd[0] == "day":
+            clock.advance(days=1)
+        elif cmd[0] == "take":
+            replies.append(engine.take(f"c{n}", "k1", cmd[1], cmd[2]).reply)
+        else:
+            _, counter, action, to, label = cmd
+            replies.append(engine.counter(f"c{n}", counter, action, to=to, ticket=label, reason="r").reply)
+    return replies
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(policy=policies, stream=commands)
+def test_engine_matches_the_rules_and_its_database(tmp_path_factory, policy, stream):
+    config = config_for(policy)
+    path: Path = tmp_path_factory.mktemp("db") / "q.db"
+    clock = FakeClock()
+    engine = Engine(config, path, clock=clock, new_token=iter(f"tok{i}" for i in range(10**6)).__next__)
+    replies = apply_to_engine(engine, clock, stream)
+    # 3. replaying the same command ids changes nothing and gives the same replies
+    seq_before = store.head(engine._db)[0]
+    clock.advance(days=3)  # even on a later day: a repeated id is answered, not re-applied
+    assert apply_to_engine(engine, FakeClock(clock.now), stream) == replies
+    assert store.head(engine._db)[0] == seq_before
+    cached = engine.snapshot()
+    engine.close()
+
+    # the database says what the engine holds in memory
+    db = store.open_database(path)
+    loaded = store.load_state(db, config)
+    db.close()
+    assert loaded.tickets == cached.tickets
+    assert loaded.counters == cached.counters
+    assert loaded.issued == cached.issued and loaded.day == cached.day
+    check_holding(loaded)
+
+    conn = sqlite3.connect(path)
+    rows = conn.execute("SELECT day, service, number FROM tickets ORDER BY id").fetchall()
+    assert len(rows) == len(set(rows))
+    seqs = [r[0] for r in conn.execute("SELECT seq FROM events ORDER BY seq")]
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert conn.execute("SELECT count(*) FROM commands").fetchone()[0] == len(replies)
+    conn.close()
+
+
+def test_pure_rules_and_engine_give_the_same_replies(tmp_path):
+    stream = [("take", "A", False), ("take", "A", True), ("take", "B", False), ("counter", "1", "next", "A", ""),
+              ("counter", "3", "next", "A", ""), ("counter", "1", "transfer", "B", ""), ("counter", "3", "next", "A", ""),
+              ("counter", "2", "call", "A", "A001"), ("take", "Z", False), ("counter", "2", "pause", "A", "")]
+    config = config_for({"priority": "strict"})
+    clock = FakeClock()
+    engine = Engine(config, tmp_path / "q.db", clock=clock)
+    replies = apply_to_engine(engine, clock, stream)
+    state, events = run_rules(config, stream)
+    assert [r["ok"] for r in replies] == [True, True, True, True, True, True, True, True, False, False]
+    assert [r["ticket"]["label"] for r in replies if r["ok"]] == [
+        "A001", "A002", "B001", "A002", "B001", "A002", "A002", "A001"]
+    assert replies[-2]["error"]["code"] == "unknown_service"
+    assert replies[-1]["error"]["code"] == "not_allowed"
+    assert {t.label: t.status for t in state.tickets.values()} == \
+        {t.label: t.status for t in engine.snapshot().tickets.values()}
+    engine.close()
