@@ -168,8 +168,11 @@ def config_from_dict(raw: dict[str, Any], source: str = "configuration") -> Conf
     """Build a Config from parsed TOML; raises ConfigError listing every problem."""
     problems: list[str] = []
     config = _convert(Config, raw, "", problems)
-    if not problems:
-        problems.extend(_check(config))
+    if config is not None:
+        try:
+            problems.extend(_check(config))
+        except (TypeError, AttributeError):  # a value of the wrong type, already reported
+            pass
     if problems:
         raise ConfigError(problems, source)
     return config
@@ -246,7 +249,7 @@ def _check(config: Config) -> Iterator[str]:
         yield f"site.id: {site.id!r} must be 1-32 lowercase letters, digits, - or _"
     try:
         ZoneInfo(site.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a region folder such as 'Asia'
         yield f"site.timezone: unknown time zone {site.timezone!r} (e.g. 'Asia/Ho_Chi_Minh')"
     for i, lang in enumerate(site.languages):
         if lang not in ("vi", "en"):
@@ -269,7 +272,7 @@ def _check(config: Config) -> Iterator[str]:
             yield f"{p}.number_end: must be greater than number_start ({s.number_start})"
         try:
             s.label_format.format(code=s.code, number=s.number_start)
-        except (KeyError, IndexError, ValueError) as exc:
+        except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
             yield f"{p}.label_format: {s.label_format!r} does not format with {{code}} and {{number}}: {exc}"
         if s.daily_limit < 0:
             yield f"{p}.daily_limit: must be 0 (no limit) or more"
