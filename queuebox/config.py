@@ -168,14 +168,29 @@ def config_from_dict(raw: dict[str, Any], source: str = "configuration") -> Conf
     """Build a Config from parsed TOML; raises ConfigError listing every problem."""
     problems: list[str] = []
     config = _convert(Config, raw, "", problems)
-    if config is not None:
-        try:
-            problems.extend(_check(config))
-        except (TypeError, AttributeError):  # a value of the wrong type, already reported
-            pass
+    if config is not INVALID:
+        problems.extend(_check(config))
     if problems:
         raise ConfigError(problems, source)
     return config
+
+
+class _Invalid:
+    """Stands for a value that failed conversion (already reported): checks skip it."""
+
+    def __repr__(self) -> str:
+        return "<invalid>"
+
+
+INVALID: Any = _Invalid()
+
+
+def _valid(obj: Any) -> bool:
+    """Whether `obj` converted fully (a dataclass none of whose fields is INVALID)."""
+    if obj is INVALID:
+        return False
+    return not dataclasses.is_dataclass(obj) or all(getattr(obj, f.name) is not INVALID
+                                                    for f in dataclasses.fields(obj))
 
 
 def _did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
@@ -193,7 +208,7 @@ def _convert(tp: Any, value: Any, path: str, problems: list[str]) -> Any:
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             problems.append(f"{path or 'file'}: must be a table")
-            return None
+            return INVALID
         hints = typing.get_type_hints(tp)
         fields = {f.name: f for f in dataclasses.fields(tp)}
         for key in value:
@@ -205,28 +220,27 @@ def _convert(tp: Any, value: Any, path: str, problems: list[str]) -> Any:
                 kwargs[name] = _convert(hints[name], value[name], _join(path, name), problems)
             elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 problems.append(f"{_join(path, name)}: required key is missing")
-        try:
-            return tp(**kwargs)
-        except TypeError:  # a required key was missing; already reported
-            return None
+                kwargs[name] = INVALID
+        return tp(**kwargs)
     if origin is Literal:
         choices = typing.get_args(tp)
         if value not in choices:
             shown = ", ".join(repr(c) for c in choices)
             hint = _did_you_mean(value, choices) if isinstance(value, str) else ""
             problems.append(f"{path}: must be one of {shown}, not {value!r}{hint}")
+            return INVALID
         return value
     if origin is tuple:
         (item_type, _ellipsis) = typing.get_args(tp)
         if not isinstance(value, list):
             problems.append(f"{path}: must be a list")
-            return ()
+            return INVALID
         return tuple(_convert(item_type, item, f"{path}[{i}]", problems) for i, item in enumerate(value))
     if origin is dict:
         _key_type, item_type = typing.get_args(tp)
         if not isinstance(value, dict):
             problems.append(f"{path}: must be a table")
-            return {}
+            return INVALID
         return {k: _convert(item_type, v, _join(path, k), problems) for k, v in value.items()}
     wanted = {int: "a whole number", bool: "true or false", str: "a string", float: "a number"}[tp]
     ok = isinstance(value, tp) and not (tp is int and isinstance(value, bool))
@@ -234,6 +248,7 @@ def _convert(tp: Any, value: Any, path: str, problems: list[str]) -> Any:
         ok, value = True, float(value)
     if not ok:
         problems.append(f"{path}: must be {wanted}, not {value!r}")
+        return INVALID
     return value
 
 
@@ -243,8 +258,43 @@ _SERVICE_CODE = re.compile(r"[A-Z]{1,3}")
 
 
 def _check(config: Config) -> Iterator[str]:
-    """The rules that span keys, once every key has the right type."""
-    site = config.site
+    """The rules that span keys. Values that failed conversion were reported already and
+    are skipped, so one bad value gives one problem."""
+    if _valid(config.site):
+        yield from _check_site(config.site)
+    codes: set[str] = set()
+    if config.services is not INVALID:
+        if not config.services:
+            yield "services: at least one service is needed"
+        for i, s in enumerate(config.services):
+            if _valid(s):
+                yield from _check_service(f"services[{i}]", s, codes)
+            if s is not INVALID and isinstance(s.code, str):
+                codes.add(s.code)
+    if config.counters is not INVALID:
+        if not config.counters:
+            yield "counters: at least one counter is needed"
+        ids: set[str] = set()
+        for i, c in enumerate(config.counters):
+            if _valid(c):
+                yield from _check_counter(f"counters[{i}]", c, codes, ids)
+    q = config.queue
+    if _valid(q):
+        if q.interleave_every < 1:
+            yield "queue.interleave_every: must be 1 or more"
+        if q.no_show_min_calls < 1:
+            yield "queue.no_show_min_calls: must be 1 or more"
+        if q.no_show_rejoin_min < 0:
+            yield "queue.no_show_rejoin_min: must be 0 or more"
+    for key, section in (("mqtt", config.mqtt), ("server", config.server)):
+        port = getattr(section, "port", INVALID) if section is not INVALID else INVALID
+        if port is not INVALID and not 0 < port < 65536:
+            yield f"{key}.port: {port} is not a port number (1-65535)"
+    if _valid(config.mqtt) and config.mqtt.keepalive_s < 5:
+        yield "mqtt.keepalive_s: must be 5 or more"
+
+
+def _check_site(site: SiteConfig) -> Iterator[str]:
     if not _SITE_ID.fullmatch(site.id):
         yield f"site.id: {site.id!r} must be 1-32 lowercase letters, digits, - or _"
     try:
@@ -254,69 +304,54 @@ def _check(config: Config) -> Iterator[str]:
     for i, lang in enumerate(site.languages):
         if lang not in ("vi", "en"):
             yield f"site.languages[{i}]: {lang!r} is not supported (vi, en){_did_you_mean(lang, ('vi', 'en'))}"
-    if not config.services:
-        yield "services: at least one service is needed"
-    seen: set[str] = set()
-    for i, s in enumerate(config.services):
-        p = f"services[{i}]"
-        if not _SERVICE_CODE.fullmatch(s.code):
-            yield f"{p}.code: {s.code!r} must be 1 to 3 capital letters"
-        if s.code in seen:
-            yield f"{p}.code: {s.code!r} is used by another service"
-        seen.add(s.code)
-        if not s.name_vi.strip():
-            yield f"{p}.name_vi: must not be empty"
-        if s.number_start < 0:
-            yield f"{p}.number_start: must be 0 or more"
-        if s.number_end <= s.number_start:
-            yield f"{p}.number_end: must be greater than number_start ({s.number_start})"
+
+
+def _check_service(p: str, s: ServiceConfig, seen: set[str]) -> Iterator[str]:
+    if not _SERVICE_CODE.fullmatch(s.code):
+        yield f"{p}.code: {s.code!r} must be 1 to 3 capital letters"
+    if s.code in seen:
+        yield f"{p}.code: {s.code!r} is used by another service"
+    if not s.name_vi.strip():
+        yield f"{p}.name_vi: must not be empty"
+    if s.number_start < 0:
+        yield f"{p}.number_start: must be 0 or more"
+    if s.number_end <= s.number_start:
+        yield f"{p}.number_end: must be greater than number_start ({s.number_start})"
+    try:
+        s.label_format.format(code=s.code, number=s.number_start)
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
+        yield f"{p}.label_format: {s.label_format!r} does not format with {{code}} and {{number}}: {exc}"
+    if s.daily_limit < 0:
+        yield f"{p}.daily_limit: must be 0 (no limit) or more"
+    for j, day in enumerate(s.open_days):
+        if day is not INVALID and day not in WEEKDAYS:
+            yield f"{p}.open_days[{j}]: {day!r} is not a day{_did_you_mean(day, WEEKDAYS)}"
+    for j, span in enumerate(s.hours):
+        if span is INVALID:
+            continue
         try:
-            s.label_format.format(code=s.code, number=s.number_start)
-        except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
-            yield f"{p}.label_format: {s.label_format!r} does not format with {{code}} and {{number}}: {exc}"
-        if s.daily_limit < 0:
-            yield f"{p}.daily_limit: must be 0 (no limit) or more"
-        for j, day in enumerate(s.open_days):
-            if day not in WEEKDAYS:
-                yield f"{p}.open_days[{j}]: {day!r} is not a day{_did_you_mean(day, WEEKDAYS)}"
-        for j, span in enumerate(s.hours):
-            try:
-                parse_hours(span)
-            except ValueError as exc:
-                yield f"{p}.hours[{j}]: {exc}"
-        if s.target_wait_min <= 0:
-            yield f"{p}.target_wait_min: must be more than 0"
-        if s.service_min <= 0:
-            yield f"{p}.service_min: must be more than 0"
-    if not config.counters:
-        yield "counters: at least one counter is needed"
-    ids: set[str] = set()
-    for i, c in enumerate(config.counters):
-        p = f"counters[{i}]"
-        if not _COUNTER_ID.fullmatch(c.id):
-            yield f"{p}.id: {c.id!r} must be 1-16 letters, digits, - or _"
-        if c.id in ids:
-            yield f"{p}.id: {c.id!r} is used by another counter"
-        ids.add(c.id)
-        if not c.services:
-            yield f"{p}.services: a counter must serve at least one service"
-        for code, weight in c.services.items():
-            if code not in seen:
-                yield f"{p}.services.{code}: unknown service{_did_you_mean(code, seen)}"
-            if weight < 1:
-                yield f"{p}.services.{code}: weight must be 1 or more"
-    q = config.queue
-    if q.interleave_every < 1:
-        yield "queue.interleave_every: must be 1 or more"
-    if q.no_show_min_calls < 1:
-        yield "queue.no_show_min_calls: must be 1 or more"
-    if q.no_show_rejoin_min < 0:
-        yield "queue.no_show_rejoin_min: must be 0 or more"
-    for key, port in (("mqtt.port", config.mqtt.port), ("server.port", config.server.port)):
-        if not 0 < port < 65536:
-            yield f"{key}: {port} is not a port number (1-65535)"
-    if config.mqtt.keepalive_s < 5:
-        yield "mqtt.keepalive_s: must be 5 or more"
+            parse_hours(span)
+        except ValueError as exc:
+            yield f"{p}.hours[{j}]: {exc}"
+    if s.target_wait_min <= 0:
+        yield f"{p}.target_wait_min: must be more than 0"
+    if s.service_min <= 0:
+        yield f"{p}.service_min: must be more than 0"
+
+
+def _check_counter(p: str, c: CounterConfig, codes: set[str], ids: set[str]) -> Iterator[str]:
+    if not _COUNTER_ID.fullmatch(c.id):
+        yield f"{p}.id: {c.id!r} must be 1-16 letters, digits, - or _"
+    if c.id in ids:
+        yield f"{p}.id: {c.id!r} is used by another counter"
+    ids.add(c.id)
+    if not c.services:
+        yield f"{p}.services: a counter must serve at least one service"
+    for code, weight in c.services.items():
+        if code not in codes:
+            yield f"{p}.services.{code}: unknown service{_did_you_mean(code, codes)}"
+        if weight is not INVALID and weight < 1:
+            yield f"{p}.services.{code}: weight must be 1 or more"
 
 
 # --- documentation and display -----------------------------------------------------
