@@ -9,10 +9,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from sqlite_utils import Database
 
@@ -60,14 +61,36 @@ def open_database(path: str | Path) -> Database:
     return Database(conn)
 
 
+@contextmanager
+def _immediate(db: Database) -> Iterator[None]:
+    """A write transaction that takes the lock first (`BEGIN IMMEDIATE`).
+
+    A deferred `BEGIN` that reads and then writes fails at once with "database is locked"
+    when another connection committed in between; `BEGIN IMMEDIATE` waits (busy timeout).
+    """
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    db.conn.execute("COMMIT")
+
+
 def migrate(db: Database) -> list[str]:
-    """Bring the schema up to date; returns the migrations applied. Refuses a newer schema."""
-    return apply_migrations(db)
+    """Bring the schema up to date; returns the migrations applied. Refuses a newer schema.
+
+    One transaction for all pending migrations, so processes starting together on a new
+    file do not both try to create the tables.
+    """
+    with _immediate(db):
+        return apply_migrations(db)
 
 
 def sync_config(db: Database, config: Config) -> None:
     """Write the configured services and counters into their tables, keeping counters' state."""
-    with db.atomic():
+    with _immediate(db):
         for s in config.services:
             row = dataclasses.asdict(s)
             row["open_days"] = json.dumps(list(s.open_days))

@@ -1,0 +1,225 @@
+"""Benchmark: durable commands per second through the engine, against the bare SQLite floor.
+
+Prints one JSON object on stdout (and writes it to --json-out FILE if given):
+- `take`: N ticket issues (services A…E in turn), each its own `BEGIN IMMEDIATE … COMMIT`;
+- `next`: N counter `next` commands over the six counters in turn, so each one finishes the
+  counter's previous ticket and calls another (enough tickets are topped up first, untimed);
+- `floor`: N single-row `INSERT` transactions on a plain sqlite3 connection with the engine's
+  settings (WAL, synchronous=FULL, BEGIN IMMEDIATE): the most any engine could do on this disk;
+- `short_queue`: N commands alternating take and `next` at a counter serving that service, so
+  only a handful of tickets wait (a real day's shape; take/next above run with thousands waiting,
+  and the rules' cost grows with the number of active tickets: see `p50_ms_by_tenth`);
+- per-command latency p50/p99 in ms, throughput, engine/floor ratios, the machine, and the
+  DESIGN.md §7 target (>= 2000 durable commands/s) with `meets_target` (both take and next) and
+  `meets_target_short_queue`.
+
+Everything runs on real files in a temporary folder (--dir; on tmpfs fsync costs nothing, so
+use a real disk). The example config is used with opening hours and daily limits removed and
+number_end raised, so any N fits in one day; the clock is the real one.
+
+    .venv/bin/python bench/engine.py [--commands 5000] [--json-out FILE] [--dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import platform
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from queuebox.config import WEEKDAYS, Config, load_config
+from server import store
+from server.engine import Engine
+
+TARGET_COMMANDS_PER_S = 2000
+EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "queuebox.example.toml"
+SERVICES = "ABCDE"
+
+
+def bench_config(path: Path) -> Config:
+    """The example config, open around the clock, no daily limit, numbers that never wrap here."""
+    config = load_config(path)
+    services = tuple(dataclasses.replace(s, hours=(), open_days=WEEKDAYS, daily_limit=0, number_end=9_999_999)
+                     for s in config.services)
+    return dataclasses.replace(config, services=services)
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    return sorted_values[max(0, math.ceil(q / 100 * len(sorted_values)) - 1)]
+
+
+def timed(count: int, command: Callable[[int], Any]) -> dict[str, Any]:
+    """Run command(0..count-1); throughput over the whole run and per-command latency in ms."""
+    latencies = []
+    start = time.perf_counter()
+    for i in range(count):
+        t0 = time.perf_counter()
+        command(i)
+        latencies.append((time.perf_counter() - t0) * 1000)
+    elapsed = time.perf_counter() - start
+    tenth = max(1, count // 10)
+    by_tenth = [round(statistics.median(latencies[i:i + tenth]), 3) for i in range(0, tenth * 10, tenth)][:10]
+    latencies.sort()
+    return {
+        "commands": count,
+        "seconds": round(elapsed, 3),
+        "per_s": round(count / elapsed, 1),
+        "p50_ms": round(percentile(latencies, 50), 3),
+        "p99_ms": round(percentile(latencies, 99), 3),
+        "max_ms": round(latencies[-1], 3),
+        "mean_ms": round(statistics.fmean(latencies), 3),
+        "p50_ms_by_tenth": by_tenth,  # median of each tenth of the run, in order: growth with queue length
+    }
+
+
+def bench_floor(path: Path, count: int) -> dict[str, Any]:
+    """Bare single-row transactions with the engine's connection settings."""
+    conn = sqlite3.connect(str(path), timeout=store.BUSY_TIMEOUT_S, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, at TEXT NOT NULL, data TEXT NOT NULL)")
+
+    def one(i: int) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO t (at, data) VALUES (?, ?)", ["2026-11-23T09:00:00.000+07:00", '{"n": %d}' % i])
+        conn.execute("COMMIT")
+
+    try:
+        return timed(count, one)
+    finally:
+        conn.close()
+
+
+def bench_engine(path: Path, config: Config, count: int) -> dict[str, Any]:
+    engine = Engine(config, path)
+    try:
+        take = timed(count, lambda i: _ok(engine.take(f"take-{i}", "kiosk1", SERVICES[i % len(SERVICES)])))
+        # Each of the six counters calls count/6 tickets; counters 1 and 2 both prefer A, so a
+        # service needs up to count/3 waiting tickets for no `next` to find its queue empty.
+        need = count // 3 + len(config.counters)
+        waiting = {s: need - count // len(SERVICES) for s in SERVICES}
+        topped = 0
+        for service, missing in waiting.items():
+            for j in range(max(0, missing)):
+                _ok(engine.take(f"top-{service}-{j}", "kiosk2", service))
+                topped += 1
+        counters = [c.id for c in config.counters]
+        called = 0
+
+        def next_(i: int) -> None:
+            nonlocal called
+            result = _ok(engine.counter(f"next-{i}", counters[i % len(counters)], "next"))
+            called += result.reply["ticket"] is not None
+
+        nxt = timed(count, next_)
+        nxt["called_a_ticket"] = called
+        waiting_left = sum(1 for t in engine.snapshot().tickets.values() if t.status == "waiting")
+        return {"take": take, "next": nxt, "untimed_top_up_tickets": topped,
+                "waiting_when_next_started": count + topped, "waiting_at_end": waiting_left}
+    finally:
+        engine.close()
+
+
+def bench_short_queue(path: Path, config: Config, count: int) -> dict[str, Any]:
+    """A realistic day's shape: take, then `next` at a counter serving that service (finishing
+    its previous ticket), so at most a handful of tickets wait; `count` commands in all."""
+    engine = Engine(config, path)
+    pairs = [("A", "2"), ("B", "3"), ("C", "4"), ("D", "5"), ("E", "6")]
+    try:
+        def step(i: int) -> None:
+            service, counter = pairs[i // 2 % len(pairs)]
+            if i % 2 == 0:
+                _ok(engine.take(f"take-{i}", "kiosk1", service))
+            else:
+                _ok(engine.counter(f"next-{i}", counter, "next"))
+        result = timed(count, step)
+        result["waiting_at_end"] = sum(1 for t in engine.snapshot().tickets.values() if t.status == "waiting")
+        return result
+    finally:
+        engine.close()
+
+
+def _ok(result: Any) -> Any:
+    if not result.ok:
+        raise SystemExit(f"benchmark command failed: {result.reply}")
+    return result
+
+
+def filesystem_of(path: Path) -> str:
+    """The mount type holding `path` (ext4, tmpfs …), from /proc/mounts; '' if unknown."""
+    try:
+        mounts = [line.split() for line in Path("/proc/mounts").read_text().splitlines()]
+    except OSError:
+        return ""
+    best = ("", "")
+    for fields in mounts:
+        point, kind = fields[1], fields[2]
+        if (str(path) + "/").startswith(point.rstrip("/") + "/") and len(point) >= len(best[0]):
+            best = (point, kind)
+    return best[1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--commands", type=int, default=5000, help="commands per measured phase (default 5000)")
+    parser.add_argument("--json-out", metavar="FILE", help="also write the JSON object to FILE")
+    parser.add_argument("--dir", metavar="DIR", help="where to make the temporary folder (default: system temp)")
+    parser.add_argument("--config", metavar="FILE", default=str(EXAMPLE_CONFIG), help="config to start from")
+    args = parser.parse_args(argv)
+    if args.commands < 6:
+        parser.error("--commands must be 6 or more")
+
+    config = bench_config(Path(args.config))
+    with tempfile.TemporaryDirectory(prefix="queuebox-bench-", dir=args.dir) as tmp:
+        folder = Path(tmp)
+        floor = bench_floor(folder / "floor.db", args.commands)
+        engine = bench_engine(folder / "queuebox.db", config, args.commands)
+        short = bench_short_queue(folder / "short.db", config, args.commands)
+        fs = filesystem_of(folder.resolve())
+
+    take, nxt = engine.pop("take"), engine.pop("next")
+    result = {
+        "benchmark": "engine durable commands",
+        "take": take,
+        "next": nxt,
+        "floor": floor,
+        "short_queue": short,
+        "ratio_engine_to_floor": {
+            "take": round(take["per_s"] / floor["per_s"], 3),
+            "next": round(nxt["per_s"] / floor["per_s"], 3),
+            "short_queue": round(short["per_s"] / floor["per_s"], 3),
+        },
+        "engine_detail": engine,
+        "target": f">= {TARGET_COMMANDS_PER_S} durable commands/s",
+        "target_per_s": TARGET_COMMANDS_PER_S,
+        "meets_target": min(take["per_s"], nxt["per_s"]) >= TARGET_COMMANDS_PER_S,
+        "meets_target_short_queue": short["per_s"] >= TARGET_COMMANDS_PER_S,
+        "settings": {"journal_mode": "wal", "synchronous": "FULL", "begin": "IMMEDIATE",
+                     "filesystem": fs, "services": SERVICES, "counters": len(config.counters)},
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "machine": platform.machine(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "sqlite": sqlite3.sqlite_version,
+        },
+    }
+    text = json.dumps(result, ensure_ascii=False)
+    print(text)
+    if args.json_out:
+        Path(args.json_out).write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

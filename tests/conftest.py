@@ -1,0 +1,25 @@
+"""Fixtures shared by the test modules. Keep this small: builders belong in `tests/factories.py`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from queuebox.config import Config, load_config
+from tests.factories import FakeClock
+
+EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "queuebox.example.toml"
+
+
+@pytest.fixture(scope="session")
+def example_config() -> Config:
+    """The shipped example configuration: services A–E, six counters, opening hours
+    mon–fri (A, B, E also sat) 07:30–11:30 and 13:30–17:00 Asia/Ho_Chi_Minh; E has daily_limit 300."""
+    return load_config(EXAMPLE_CONFIG)
+
+
+@pytest.fixture
+def open_clock() -> FakeClock:
+    """A clock at Monday 23 November 2026, 09:00 in Ho Chi Minh City: every example service is open."""
+    return FakeClock()
