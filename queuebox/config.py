@@ -271,6 +271,8 @@ def _check(config: Config) -> Iterator[str]:
                 yield from _check_service(f"services[{i}]", s, codes)
             if s is not INVALID and isinstance(s.code, str):
                 codes.add(s.code)
+    if config.services is not INVALID:
+        yield from _check_label_overlap([s for s in config.services if _valid(s)])
     if config.counters is not INVALID:
         if not config.counters:
             yield "counters: at least one counter is needed"
@@ -337,6 +339,16 @@ def _check_service(p: str, s: ServiceConfig, seen: set[str]) -> Iterator[str]:
         yield f"{p}.target_wait_min: must be more than 0"
     if s.service_min <= 0:
         yield f"{p}.service_min: must be more than 0"
+
+
+def _check_label_overlap(services: list[ServiceConfig]) -> Iterator[str]:
+    """Labels without {code} must not repeat across services (the same label, two tickets)."""
+    plain = [s for s in services if "{code" not in s.label_format]
+    for i, a in enumerate(plain):
+        for b in plain[i + 1:]:
+            if a.label_format == b.label_format and a.number_start <= b.number_end and b.number_start <= a.number_end:
+                yield (f"services: {a.code} and {b.code} print the same labels ({a.label(1)} …): "
+                       "put {code} in label_format or give them number ranges that do not overlap")
 
 
 def _check_counter(p: str, c: CounterConfig, codes: set[str], ids: set[str]) -> Iterator[str]:

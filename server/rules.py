@@ -109,7 +109,8 @@ def issue_ticket(state: QueueState, service: str, now: datetime, *, token: str,
     if svc.daily_limit and number > svc.daily_limit:
         raise CommandRejected("daily_limit", f"service {service} has issued its {svc.daily_limit} tickets for today")
     label = svc.label(number)
-    if any(t.label == label and t.status in ACTIVE for t in state.tickets.values()):
+    wrapped = number > svc.number_end - svc.number_start + 1
+    if wrapped and any(t.label == label and t.status in ACTIVE for t in state.tickets.values()):
         raise CommandRejected("daily_limit", f"label {label} is still in use: the number range of {service} is full")
     ticket = Ticket(id=state.next_id, day=state.day, service=service, number=number, label=label,
                     priority=priority, token=token, issued_at=now, queue=service, kiosk=kiosk)
@@ -391,7 +392,8 @@ def _finish_current(state: QueueState, counter: str, now: datetime) -> Outcome:
     began = t.started_at or t.called_at or now
     seconds = max(0.0, (now - began).total_seconds())
     recent = (state.service_seconds.get(t.queue, ()) + (seconds,))[-RECENT_SERVICE_TIMES:]
-    tickets = {k: v for k, v in state.tickets.items() if k != t.id}
+    tickets = dict(state.tickets)
+    del tickets[t.id]
     new = replace(state, tickets=tickets, service_seconds={**state.service_seconds, t.queue: recent},
                   counters={**state.counters, counter: replace(c, state="idle", ticket=None, last_done=t.id)})
     return Outcome(new, (Event("done", done, counter, {"service_s": round(seconds, 1)}),), done)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -56,7 +57,7 @@ def open_database(path: str | Path) -> Database:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
+    _set_wal(conn)
     conn.execute("PRAGMA synchronous=FULL")
     return Database(conn)
 
@@ -76,6 +77,20 @@ def _immediate(db: Database) -> Iterator[None]:
             db.conn.execute("ROLLBACK")
         raise
     db.conn.execute("COMMIT")
+
+
+def _set_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL. On a brand-new file opened by several processes at once, SQLite answers
+    "locked" at once instead of waiting, so wait here, as long as the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def migrate(db: Database) -> list[str]:
@@ -174,11 +189,12 @@ def write_outcome(db: Database, before: QueueState, after: QueueState, events: I
     records = []
     latest: dict[int, Ticket] = {}
     for event in events:
+        data = _event_data(event)
         cur = conn.execute(
             "INSERT INTO events (at, type, ticket, counter, actor, data) VALUES (?, ?, ?, ?, ?, ?)",
             [stamp, event.type, event.ticket.id if event.ticket else None, event.counter, actor,
-             json.dumps(_event_data(event), ensure_ascii=False)])
-        records.append(EventRecord(cur.lastrowid, stamp, event.type, event.ticket, event.counter, _event_data(event)))
+             json.dumps(data, ensure_ascii=False)])
+        records.append(EventRecord(cur.lastrowid, stamp, event.type, event.ticket, event.counter, data))
         if event.ticket is not None:
             latest[event.ticket.id] = event.ticket
     for ticket in latest.values():

@@ -518,3 +518,18 @@ def test_check_config_print_shows_the_configuration(tmp_path, capsys):
     shown = json.loads(out[: out.rindex("}") + 1])
     assert shown["site"]["name"] == "Bộ phận Một cửa UBND xã An Phú"
     assert len(shown["services"]) == 5
+
+
+def test_services_printing_the_same_labels_are_refused():
+    from tests.factories import make_config
+
+    with pytest.raises(ConfigError) as info:
+        make_config(services=[{"code": "A", "name_vi": "Đất đai", "label_format": "{number:04d}"},
+                              {"code": "B", "name_vi": "Hộ tịch", "label_format": "{number:04d}",
+                               "number_start": 500, "number_end": 1500}])
+    assert any("A and B print the same labels" in p for p in info.value.problems)
+    # disjoint ranges are fine
+    make_config(services=[{"code": "A", "name_vi": "Đất đai", "label_format": "{number:04d}", "number_end": 999},
+                          {"code": "B", "name_vi": "Hộ tịch", "label_format": "{number:04d}",
+                           "number_start": 1000, "number_end": 1999}],
+                counters=[{"id": "1", "name": "Quầy 1", "services": {"A": 1, "B": 1}}])

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from queuebox.config import Config
+from server import store
 from server.engine import Engine, Result
 from tests.factories import MONDAY_9AM
 
@@ -186,9 +187,7 @@ def _worker(role: str, name: str, config: Config, db_path: str, count: int, barr
 def test_processes_with_their_own_engines_issue_and_call_consistently(tmp_path, example_config):
     kiosks, per_kiosk, desks, per_desk = 4, 100, 2, 150
     db_path = tmp_path / "queuebox.db"
-    # Create the file first: several processes switching a brand-new file to WAL at the same
-    # moment fail with "database is locked" (the journal_mode change does not wait on the busy timeout).
-    Engine(example_config, db_path, clock=_monday_9am).close()
+    # No file yet: the processes create it together (switching a new file to WAL races).
 
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(kiosks + desks)
@@ -244,3 +243,27 @@ def test_processes_with_their_own_engines_issue_and_call_consistently(tmp_path, 
         order = [t for (t,) in query(db_path, "SELECT e.ticket FROM events e JOIN tickets t ON t.id = e.ticket "
                                               "WHERE e.type = 'called' AND t.queue = ? ORDER BY e.seq", (service,))]
         assert order == sorted(order), f"queue {service} was not called in issue order"
+
+
+def _open_after_barrier(db_path: str, barrier: Any, out: Any) -> None:
+    try:
+        barrier.wait(timeout=30)
+        store.open_database(db_path).close()
+        out.put("ok")
+    except BaseException:
+        out.put(traceback.format_exc())
+
+
+def test_processes_opening_a_brand_new_file_together_all_get_wal(tmp_path):
+    ctx = multiprocessing.get_context("spawn")
+    for round_ in range(3):
+        db_path = tmp_path / f"new{round_}.db"
+        barrier, out = ctx.Barrier(6), ctx.Queue()
+        procs = [ctx.Process(target=_open_after_barrier, args=(str(db_path), barrier, out)) for _ in range(6)]
+        for p in procs:
+            p.start()
+        results = [out.get(timeout=JOIN_TIMEOUT_S) for _ in procs]
+        for p in procs:
+            p.join(JOIN_TIMEOUT_S)
+        assert results == ["ok"] * 6, [r for r in results if r != "ok"][0]
+        assert query(db_path, "PRAGMA journal_mode") == [("wal",)]
