@@ -96,7 +96,7 @@ def run_rules(config, stream):
                     outcome = rules.counter_action(state, counter, action, clock, to=to, ticket=label, reason="r")
             except CommandRejected:
                 continue
-        if kind == "counter":
+        if kind == "counter" and cmd[2] == "next":
             check_call_order(state, outcome, cmd[1])
         state = outcome.state
         events.extend(outcome.events)
