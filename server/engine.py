@@ -133,6 +133,35 @@ class Engine:
                 conn.execute("ROLLBACK")
             return state
 
+    def snapshots(self, message: str = "") -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        """The retained `board` payload and each counter's `counter/<id>/state` payload, as committed."""
+        with self._lock:
+            conn = self._db.conn
+            conn.execute("BEGIN")
+            try:
+                state, _ = self._current(conn)
+                seq, last_at = store.head(self._db)
+                calls = store.recent_calls(self._db, state.day) if state.day != date.min else []
+            finally:
+                conn.execute("ROLLBACK")
+        waiting = rules.waiting_counts(state)
+        names = {c.id: c.name for c in self.config.counters}
+        board = {
+            "seq": seq,
+            "at": iso(last_at or self._clock(), self.config.zone),
+            "calls": [{"ticket": c["label"], "counter": c["counter"], "counter_name": names.get(c["counter"], c["counter"]),
+                       "service": c["service"], "at": c["at"], "recall": c["recall"]} for c in calls],
+            "waiting": waiting,
+            "message": message,
+        }
+        counters = {}
+        for cfg in self.config.counters:
+            c = state.counters[cfg.id]
+            held = state.tickets.get(c.ticket) if c.ticket is not None else None
+            counters[cfg.id] = {"seq": seq, "state": c.state, "ticket": held.label if held else None,
+                                "waiting": {code: waiting.get(code, 0) for code in cfg.services}}
+        return board, counters
+
     def _current(self, conn: Any) -> tuple[QueueState, datetime]:
         seq, last_at = store.head(self._db)
         if self._state is None or seq != self._seq:

@@ -247,7 +247,8 @@ def recall(state: QueueState, counter: str, now: datetime) -> Outcome:
     c, t = _held(state, counter, {"called"}, "recall")
     called = replace(t, call_count=t.call_count + 1, called_at=now)
     new = _with(state, tickets={t.id: called})
-    return Outcome(new, (Event("recalled", called, counter, {"call_count": called.call_count}),), called)
+    data = {"call_count": called.call_count, "queue": t.queue}
+    return Outcome(new, (Event("recalled", called, counter, data),), called)
 
 
 def start(state: QueueState, counter: str, now: datetime) -> Outcome:

@@ -151,6 +151,25 @@ def load_state(db: Database, config: Config) -> QueueState:
                                service_seconds={q: tuple(v) for q, v in recent.items()})
 
 
+def recent_calls(db: Database, day: date, limit: int = 10) -> list[dict[str, Any]]:
+    """The day's latest calls, newest first, one per ticket: ticket id, label, counter, queue,
+    time and how many times it was recalled."""
+    calls: dict[int, dict[str, Any]] = {}
+    for seq, at, ticket, counter, data, kind in db.execute(
+            "SELECT e.seq, e.at, e.ticket, e.counter, e.data, e.type FROM events e JOIN tickets t ON t.id = e.ticket "
+            "WHERE e.type IN ('called', 'recalled') AND t.day = ? ORDER BY e.seq DESC LIMIT ?",
+            [day.isoformat(), limit * 8]):
+        if ticket in calls:
+            continue
+        info = json.loads(data)
+        calls[ticket] = {"ticket_id": ticket, "label": info.get("label"), "counter": counter,
+                         "service": info.get("queue"), "at": at,
+                         "recall": info.get("call_count", 1) - 1 if kind == "recalled" else 0}
+        if len(calls) == limit:
+            break
+    return list(calls.values())
+
+
 def find_command(db: Database, key: str) -> dict[str, Any] | None:
     """The reply first given to command `key`, or None if it was never applied."""
     row = db.execute("SELECT reply FROM commands WHERE id = ?", [key]).fetchone()

@@ -121,7 +121,7 @@ def test_every_state_change_is_one_event_row(engine, db_path):
     assert [e[1] for e in events] == ["day_opened", "issued", "called", "recalled", "started", "done"]
     assert [e[0] for e in events] == [1, 2, 3, 4, 5, 6]
     assert events[2][3:5] == ("1", "counter/1")
-    assert json.loads(events[3][5]) == {"call_count": 2, "label": "A001"}
+    assert json.loads(events[3][5]) == {"call_count": 2, "queue": "A", "label": "A001"}
     ticket = rows(db_path, "SELECT status, counter, call_count, called_at, started_at, finished_at FROM tickets")
     assert ticket == [("done", "1", 2, "2026-11-23T09:00:00.000+07:00", "2026-11-23T09:00:00.000+07:00",
                        "2026-11-23T09:00:00.000+07:00")]

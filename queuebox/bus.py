@@ -1,0 +1,128 @@
+"""The MQTT client every queuebox process uses (paho-mqtt 2, MQTT v5).
+
+- Fixed client id and a persistent session (`clean_start=False`, session expiry), so a
+  process that restarts gets the QoS 1 messages it missed.
+- Subscriptions are made in `on_connect`, so every reconnect makes them again.
+- Retained `status/<client>` = "online" on connect; the last will sets "offline".
+- paho reconnects by itself with a growing delay; QoS 1 messages published while the broker
+  is away wait in paho's memory and go out on reconnect.
+- Callbacks run on paho's thread and only put items into `inbox`; the owner's loop is the
+  only code that acts on them. A `Connected` item marks each (re)connection so the owner
+  can republish its snapshots.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from queuebox.config import MqttConfig
+from queuebox.protocol import Topics, encode
+
+logger = logging.getLogger(__name__)
+
+SESSION_EXPIRY_S = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message received from the broker."""
+    topic: str
+    payload: bytes
+    retain: bool = False
+
+
+@dataclass(frozen=True)
+class Connected:
+    """The client (re)connected; `session_present` tells whether the broker kept its session."""
+    session_present: bool
+
+
+class Bus:
+    """One MQTT connection; see the module docstring. Start it, read `inbox`, publish."""
+
+    def __init__(self, settings: MqttConfig, topics: Topics, client_id: str, *,
+                 subscriptions: Iterable[str] = (), session_expiry_s: int = SESSION_EXPIRY_S) -> None:
+        self.topics = topics
+        self.client_id = client_id
+        self.inbox: queue.Queue[Message | Connected] = queue.Queue()
+        self.connected = threading.Event()
+        self._settings = settings
+        self._subscriptions = list(subscriptions)
+        self._status = topics.status(client_id)
+        self._session_expiry_s = session_expiry_s
+        self._warned_down = False
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        if settings.username:
+            client.username_pw_set(settings.username, settings.password or None)
+        if settings.tls:
+            client.tls_set(ca_certs=settings.ca_file or None)
+        client.will_set(self._status, b"offline", qos=1, retain=True)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.max_queued_messages_set(0)  # never drop what is waiting for the broker
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        self._client = client
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect in the background; returns at once, the connection comes when it can."""
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self._session_expiry_s
+        self._client.connect_async(self._settings.host, self._settings.port, keepalive=self._settings.keepalive_s,
+                                   clean_start=False, properties=props)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        """Say "offline", disconnect cleanly (the session stays on the broker) and stop the thread."""
+        if self.connected.is_set():
+            info = self._client.publish(self._status, b"offline", qos=1, retain=True)
+            try:
+                info.wait_for_publish(timeout=2)
+            except (RuntimeError, ValueError):
+                pass
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self.connected.wait(timeout)
+
+    # --- publishing -------------------------------------------------------------------------
+
+    def publish(self, topic: str, message: dict[str, Any] | bytes | str, *, retain: bool = False, qos: int = 1) -> None:
+        """Queue a message for the broker; dicts are encoded as protocol JSON. Never blocks."""
+        payload = encode(message) if isinstance(message, dict) else message
+        self._client.publish(topic, payload, qos=qos, retain=retain)
+
+    # --- paho callbacks (paho's thread: enqueue only) -------------------------------------------
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        if reason.is_failure:
+            logger.warning("MQTT %s:%d refused %s: %s", self._settings.host, self._settings.port,
+                           self.client_id, reason)
+            return
+        self._warned_down = False
+        logger.info("MQTT connected to %s:%d as %s", self._settings.host, self._settings.port, self.client_id)
+        if self._subscriptions:
+            client.subscribe([(t, mqtt.SubscribeOptions(qos=1)) for t in self._subscriptions])
+        client.publish(self._status, b"online", qos=1, retain=True)
+        self.connected.set()
+        self.inbox.put(Connected(bool(getattr(flags, "session_present", False))))
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        self.connected.clear()
+        if not self._warned_down:
+            logger.warning("MQTT connection lost (%s); reconnecting", reason)
+            self._warned_down = True
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        self.inbox.put(Message(msg.topic, msg.payload, bool(msg.retain)))

@@ -1,0 +1,490 @@
+"""The MQTT protocol, version 1: topic names, message schemas and their validation.
+
+This is a public contract (DESIGN.md §4): kiosks, counter keypads and displays made by
+third parties speak it. Everything here is pure: no MQTT client, no I/O.
+
+Topics live under ``<root>/<site>/`` (root ``queuebox`` by default, site the centre's id).
+Every payload is a UTF-8 JSON object of at most 4096 bytes, except ``status``:
+
+  topic                      direction                    payload
+  kiosk/<kiosk>/take         kiosk → server, QoS 1        {"id", "service": "A", "priority": false}
+  kiosk/<kiosk>/reply        server → kiosk               {"id", "ok": true, "ticket": {"label": "A023", ...}}
+  counter/<counter>/command  counter → server, QoS 1      {"id", "action", "to"?, "ticket"?, "reason"?}
+  counter/<counter>/reply    server → counter             {"id", "ok": true, "ticket": {...} | null}
+  counter/<counter>/rating   keypad → server, QoS 1       {"id", "score": 1..4}
+  counter/<counter>/state    server → all, retained       {"seq", "state", "ticket": label | null, "waiting"}
+  board                      server → displays, retained  {"seq", "at", "calls": [...], "waiting", "message"}
+  events                     server → all                 {"seq", "at", "type", "ticket"?, "counter"?, ...}
+  status/<client>            every client, retained       "online"; last will "offline"
+
+Commands (``take``, ``command``, ``rating``) carry ``"id"``: a unique string of 1 to 64
+characters made by the client. It is the idempotency key: the server applies an id once and
+answers a repeat with the first reply. A refused command is answered
+``{"id", "ok": false, "error": {"code", "message"}}`` with a code from `ERROR_CODES`.
+
+Counter actions: ``next``, ``recall``, ``start``, ``done``, ``no_show``, ``pause``,
+``resume``; ``transfer`` needs ``"to"`` (a service code: 1 to 3 capital letters) and
+``call`` needs ``"ticket"`` (a label such as ``"A023"``, at most 16 characters);
+``"reason"`` (at most 200 characters) is free text, e.g. why a counter pauses. An optional
+field that is ``null`` counts as absent; ``"priority"``, when sent, must be true or false.
+
+Device ids in topics (kiosk, counter, client) are 1 to 32 ASCII letters, digits, ``-`` and
+``_``, starting with a letter or digit. Parsers ignore fields they do not know, so a newer
+client can add fields; a field of the wrong type, a payload that is not a JSON object, is
+not UTF-8 or is larger than 4096 bytes is refused with `ProtocolError`. JSON objects must not
+repeat a key, and ``NaN``/``Infinity`` are not JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from queuebox.errors import QueueboxError
+
+MAX_PAYLOAD = 4096  # bytes of one payload
+MAX_ID = 64  # characters of a command id
+MAX_LABEL = 16  # characters of a ticket label in a `call` command
+MAX_REASON = 200  # characters of a `reason`
+MAX_CALLS = 10  # entries of the board's `calls`
+
+COUNTER_ACTIONS = ("next", "recall", "start", "done", "no_show", "transfer", "call", "pause", "resume")
+EVENT_TYPES = ("issued", "called", "recalled", "started", "done", "no_show", "transferred", "rated",
+               "paused", "resumed", "day_opened", "cancelled")
+ERROR_CODES = ("bad_request", "unknown_service", "unknown_counter", "unknown_ticket", "service_closed",
+               "daily_limit", "queue_empty", "not_allowed")
+COUNTER_STATES = ("idle", "calling", "serving", "paused")
+
+_DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+_SERVICE_CODE = re.compile(r"[A-Z]{1,3}")  # the rule of queuebox/config.py
+_COUNTER_LEAVES = {"command": "command", "reply": "counter_reply", "rating": "rating", "state": "state"}
+_KIOSK_LEAVES = {"take": "take", "reply": "kiosk_reply"}
+
+
+class ProtocolError(QueueboxError, ValueError):
+    """A payload that breaks the protocol; `code` is 'bad_request', `command_id` its id if readable, else None."""
+
+    def __init__(self, message: str, command_id: str | None = None) -> None:
+        self.code = "bad_request"
+        self.message = message
+        self.command_id = command_id
+        super().__init__(message)
+
+
+# --- topics -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Route:
+    """What an incoming topic is: its `kind` and the kiosk/counter/client id in it (None for board/events)."""
+    kind: str  # take, kiosk_reply, command, counter_reply, rating, state, board, events or status
+    device: str | None
+
+
+@dataclass(frozen=True)
+class Topics:
+    """The topic names of one site; `root` may have several levels (``test/run7``), `site` has one."""
+    root: str
+    site: str
+
+    def __post_init__(self) -> None:
+        levels = self.root.split("/") if isinstance(self.root, str) else [""]
+        if levels[0].startswith("$") or any(not level or set(level) & {"+", "#", "\0"} for level in levels):
+            raise ValueError(f"topic root {self.root!r} must be non-empty levels without '+', '#' or a leading '$'")
+        _check_device("site", self.site)
+
+    def kiosk_take(self, kiosk: str) -> str:
+        """Where kiosk `kiosk` asks for tickets."""
+        return self._topic("kiosk", _check_device("kiosk", kiosk), "take")
+
+    def kiosk_reply(self, kiosk: str) -> str:
+        """Where the server answers kiosk `kiosk`."""
+        return self._topic("kiosk", _check_device("kiosk", kiosk), "reply")
+
+    def counter_command(self, counter: str) -> str:
+        """Where counter `counter` sends its actions."""
+        return self._topic("counter", _check_device("counter", counter), "command")
+
+    def counter_reply(self, counter: str) -> str:
+        """Where the server answers counter `counter`."""
+        return self._topic("counter", _check_device("counter", counter), "reply")
+
+    def counter_rating(self, counter: str) -> str:
+        """Where the rating keypad of counter `counter` sends scores."""
+        return self._topic("counter", _check_device("counter", counter), "rating")
+
+    def counter_state(self, counter: str) -> str:
+        """The retained state of counter `counter`."""
+        return self._topic("counter", _check_device("counter", counter), "state")
+
+    def board(self) -> str:
+        """The retained board snapshot the displays draw."""
+        return self._topic("board")
+
+    def events(self) -> str:
+        """The stream of committed events."""
+        return self._topic("events")
+
+    def status(self, client: str) -> str:
+        """The retained online/offline status of MQTT client `client`."""
+        return self._topic("status", _check_device("client", client))
+
+    def server_subscriptions(self) -> list[str]:
+        """The wildcard filters the server subscribes to: every kiosk's take, every counter's command and rating."""
+        return [self._topic("kiosk", "+", "take"), self._topic("counter", "+", "command"),
+                self._topic("counter", "+", "rating")]
+
+    def route(self, topic: str) -> Route | None:
+        """Parse an incoming topic; None if it is not under root/site or not one of the known shapes."""
+        prefix = self._topic("")
+        if not isinstance(topic, str) or not topic.startswith(prefix):
+            return None
+        match topic[len(prefix):].split("/"):
+            case ["board"]:
+                return Route("board", None)
+            case ["events"]:
+                return Route("events", None)
+            case ["kiosk", device, leaf] if leaf in _KIOSK_LEAVES and _DEVICE_ID.fullmatch(device):
+                return Route(_KIOSK_LEAVES[leaf], device)
+            case ["counter", device, leaf] if leaf in _COUNTER_LEAVES and _DEVICE_ID.fullmatch(device):
+                return Route(_COUNTER_LEAVES[leaf], device)
+            case ["status", device] if _DEVICE_ID.fullmatch(device):
+                return Route("status", device)
+        return None
+
+    def _topic(self, *levels: str) -> str:
+        return "/".join((self.root, self.site, *levels))
+
+
+def _check_device(kind: str, value: str) -> str:
+    """`value` if it is a valid id for a topic level, else ValueError."""
+    if not isinstance(value, str) or not _DEVICE_ID.fullmatch(value):
+        raise ValueError(f"{kind} id {value!r} must be 1 to 32 letters, digits, '-' or '_', "
+                         "starting with a letter or digit")
+    return value
+
+
+# --- commands -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TakeCommand:
+    """A kiosk asks for a ticket of `service`."""
+    id: str
+    service: str
+    priority: bool = False
+
+
+@dataclass(frozen=True)
+class CounterCommand:
+    """A counter action; `to` is set for transfer, `ticket` for call, `reason` optionally for any."""
+    id: str
+    action: str
+    to: str | None = None
+    ticket: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class RatingCommand:
+    """A citizen's score, 1 (bad) to 4 (very good), for the ticket the counter finished last."""
+    id: str
+    score: int
+
+
+def parse_take(payload: bytes | str) -> TakeCommand:
+    """A `kiosk/<kiosk>/take` payload, validated; ProtocolError if it does not follow the protocol."""
+    f = _Fields(_load(payload))
+    command_id = f.command_id()
+    return TakeCommand(id=command_id, service=f.service("service"), priority=f.boolean("priority", False))
+
+
+def parse_counter_command(payload: bytes | str) -> CounterCommand:
+    """A `counter/<counter>/command` payload, validated; ProtocolError if it does not follow the protocol."""
+    f = _Fields(_load(payload))
+    command_id = f.command_id()
+    action = f.choice("action", COUNTER_ACTIONS)
+    to = f.service("to", required=False)
+    ticket = f.text("ticket", MAX_LABEL, blank=False, what="a non-blank ticket label")
+    reason = f.text("reason", MAX_REASON)
+    if action == "transfer" and to is None:
+        raise f.error('"to" is required for action "transfer": the service code to send the ticket to')
+    if action == "call" and ticket is None:
+        raise f.error('"ticket" is required for action "call": the label to call, e.g. "A023"')
+    return CounterCommand(id=command_id, action=action, to=to, ticket=ticket, reason=reason)
+
+
+def parse_rating(payload: bytes | str) -> RatingCommand:
+    """A `counter/<counter>/rating` payload, validated; ProtocolError if it does not follow the protocol."""
+    f = _Fields(_load(payload))
+    command_id = f.command_id()
+    return RatingCommand(id=command_id, score=f.integer("score", low=1, high=4))
+
+
+def peek_id(payload: bytes | str) -> str | None:
+    """Best effort: the valid "id" of a payload, even one that fails validation; None if unreadable. Never raises."""
+    try:
+        obj = _load(payload)
+    except Exception:  # noqa: BLE001 - best effort by contract: any input, no exception
+        return None
+    return _valid_id(obj.get("id"))
+
+
+# --- server messages ----------------------------------------------------------------------
+
+def encode(message: dict[str, Any]) -> bytes:
+    """`message` as compact UTF-8 JSON; ProtocolError if it is over MAX_PAYLOAD bytes or not representable."""
+    if not isinstance(message, dict):
+        raise TypeError(f"a message is a dict, not {type(message).__name__}")
+    command_id = _valid_id(message.get("id"))
+    try:
+        data = json.dumps(message, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    except ValueError as exc:  # NaN/Infinity, a circular reference, a lone surrogate
+        raise ProtocolError(f"message is not valid JSON: {exc}", command_id) from exc
+    if len(data) > MAX_PAYLOAD:
+        raise ProtocolError(f"message is {len(data)} bytes, more than the {MAX_PAYLOAD}-byte limit", command_id)
+    return data
+
+
+def parse_board(payload: bytes | str) -> dict[str, Any]:
+    """A retained `board` snapshot, validated (newest call first, at most 10); returns the dict."""
+    obj = _load(payload)
+    f = _Fields(obj)
+    f.integer("seq", low=0)
+    f.text("at", required=True)
+    calls = f.array("calls", MAX_CALLS)
+    for i, call in enumerate(calls):
+        c = f.child(f"calls[{i}]", call)
+        for key in ("ticket", "counter", "counter_name", "service", "at"):
+            c.text(key, required=True)
+        c.integer("recall", low=0)
+    f.counts("waiting")
+    f.text("message", required=True)
+    return obj
+
+
+def parse_counter_state(payload: bytes | str) -> dict[str, Any]:
+    """A retained `counter/<counter>/state` message, validated; returns the dict."""
+    obj = _load(payload)
+    f = _Fields(obj)
+    f.integer("seq", low=0)
+    f.choice("state", COUNTER_STATES)
+    if "ticket" not in obj:
+        raise f.error('"ticket" is required (null when the counter holds no ticket)')
+    f.text("ticket")
+    f.counts("waiting")
+    return obj
+
+
+def parse_event(payload: bytes | str) -> dict[str, Any]:
+    """An `events` message, validated; keys beyond seq/at/type/ticket/counter/service are kept as they are."""
+    obj = _load(payload)
+    f = _Fields(obj)
+    f.integer("seq", low=0)
+    f.text("at", required=True)
+    f.choice("type", EVENT_TYPES)
+    for key in ("ticket", "counter", "service"):
+        f.text(key)
+    return obj
+
+
+def parse_reply(payload: bytes | str) -> dict[str, Any]:
+    """A `kiosk/<kiosk>/reply` or `counter/<counter>/reply` message, validated; returns the dict.
+
+    `ticket` is optional (an object or null); `error` is required when `ok` is false.
+    The error code is any non-empty string, so a client keeps working when codes are added.
+    `id` is null only in an error reply to a command whose id could not be read.
+    """
+    obj = _load(payload)
+    f = _Fields(obj)
+    if not ("id" in obj and obj["id"] is None and obj.get("ok") is False):
+        f.command_id()
+    ok = f.boolean("ok")
+    if obj.get("ticket") is not None and not isinstance(obj["ticket"], dict):
+        raise f.error(f'"ticket" must be an object or null, not {_show(obj["ticket"])}')
+    if "error" in obj or not ok:
+        if "error" not in obj:
+            raise f.error('"error" is required when "ok" is false')
+        e = f.child("error", obj["error"])
+        e.text("code", required=True, blank=False, what="a non-blank string")
+        e.text("message", required=True)
+    return obj
+
+
+# --- validation helpers -------------------------------------------------------------------
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise _DuplicateKey(f"key {_show(key)} appears twice in one object")
+        obj[key] = value
+    return obj
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _load(payload: bytes | str) -> dict[str, Any]:
+    """The JSON object in `payload`, size checked before anything else."""
+    if isinstance(payload, str):
+        if len(payload) > MAX_PAYLOAD:  # each character is at least one byte
+            raise ProtocolError(f"payload is more than the {MAX_PAYLOAD}-byte limit")
+        try:
+            payload = payload.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ProtocolError("payload is not valid UTF-8 text") from exc
+    elif isinstance(payload, memoryview):
+        if payload.nbytes > MAX_PAYLOAD:
+            raise ProtocolError(f"payload is {payload.nbytes} bytes, more than the {MAX_PAYLOAD}-byte limit")
+        payload = payload.tobytes()
+    elif not isinstance(payload, (bytes, bytearray)):
+        raise ProtocolError(f"payload must be bytes, not {type(payload).__name__}")
+    if len(payload) > MAX_PAYLOAD:
+        raise ProtocolError(f"payload is {len(payload)} bytes, more than the {MAX_PAYLOAD}-byte limit")
+    try:
+        text = bytes(payload).decode("utf-8")  # explicitly: json.loads would also guess UTF-16/32
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(f"payload is not UTF-8 (bad byte at offset {exc.start})") from exc
+    try:
+        obj = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except _DuplicateKey as exc:
+        raise ProtocolError(f"payload is ambiguous: {exc}") from exc
+    except RecursionError as exc:
+        raise ProtocolError("payload is nested too deeply") from exc
+    except ValueError as exc:
+        raise ProtocolError(f"payload is not JSON: {exc}") from exc
+    if not isinstance(obj, dict):
+        raise ProtocolError(f"payload must be a JSON object, not {_kind(obj)}")
+    return obj
+
+
+def _valid_id(value: Any) -> str | None:
+    return value if isinstance(value, str) and 0 < len(value) <= MAX_ID else None
+
+
+def _kind(value: Any) -> str:
+    """The JSON name of `value`'s type."""
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string",
+            list: "an array", dict: "an object"}.get(type(value), type(value).__name__)
+
+
+def _show(value: Any, limit: int = 40) -> str:
+    """`value` as JSON for an error message, shortened."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        text = _kind(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class _Fields:
+    """Reads the fields of one JSON object; every error names the field and carries the command id."""
+
+    def __init__(self, obj: dict[str, Any], path: str = "", command_id: str | None = None) -> None:
+        self.obj = obj
+        self.path = path
+        self.id = command_id if path else _valid_id(obj.get("id"))  # nested objects carry their parent's id
+
+    def error(self, message: str) -> ProtocolError:
+        return ProtocolError(message, self.id)
+
+    def name(self, key: str) -> str:
+        return f'"{self.path}.{key}"' if self.path else f'"{key}"'
+
+    def child(self, path: str, value: Any) -> _Fields:
+        if not isinstance(value, dict):
+            raise self.error(f'"{path}" must be an object, not {_show(value)}')
+        return _Fields(value, path, self.id)
+
+    def missing(self, key: str) -> ProtocolError:
+        return self.error(f"{self.name(key)} is required")
+
+    def command_id(self) -> str:
+        if "id" not in self.obj:
+            raise self.missing("id")
+        value = self.obj["id"]
+        if not isinstance(value, str):
+            raise self.error(f'"id" must be a string, not {_show(value)}')
+        if not 0 < len(value) <= MAX_ID:
+            raise self.error(f'"id" must be 1 to {MAX_ID} characters, not {len(value)}')
+        return value
+
+    def boolean(self, key: str, default: bool | None = None) -> bool:
+        if key not in self.obj:
+            if default is None:
+                raise self.missing(key)
+            return default
+        value = self.obj[key]
+        if not isinstance(value, bool):
+            raise self.error(f"{self.name(key)} must be true or false, not {_show(value)}")
+        return value
+
+    def integer(self, key: str, low: int | None = None, high: int | None = None) -> int:
+        if key not in self.obj:
+            raise self.missing(key)
+        value = self.obj[key]
+        # bool is a subclass of int in Python but not a number in JSON: `true` is refused
+        if type(value) is not int or (low is not None and value < low) or (high is not None and value > high):
+            bounds = f" from {low} to {high}" if high is not None else f" of {low} or more" if low is not None else ""
+            raise self.error(f"{self.name(key)} must be a whole number{bounds}, not {_show(value)}")
+        return value
+
+    def choice(self, key: str, options: tuple[str, ...]) -> str:
+        if key not in self.obj:
+            raise self.error(f"{self.name(key)} is required: one of {', '.join(options)}")
+        value = self.obj[key]
+        if not isinstance(value, str) or value not in options:
+            raise self.error(f"{self.name(key)} must be one of {', '.join(options)}, not {_show(value)}")
+        return value
+
+    def service(self, key: str, required: bool = True) -> str | None:
+        value = self.obj.get(key)
+        if value is None:
+            if required:
+                raise self.missing(key)
+            return None
+        if not isinstance(value, str) or not _SERVICE_CODE.fullmatch(value):
+            raise self.error(f"{self.name(key)} must be a service code of 1 to 3 capital letters, not {_show(value)}")
+        return value
+
+    def text(self, key: str, max_len: int | None = None, *, required: bool = False, blank: bool = True,
+             what: str = "a string") -> str | None:
+        """A string field; absent or null is None unless `required`."""
+        value = self.obj.get(key)
+        if value is None:
+            if required:
+                raise self.missing(key)
+            return None
+        too_long = max_len is not None and isinstance(value, str) and len(value) > max_len
+        if not isinstance(value, str) or too_long or (not blank and not value.strip()):
+            limit = f" of at most {max_len} characters" if max_len is not None else ""
+            raise self.error(f"{self.name(key)} must be {what}{limit}, not {_show(value)}")
+        return value
+
+    def array(self, key: str, max_len: int) -> list[Any]:
+        if key not in self.obj:
+            raise self.missing(key)
+        value = self.obj[key]
+        if not isinstance(value, list) or len(value) > max_len:
+            raise self.error(f"{self.name(key)} must be an array of at most {max_len} entries, not {_show(value)}")
+        return value
+
+    def counts(self, key: str) -> dict[str, int]:
+        if key not in self.obj:
+            raise self.missing(key)
+        value = self.obj[key]
+        if not isinstance(value, dict):
+            raise self.error(f"{self.name(key)} must be an object of service code: count, not {_show(value)}")
+        for code, count in value.items():
+            if type(count) is not int or count < 0:
+                field = self.name(f"{key}.{code}")
+                raise self.error(f"{field} must be a whole number of 0 or more, not {_show(count)}")
+        return value

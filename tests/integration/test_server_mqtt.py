@@ -1,0 +1,272 @@
+"""The server's MQTT bridge against a real mosquitto and a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import queue
+import sqlite3
+import subprocess
+import threading
+import time
+import uuid
+from typing import Any, Callable
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from queuebox.bus import Bus
+from queuebox.protocol import Topics
+from server.engine import Engine
+from server.main import server_client_id
+from server.mqtt import MqttBridge
+from tests.factories import FakeClock, make_config
+
+WAIT_S = 10
+
+
+class Client:
+    """A plain paho v5 test client that records every message it receives."""
+
+    def __init__(self, broker: Any, topics: list[str]) -> None:
+        self.messages: queue.Queue[tuple[str, dict | None, bool]] = queue.Queue()
+        self.seen: list[tuple[str, Any, bool]] = []
+        self.ready = threading.Event()
+        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-{uuid.uuid4().hex[:8]}",
+                                   protocol=mqtt.MQTTv5)
+        self._client.on_connect = lambda c, u, f, r, p: (c.subscribe([(t, 1) for t in topics]) if topics
+                                                         else self.ready.set())
+        self._client.on_subscribe = lambda c, u, mid, codes, p: self.ready.set()
+        self._client.on_message = self._on_message
+        self._client.connect(broker.host, broker.port)
+        self._client.loop_start()
+        assert self.ready.wait(WAIT_S), "test client could not subscribe"
+
+    def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        try:
+            body = json.loads(msg.payload)
+        except ValueError:
+            body = None
+        self.messages.put((msg.topic, body, bool(msg.retain)))
+
+    def publish(self, topic: str, payload: bytes | str | dict) -> None:
+        data = json.dumps(payload, ensure_ascii=False) if isinstance(payload, dict) else payload
+        self._client.publish(topic, data, qos=1).wait_for_publish(WAIT_S)
+
+    def wait_for(self, match: Callable[[str, Any], bool], timeout: float = WAIT_S) -> Any:
+        deadline = time.monotonic() + timeout
+        for topic, body, retain in self.seen:
+            if match(topic, body):
+                return body
+        while time.monotonic() < deadline:
+            try:
+                topic, body, retain = self.messages.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            self.seen.append((topic, body, retain))
+            if match(topic, body):
+                return body
+        raise AssertionError(f"no matching message in {timeout}s; seen: {self.seen[-8:]}")
+
+    def reply(self, topic: str, command_id: Any) -> dict:
+        return self.wait_for(lambda t, b: t == topic and isinstance(b, dict) and b.get("id") == command_id)
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+class Server:
+    """The engine + bus + bridge as `queuebox server` wires them, in this process."""
+
+    def __init__(self, config: Any, db_path: Any, clock: FakeClock) -> None:
+        self.db_path = db_path
+        self.engine = Engine(config, db_path, clock=clock)
+        self.topics = Topics(config.mqtt.root, config.site.id)
+        self.bus = Bus(config.mqtt, self.topics, server_client_id(config),
+                       subscriptions=self.topics.server_subscriptions())
+        self.bridge = MqttBridge(self.engine, self.bus)
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self.bridge.serve, args=(self.stop_event,), daemon=True)
+        self.bus.start()
+        self.thread.start()
+        assert self.bus.wait_connected(WAIT_S), "server bus did not connect"
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.thread.join(WAIT_S)
+        self.bus.stop()
+        self.engine.close()
+
+
+@pytest.fixture
+def config(broker, mqtt_root):
+    return make_config(mqtt={"host": broker.host, "port": broker.port, "root": mqtt_root})
+
+
+@pytest.fixture
+def topics(config):
+    return Topics(config.mqtt.root, config.site.id)
+
+
+@pytest.fixture
+def server(config, tmp_path):
+    s = Server(config, tmp_path / "q.db", FakeClock())
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def client(broker, topics):
+    c = Client(broker, [f"{topics.root}/{topics.site}/#"])
+    yield c
+    c.close()
+
+
+def db_rows(server: Server, sql: str) -> list[tuple]:
+    conn = sqlite3.connect(server.db_path)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def test_take_then_next_reaches_reply_events_board_and_state(server, client, topics):
+    client.publish(topics.kiosk_take("kiosk1"), {"id": "t-1", "service": "A"})
+    reply = client.reply(topics.kiosk_reply("kiosk1"), "t-1")
+    assert reply["ok"] is True and reply["ticket"]["label"] == "A001"
+    assert reply["ticket"]["service_name"] == "Đất đai"
+    client.wait_for(lambda t, b: t == topics.events() and b["type"] == "issued" and b["ticket"] == "A001")
+    client.wait_for(lambda t, b: t == topics.board() and b["waiting"]["A"] == 1)
+
+    client.publish(topics.counter_command("2"), {"id": "n-1", "action": "next"})
+    assert client.reply(topics.counter_reply("2"), "n-1")["ticket"]["label"] == "A001"
+    board = client.wait_for(lambda t, b: t == topics.board() and b["calls"])
+    assert board["calls"][0] == {"ticket": "A001", "counter": "2", "counter_name": "Quầy 2", "service": "A",
+                                 "at": "2026-11-23T09:00:00.000+07:00", "recall": 0}
+    assert board["waiting"]["A"] == 0
+    state = client.wait_for(lambda t, b: t == topics.counter_state("2") and b["state"] == "calling")
+    assert state["ticket"] == "A001" and state["waiting"] == {"A": 0, "B": 0}
+    assert state["seq"] == board["seq"]
+
+
+def test_a_display_connecting_later_gets_the_retained_board(server, broker, topics, client):
+    client.publish(topics.kiosk_take("kiosk1"), {"id": "t-1", "service": "B"})
+    client.reply(topics.kiosk_reply("kiosk1"), "t-1")
+    client.wait_for(lambda t, b: t == topics.board() and b["waiting"]["B"] == 1)
+    late = Client(broker, [topics.board()])
+    try:
+        board = late.wait_for(lambda t, b: t == topics.board())
+        assert board["waiting"]["B"] == 1
+    finally:
+        late.close()
+
+
+@pytest.mark.parametrize("payload, code", [
+    (b"not json", "bad_request"),
+    (b"[1, 2]", "bad_request"),
+    (b'{"service": "A"}', "bad_request"),
+    (json.dumps({"id": "x" * 65, "service": "A"}).encode(), "bad_request"),
+    (b'{"id": "p1", "service": "A", "priority": "yes"}', "bad_request"),
+    (b'{"id": "p1", "service": 7}', "bad_request"),
+    (b'{"id": "p1", "service": "Q"}', "unknown_service"),
+    (b'{"id": "p1", "service": "A", ' + b'"pad": "' + b"x" * (1 << 20) + b'"}', "bad_request"),
+])
+def test_bad_take_payloads_get_an_error_reply_and_the_server_goes_on(server, client, topics, payload, code):
+    client.publish(topics.kiosk_take("kiosk1"), payload)
+    reply = client.wait_for(lambda t, b: t == topics.kiosk_reply("kiosk1") and b is not None and not b["ok"])
+    assert reply["error"]["code"] == code and reply["error"]["message"]
+    client.publish(topics.kiosk_take("kiosk1"), {"id": "after", "service": "A"})
+    assert client.reply(topics.kiosk_reply("kiosk1"), "after")["ticket"]["label"] == "A001"
+
+
+@pytest.mark.parametrize("counter, payload, code", [
+    ("9", {"id": "c1", "action": "next"}, "unknown_counter"),
+    ("1", {"id": "c1", "action": "dance"}, "bad_request"),
+    ("1", {"id": "c1", "action": "transfer"}, "bad_request"),
+    ("1", {"id": "c1", "action": "done"}, "not_allowed"),
+    ("1", {"action": "next"}, "bad_request"),
+])
+def test_bad_counter_commands_get_an_error_reply(server, client, topics, counter, payload, code):
+    client.publish(topics.counter_command(counter), payload)
+    reply = client.wait_for(lambda t, b: t == topics.counter_reply(counter) and b is not None and not b["ok"])
+    assert reply["error"]["code"] == code
+    assert reply["id"] == payload.get("id")
+
+
+def test_a_repeated_command_id_gives_two_identical_replies_and_one_change(server, client, topics):
+    for _ in range(2):
+        client.publish(topics.kiosk_take("kiosk1"), {"id": "dup", "service": "C"})
+    first = client.reply(topics.kiosk_reply("kiosk1"), "dup")
+    client.seen.remove((topics.kiosk_reply("kiosk1"), first, False))
+    second = client.reply(topics.kiosk_reply("kiosk1"), "dup")
+    assert first == second
+    assert db_rows(server, "SELECT label FROM tickets") == [("C001",)]
+
+
+def test_commands_survive_a_broker_restart(server, client, broker, topics):
+    sender = Client(broker, [])
+    sent = threading.Event()
+
+    def stream() -> None:  # a kiosk pressing on while the broker goes away and comes back
+        for i in range(60):
+            sender._client.publish(topics.kiosk_take("kiosk1"), json.dumps({"id": f"s{i}", "service": "A"}), qos=1)
+            time.sleep(0.01)
+        sent.set()
+
+    threading.Thread(target=stream, daemon=True).start()
+    client.reply(topics.kiosk_reply("kiosk1"), "s5")
+    broker.restart()
+    assert sent.wait(WAIT_S) and server.bus.wait_connected(WAIT_S)
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline and db_rows(server, "SELECT count(*) FROM commands")[0][0] < 60:
+        time.sleep(0.05)
+    sender.close()
+    numbers = [n for (n,) in db_rows(server, "SELECT number FROM tickets ORDER BY number")]
+    assert numbers == list(range(1, 61))
+    assert db_rows(server, "SELECT count(*) FROM commands") == [(60,)]
+    assert db_rows(server, "SELECT count(*) FROM events WHERE type = 'issued'") == [(60,)]
+    board = client.wait_for(lambda t, b: t == topics.board() and b["waiting"]["A"] == 60)
+    assert board["seq"] == db_rows(server, "SELECT max(seq) FROM events")[0][0]
+
+
+def test_the_server_gets_commands_sent_while_it_was_down(config, tmp_path, client, topics):
+    first = Server(config, tmp_path / "q.db", FakeClock())
+    first.stop()  # clean disconnect: its persistent session stays on the broker
+    for i in range(5):
+        client.publish(topics.kiosk_take("kiosk1"), {"id": f"q{i}", "service": "B"})
+    second = Server(config, tmp_path / "q.db", FakeClock())
+    try:
+        for i in range(5):
+            assert client.reply(topics.kiosk_reply("kiosk1"), f"q{i}")["ok"]
+        assert db_rows(second, "SELECT label FROM tickets ORDER BY id") == [(f"B00{i}",) for i in range(1, 6)]
+    finally:
+        second.stop()
+
+
+def test_a_broker_that_lost_its_retained_board_gets_it_back(server, client, broker, topics):
+    client.publish(topics.kiosk_take("kiosk1"), {"id": "t-1", "service": "A"})
+    client.wait_for(lambda t, b: t == topics.board() and b["waiting"]["A"] == 1)
+    client.publish(topics.board(), b"")  # wipe the retained board, as a broker without persistence would lose it
+    broker.restart()
+    assert server.bus.wait_connected(WAIT_S)
+    late = Client(broker, [topics.board()])
+    try:
+        assert late.wait_for(lambda t, b: t == topics.board() and b is not None)["waiting"]["A"] == 1
+    finally:
+        late.close()
+
+
+def test_mosquitto_pub_calls_the_next_ticket(server, client, broker, topics):
+    client.publish(topics.kiosk_take("kiosk1"), {"id": "t-1", "service": "B"})
+    client.reply(topics.kiosk_reply("kiosk1"), "t-1")
+    subprocess.run(["mosquitto_pub", "-h", broker.host, "-p", str(broker.port), "-V", "mqttv5", "-q", "1",
+                    "-t", topics.counter_command("3"), "-m", '{"id": "kp-0001", "action": "next"}'],
+                   check=True, timeout=WAIT_S)
+    assert client.reply(topics.counter_reply("3"), "kp-0001")["ticket"]["label"] == "B001"
+
+
+@pytest.mark.parametrize("payload, code", [({"id": "r1", "score": 4}, "not_allowed"), ({"id": "r1", "score": 9}, "bad_request")])
+def test_ratings_are_answered_but_not_recorded_yet(server, client, topics, payload, code):
+    client.publish(topics.counter_rating("1"), payload)
+    assert client.reply(topics.counter_reply("1"), "r1")["error"]["code"] == code
+    assert db_rows(server, "SELECT count(*) FROM ratings") == [(0,)]
