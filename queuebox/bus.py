@@ -92,6 +92,7 @@ class Bus:
                 pass
         self._client.disconnect()
         self._client.loop_stop()
+        close_socket(self._client)
 
     def wait_connected(self, timeout: float) -> bool:
         return self.connected.wait(timeout)
@@ -126,3 +127,11 @@ class Bus:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         self.inbox.put(Message(msg.topic, msg.payload, bool(msg.retain)))
+
+
+def close_socket(client: mqtt.Client) -> None:
+    """Close the connection's socket after `loop_stop`: paho can stop its loop with the
+    socket still open (leaving it to the garbage collector)."""
+    sock = client.socket()
+    if sock is not None:
+        sock.close()

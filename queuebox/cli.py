@@ -65,6 +65,23 @@ def cmd_server(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mqtt_credentials(args: argparse.Namespace) -> int:
+    from server.credentials import write_credentials
+
+    written = write_credentials(_load(args), args.out, group=args.group)
+    for path, mode, group in written.files:
+        print(f"wrote {path} (mode {mode:04o}{f', group {group}' if group else ''})")
+    print(f"accounts: {len(written.new) + len(written.kept)} "
+          f"({len(written.kept)} kept their password, {len(written.new)} new)")
+    if written.new:
+        print(f"new passwords for: {', '.join(written.new)}")
+    if written.dropped:
+        print(f"removed (no longer in the config): {', '.join(written.dropped)}")
+    for warning in written.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="queuebox", description="Queue management for one-stop public service centres.")
@@ -89,6 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--database", metavar="PATH", help="database file (default: database.path of the config)")
     p.add_argument("--listen", metavar="ADDR", help="address to listen on (default: server.listen)")
     p.add_argument("--port", type=int, help="port to listen on (default: server.port)")
+
+    p = command("mqtt-credentials", cmd_mqtt_credentials,
+                "write the Mosquitto password file, ACL and conf snippet, and the device passwords")
+    p.add_argument("--out", metavar="DIR", required=True,
+                   help="folder for secrets.toml, passwd, acl and mosquitto.conf; "
+                        "existing passwords in DIR/secrets.toml are kept")
+    p.add_argument("--group", default="mosquitto",
+                   help="group that may read passwd and acl, the broker's (default: mosquitto)")
     return parser
 
 

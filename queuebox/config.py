@@ -116,6 +116,13 @@ class ServerConfig:
 
 
 @dataclass(frozen=True)
+class DevicesConfig:
+    kiosks: tuple[str, ...] = _key("Ids of the ticket kiosks; each gets the MQTT account kiosk-<id>.", ("kiosk1",))
+    displays: tuple[str, ...] = _key("Ids of the waiting-room displays; each gets the MQTT account display-<id>.",
+                                     ("display1",))
+
+
+@dataclass(frozen=True)
 class Config:
     site: SiteConfig = _key("The centre.")
     services: tuple[ServiceConfig, ...] = _key("Service fields ([[services]] tables).")
@@ -124,6 +131,7 @@ class Config:
     database: DatabaseConfig = _key("Storage.", DatabaseConfig())
     mqtt: MqttConfig = _key("Connection to the MQTT broker.", MqttConfig())
     server: ServerConfig = _key("Web server.", ServerConfig())
+    devices: DevicesConfig = _key("Kiosks and displays, for their MQTT accounts.", DevicesConfig())
 
     def service(self, code: str) -> ServiceConfig | None:
         return next((s for s in self.services if s.code == code), None)
@@ -294,6 +302,17 @@ def _check(config: Config) -> Iterator[str]:
             yield f"{key}.port: {port} is not a port number (1-65535)"
     if _valid(config.mqtt) and config.mqtt.keepalive_s < 5:
         yield "mqtt.keepalive_s: must be 5 or more"
+    if _valid(config.devices):
+        for key in ("kiosks", "displays"):
+            seen: set[str] = set()
+            for i, device_id in enumerate(getattr(config.devices, key)):
+                if device_id is INVALID:
+                    continue
+                if not _COUNTER_ID.fullmatch(device_id):
+                    yield f"devices.{key}[{i}]: {device_id!r} must be 1-16 letters, digits, - or _"
+                elif device_id in seen:
+                    yield f"devices.{key}[{i}]: {device_id!r} is listed twice"
+                seen.add(device_id)
 
 
 def _check_site(site: SiteConfig) -> Iterator[str]:

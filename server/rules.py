@@ -23,10 +23,10 @@ from typing import Any, Mapping
 
 from queuebox.config import Config, CounterConfig
 from queuebox.errors import CommandRejected
+from queuebox.protocol import COUNTER_ACTIONS
 
 ACTIVE = frozenset({"waiting", "called", "serving"})
 HELD = frozenset({"called", "serving"})
-COUNTER_ACTIONS = ("next", "recall", "start", "done", "no_show", "transfer", "call", "pause", "resume")
 RECENT_SERVICE_TIMES = 20
 
 

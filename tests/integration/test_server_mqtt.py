@@ -14,7 +14,7 @@ from typing import Any, Callable
 import paho.mqtt.client as mqtt
 import pytest
 
-from queuebox.bus import Bus
+from queuebox.bus import Bus, close_socket
 from queuebox.protocol import Topics
 from server.engine import Engine
 from server.main import server_client_id
@@ -73,6 +73,7 @@ class Client:
     def close(self) -> None:
         self._client.disconnect()
         self._client.loop_stop()
+        close_socket(self._client)
 
 
 class Server:

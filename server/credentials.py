@@ -1,0 +1,269 @@
+"""MQTT accounts of a site: passwords, the Mosquitto password file, the ACL, a conf snippet.
+
+One account per process that talks to the broker, named after what it is; the account
+name is the MQTT user name (and should be the device's `mqtt.username`):
+
+=====================  ====================================================================
+``server``             the queue engine: reads and writes everything under the site root
+``kiosk-<id>``         a kiosk of `devices.kiosks`: writes its own ``take``, reads its own
+                       ``reply``, ``board`` and ``events``
+``counter-<id>``       a counter of `counters` (its keypad or tablet): writes its own
+                       ``command`` and ``rating``, reads its own ``reply`` and ``state``, ``board``
+``display-<id>``       a display of `devices.displays`: reads ``board``, ``events``,
+                       ``counter/+/state``, ``status/#``
+=====================  ====================================================================
+
+Every account reads and writes its own ``status/<account>`` (online / last will): the
+account name, not the bare id, because a kiosk and a counter may both be called "1".
+Only the server writes ``board``, ``events``, ``*/reply`` and ``*/state``.
+
+`write_credentials` writes four files into one folder:
+
+- ``secrets.toml`` (0600): the plain passwords, ``[passwords] "kiosk-k1" = "…"``. A re-run
+  keeps every existing password, adds the missing accounts, drops those no longer configured;
+- ``passwd``: Mosquitto's hashed password file, made by ``mosquitto_passwd -U``;
+- ``acl``: the Mosquitto ACL;
+- ``mosquitto.conf``: a snippet for ``/etc/mosquitto/conf.d/`` naming the two files.
+
+``passwd`` and ``acl`` get mode 0640 and group ``mosquitto`` when that group exists and
+may be given (as root): Mosquitto opens them after dropping from root to user
+``mosquitto``. Otherwise they are 0600 and the broker must run as their owner.
+"""
+
+from __future__ import annotations
+
+import grp
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import tempfile
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Literal
+
+from queuebox.config import Config
+from queuebox.errors import QueueboxError
+
+SECRETS_FILE = "secrets.toml"
+PASSWD_FILE = "passwd"
+ACL_FILE = "acl"
+CONF_FILE = "mosquitto.conf"
+BROKER_GROUP = "mosquitto"
+_ROOT = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*")
+
+Kind = Literal["server", "kiosk", "counter", "display"]
+
+
+class CredentialsError(QueueboxError, RuntimeError):
+    """The credentials cannot be made: mosquitto_passwd missing or failing, unreadable secrets."""
+
+
+@dataclass(frozen=True)
+class Account:
+    """One MQTT account: `username` is the account name, `device` the configured id."""
+
+    kind: Kind
+    device: str = ""
+
+    @property
+    def username(self) -> str:
+        return self.kind if self.kind == "server" else f"{self.kind}-{self.device}"
+
+
+def accounts(config: Config) -> list[Account]:
+    """Every account the config asks for: server, kiosks, counters, displays, in that order."""
+    return ([Account("server")]
+            + [Account("kiosk", k) for k in config.devices.kiosks]
+            + [Account("counter", c.id) for c in config.counters]
+            + [Account("display", d) for d in config.devices.displays])
+
+
+def topic_root(config: Config) -> str:
+    """The site's topic root with its trailing slash, e.g. ``queuebox/xa-an-phu/``."""
+    root = config.mqtt.root
+    if not _ROOT.fullmatch(root):
+        raise CredentialsError(f"mqtt.root: {root!r} must be names of letters, digits, - and _ "
+                               "separated by single slashes (no wildcards, no leading or trailing slash)")
+    return f"{root}/{config.site.id}/"
+
+
+def acl_rules(account: Account, root: str) -> list[tuple[str, str]]:
+    """The (access, topic) lines of one account; access is read, write or readwrite."""
+    own_status = ("readwrite", f"{root}status/{account.username}")
+    d = account.device
+    if account.kind == "server":
+        return [("readwrite", f"{root}#")]
+    if account.kind == "kiosk":
+        return [("write", f"{root}kiosk/{d}/take"), ("read", f"{root}kiosk/{d}/reply"),
+                ("read", f"{root}board"), ("read", f"{root}events"), own_status]
+    if account.kind == "counter":
+        return [("write", f"{root}counter/{d}/command"), ("write", f"{root}counter/{d}/rating"),
+                ("read", f"{root}counter/{d}/reply"), ("read", f"{root}counter/{d}/state"),
+                ("read", f"{root}board"), own_status]
+    return [("read", f"{root}board"), ("read", f"{root}events"), ("read", f"{root}counter/+/state"),
+            ("read", f"{root}status/#"), own_status]
+
+
+def acl_text(config: Config) -> str:
+    """The Mosquitto ACL file of the site: one ``user`` block per account."""
+    root = topic_root(config)
+    lines = [
+        f"# Mosquitto ACL of queuebox site {config.site.id!r}, written by `queuebox mqtt-credentials`;",
+        "# edit the queuebox config and run it again rather than this file.",
+        f"# Topic root {root}. Users: server, kiosk-<id>, counter-<id>, display-<id>.",
+        "# Only the server writes board, events, */reply and */state.",
+    ]
+    for account in accounts(config):
+        lines += ["", f"user {account.username}"]
+        lines += [f"topic {access} {topic}" for access, topic in acl_rules(account, root)]
+    return "\n".join(lines) + "\n"
+
+
+def conf_text(config: Config, passwd: Path, acl: Path) -> str:
+    """A mosquitto.conf snippet (for /etc/mosquitto/conf.d/) using the two files at these paths."""
+    return "\n".join([
+        "# queuebox broker settings, written by `queuebox mqtt-credentials`.",
+        "# Put it in /etc/mosquitto/conf.d/ (Debian's mosquitto.conf includes that folder).",
+        f"listener {config.mqtt.port}",
+        "allow_anonymous false",
+        f"password_file {passwd}",
+        f"acl_file {acl}",
+        "persistence true",
+        "# QoS 1 messages kept per client while it is slow or away (the default 1000 drops bursts).",
+        "max_queued_messages 10000",
+        "max_inflight_messages 20",
+        "# Sessions of devices away for longer than this are forgotten.",
+        "persistent_client_expiration 7d",
+    ]) + "\n"
+
+
+def read_secrets(path: Path) -> dict[str, str]:
+    """The passwords in a secrets file, by account name; empty when the file does not exist."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise CredentialsError(f"cannot read {path}: {exc}") from None
+    passwords = raw.get("passwords", {})
+    if not isinstance(passwords, dict) or not all(isinstance(v, str) and v and v.isprintable()
+                                                  for v in passwords.values()):
+        raise CredentialsError(f"{path}: [passwords] must map account names to non-empty one-line strings")
+    return passwords
+
+
+def secrets_text(config: Config, passwords: dict[str, str]) -> str:
+    lines = [
+        f"# MQTT passwords of queuebox site {config.site.id!r}, written by `queuebox mqtt-credentials`.",
+        "# Secret: keep mode 0600. A re-run keeps these passwords and adds missing accounts.",
+        "# Each device's config takes its own: [mqtt] username = \"<account>\", password = \"<password>\".",
+        "[passwords]",
+    ]
+    lines += [f"{json.dumps(name)} = {json.dumps(pw)}" for name, pw in passwords.items()]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class Written:
+    """What `write_credentials` did, for the CLI to print (never the passwords)."""
+
+    files: list[tuple[Path, int, str]] = field(default_factory=list)  # path, mode, group or ""
+    new: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def write_credentials(config: Config, out_dir: str | Path, *, group: str = BROKER_GROUP,
+                      mosquitto_passwd: str | None = None) -> Written:
+    """Write secrets.toml, passwd, acl and mosquitto.conf into `out_dir` (made if missing).
+
+    Existing passwords in `out_dir/secrets.toml` are kept; accounts without one get
+    ``secrets.token_urlsafe(18)``; accounts no longer in the config are dropped from all
+    files. Each file is replaced atomically. `group` is given to passwd and acl (mode 0640)
+    when possible, else they stay 0600 and a warning says so.
+    """
+    tool = mosquitto_passwd or shutil.which("mosquitto_passwd")
+    if tool is None:
+        raise CredentialsError("mosquitto_passwd not found (apt install mosquitto)")
+    topic_root(config)  # raises on a bad mqtt.root before anything is written
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    written = Written()
+
+    old = read_secrets(out / SECRETS_FILE)
+    passwords: dict[str, str] = {}
+    for account in accounts(config):
+        name = account.username
+        if name in old:
+            passwords[name] = old[name]
+            written.kept.append(name)
+        else:
+            passwords[name] = secrets.token_urlsafe(18)
+            written.new.append(name)
+    written.dropped = [name for name in old if name not in passwords]
+
+    _replace(out / SECRETS_FILE, secrets_text(config, passwords), 0o600)
+    written.files.append((out / SECRETS_FILE, 0o600, ""))
+
+    passwd_path, acl_path = out / PASSWD_FILE, out / ACL_FILE
+    plain = "".join(f"{name}:{pw}\n" for name, pw in passwords.items())
+    for path, text, hashed in ((passwd_path, plain, True), (acl_path, acl_text(config), False)):
+        def prepare(tmp: Path, path: Path = path, hashed: bool = hashed) -> None:
+            if hashed:
+                _hash_passwords(tool, tmp)
+            mode, owner_group = _share_with(tmp, group)
+            written.files.append((path, mode, owner_group))
+            if not owner_group:
+                written.warnings.append(f"{path.name} is mode 0600, group {group!r} could not be given: "
+                                        "the broker must run as its owner")
+        _replace(path, text, 0o600, prepare=prepare)
+    _replace(out / CONF_FILE, conf_text(config, passwd_path, acl_path), 0o644)
+    written.files.append((out / CONF_FILE, 0o644, ""))
+    return written
+
+
+def _hash_passwords(tool: str, path: Path) -> None:
+    """Hash a plain ``user:password`` file in place with mosquitto_passwd -U."""
+    try:
+        # umask: its plain-text working copy <file>.tmp is made with mode 0666 & ~umask.
+        done = subprocess.run([tool, "-U", str(path)], capture_output=True, text=True, timeout=60, umask=0o077)
+    except OSError as exc:
+        raise CredentialsError(f"cannot run {tool}: {exc}") from None
+    if done.returncode != 0:
+        raise CredentialsError(f"{tool} -U failed with status {done.returncode}: "
+                               f"{(done.stderr or done.stdout).strip()}")
+
+
+def _replace(path: Path, text: str, mode: int, prepare: Callable[[Path], None] | None = None) -> None:
+    """Write `text` to a new file with `mode` from the start, let `prepare` finish it (hash,
+    chown), then rename it over `path`: readers see the old file or the new one, never a part.
+    The new file is made in a private (0700) folder beside `path`, because mosquitto_passwd
+    -U leaves a plain-text copy ``<file>.tmp`` next to the file while it works."""
+    with tempfile.TemporaryDirectory(prefix=f".{path.name}.", dir=path.parent) as private:
+        tmp = Path(private) / path.name
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        os.fchmod(fd, mode)  # whatever the umask
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        if prepare is not None:
+            prepare(tmp)
+        os.replace(tmp, path)
+
+
+def _share_with(path: Path, group: str) -> tuple[int, str]:
+    """Give `path` to `group` with mode 0640 when the group exists and we may (root, or a
+    member); else make it 0600. Returns (mode, group or "")."""
+    try:
+        os.chown(path, -1, grp.getgrnam(group).gr_gid)
+    except (KeyError, PermissionError):
+        os.chmod(path, 0o600)
+        return 0o600, ""
+    os.chmod(path, 0o640)
+    return 0o640, group
