@@ -28,9 +28,7 @@ test: setup
 	$(BIN)/python -m pytest
 
 demo: setup
-	@mkdir -p $(DEMO_DIR)
-	$(BIN)/queuebox migrate --config $(DEMO_CONFIG) --database $(DEMO_DIR)/queuebox.db
-	$(BIN)/queuebox server --config $(DEMO_CONFIG) --database $(DEMO_DIR)/queuebox.db --listen 127.0.0.1 --port 8080
+	$(BIN)/queuebox demo --config $(DEMO_CONFIG) --dir $(DEMO_DIR) --web-port 8080
 
 bench: setup
 	$(BIN)/python bench/engine.py

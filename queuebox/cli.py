@@ -82,6 +82,14 @@ def cmd_mqtt_credentials(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from server.demo import run_demo
+
+    return run_demo(_load(args), Path(args.dir), args.web_port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="queuebox", description="Queue management for one-stop public service centres.")
@@ -114,6 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "existing passwords in DIR/secrets.toml are kept")
     p.add_argument("--group", default="mosquitto",
                    help="group that may read passwd and acl, the broker's (default: mosquitto)")
+
+    p = command("demo", cmd_demo, "run broker and server on this machine with a private broker, for trying it out")
+    p.add_argument("--dir", default="var/demo", help="folder for the demo's database, accounts and logs "
+                                                     "(default: var/demo)")
+    p.add_argument("--web-port", type=int, default=8080, help="port of the web server (default: 8080)")
     return parser
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import re
 import tomllib
 import typing
@@ -410,3 +411,32 @@ def redacted(config: Config) -> dict[str, Any]:
             return [scrub(v) for v in value]
         return value
     return scrub(dataclasses.asdict(config))
+
+
+def to_toml(config: Config) -> str:
+    """The config as TOML text that `load_config` reads back to an equal Config."""
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, str):
+            return json.dumps(v, ensure_ascii=False)  # JSON string escapes are valid TOML
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{json.dumps(k, ensure_ascii=False)} = {value(x)}" for k, x in v.items()) + " }"
+        raise TypeError(f"cannot write {v!r} as TOML")
+
+    def table(header: str, obj: Any) -> str:
+        lines = [header] + [f"{f.name} = {value(getattr(obj, f.name))}" for f in dataclasses.fields(obj)]
+        return "\n".join(lines) + "\n"
+
+    parts = []
+    for f in dataclasses.fields(config):
+        section = getattr(config, f.name)
+        if isinstance(section, tuple):
+            parts.extend(table(f"[[{f.name}]]", item) for item in section)
+        else:
+            parts.append(table(f"[{f.name}]", section))
+    return "\n".join(parts)

@@ -533,3 +533,13 @@ def test_services_printing_the_same_labels_are_refused():
                           {"code": "B", "name_vi": "Hộ tịch", "label_format": "{number:04d}",
                            "number_start": 1000, "number_end": 1999}],
                 counters=[{"id": "1", "name": "Quầy 1", "services": {"A": 1, "B": 1}}])
+
+
+def test_to_toml_reads_back_to_the_same_config(tmp_path):
+    from queuebox.config import to_toml
+
+    config = load_config(EXAMPLE)
+    path = tmp_path / "copy.toml"
+    path.write_text(to_toml(config), encoding="utf-8")
+    assert load_config(path) == config
+    assert 'name_vi = "Hộ tịch - Chứng thực"' in path.read_text(encoding="utf-8")

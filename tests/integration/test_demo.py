@@ -1,0 +1,77 @@
+"""`queuebox demo`: a private authenticated broker and the real server process, end to end."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from server.demo import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "config" / "queuebox.example.toml"
+SITE = "queuebox/xa-an-phu"
+
+
+def mqtt(tool: str, port: int, user: str, password: str, *args: str, timeout: float = 10) -> subprocess.CompletedProcess:
+    return subprocess.run([tool, "-h", "127.0.0.1", "-p", str(port), "-u", user, "-P", password, "-V", "mqttv5",
+                           *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def demo(tmp_path):
+    web_port = free_port()
+    log = open(tmp_path / "demo.out", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "queuebox.cli", "demo", "--config", str(EXAMPLE),
+                             "--dir", str(tmp_path / "demo"), "--web-port", str(web_port)],
+                            stdout=log, stderr=log, cwd=ROOT)
+    deadline = time.monotonic() + 30
+    health = None
+    while time.monotonic() < deadline and health is None:
+        assert proc.poll() is None, (tmp_path / "demo.out").read_text()
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/healthz", timeout=2) as response:
+                health = json.loads(response.read())
+        except OSError:
+            time.sleep(0.2)
+    assert health is not None and health["ok"], (tmp_path / "demo.out").read_text()
+    broker_port = int(re.search(r"listener (\d+)", (tmp_path / "demo" / "mosquitto.conf").read_text()).group(1))
+    passwords = tomllib.loads((tmp_path / "demo" / "mqtt" / "secrets.toml").read_text())["passwords"]
+    yield proc, broker_port, passwords, tmp_path
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    log.close()
+
+
+def test_demo_runs_an_authenticated_broker_and_the_server(demo):
+    proc, port, passwords, tmp_path = demo
+    watcher = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-u", "counter-1",
+                                "-P", passwords["counter-1"], "-V", "mqttv5", "-t", f"{SITE}/counter/1/reply",
+                                "-C", "1", "-W", "10"], stdout=subprocess.PIPE, text=True)
+    time.sleep(0.5)  # let the subscription reach the broker before the command is sent
+    sent = mqtt("mosquitto_pub", port, "counter-1", passwords["counter-1"], "-q", "1",
+                "-t", f"{SITE}/counter/1/command", "-m", '{"id": "demo-1", "action": "next"}')
+    assert sent.returncode == 0, sent.stderr
+    out, _ = watcher.communicate(timeout=15)
+    assert json.loads(out) == {"id": "demo-1", "ok": True, "ticket": None}
+    refused = mqtt("mosquitto_pub", port, "counter-1", "wrong-password", "-q", "1",
+                   "-t", f"{SITE}/counter/1/command", "-m", '{"id": "demo-2", "action": "next"}')
+    assert refused.returncode != 0
+
+
+def test_demo_stops_its_children_on_sigterm(demo):
+    proc, port, passwords, tmp_path = demo
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
