@@ -6,6 +6,7 @@ import json
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -75,3 +76,31 @@ def test_demo_stops_its_children_on_sigterm(demo):
     assert proc.wait(timeout=20) == 0
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+@pytest.mark.parametrize("user, topic, payload", [
+    ("kiosk-kiosk1", "counter/1/command", '{"id": "x1", "action": "pause", "reason": "hack"}'),
+    ("counter-2", "counter/1/command", '{"id": "x2", "action": "pause", "reason": "hack"}'),
+    ("display-display1", "counter/1/command", '{"id": "x3", "action": "pause", "reason": "hack"}'),
+    ("display-display1", "kiosk/kiosk1/take", '{"id": "x4", "service": "A"}'),
+])
+def test_publishes_the_acl_refuses_change_nothing_in_the_database(demo, user, topic, payload):
+    proc, port, passwords, tmp_path = demo
+    refused = mqtt("mosquitto_pub", port, user, passwords[user], "-q", "1", "-t", f"{SITE}/{topic}", "-m", payload)
+    assert "Not authorized" in refused.stderr + refused.stdout
+    # a fence: an allowed command from counter 1 is answered, so anything sent before it was handled
+    watcher = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-u", "counter-1",
+                                "-P", passwords["counter-1"], "-V", "mqttv5", "-t", f"{SITE}/counter/1/reply",
+                                "-C", "1", "-W", "10"], stdout=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    mqtt("mosquitto_pub", port, "counter-1", passwords["counter-1"], "-q", "1",
+         "-t", f"{SITE}/counter/1/command", "-m", '{"id": "fence", "action": "next"}')
+    out, _ = watcher.communicate(timeout=15)
+    assert json.loads(out)["id"] == "fence"
+    conn = sqlite3.connect(tmp_path / "demo" / "queuebox.db")
+    try:
+        assert conn.execute("SELECT id FROM commands").fetchall() == [("counter/1:fence",)]
+        assert conn.execute("SELECT count(*) FROM events WHERE type = 'paused'").fetchone() == (0,)
+        assert conn.execute("SELECT state FROM counters WHERE id = '1'").fetchone() == ("idle",)
+    finally:
+        conn.close()
