@@ -27,7 +27,18 @@ open around the clock with no daily limit and numbers that do not wrap here. Bot
 in the temporary folder (--dir; on tmpfs fsync costs nothing, so use a real disk) and their
 tails are shown if something fails. The clock is the real one.
 
-    .venv/bin/python bench/mqtt_latency.py [--count 1000] [--depth 300] [--json-out FILE] [--dir DIR] [--nodelay]
+TCP_NODELAY: neither paho nor Mosquitto (`set_tcp_nodelay`, default false) turns Nagle's
+algorithm off by default; where it meets a delayed ACK a round trip stalls ~40 ms. queuebox
+turns it off everywhere (queuebox.bus, the broker conf), and so does this bench by default;
+--no-nodelay and --no-broker-nodelay show the stall. `at_least_40ms` counts such round trips
+and `warnings` says when they are more than 1 %.
+
+The run stays within --budget seconds (default 80, start-up and shut-down included): if the
+commands are too slow for --count, fewer are measured, `complete` is false and `warnings`
+says how many.
+
+    .venv/bin/python bench/mqtt_latency.py [--count 1000] [--depth 300] [--budget 80] [--json-out FILE]
+                                           [--dir DIR] [--no-nodelay] [--no-broker-nodelay]
 """
 
 from __future__ import annotations
@@ -43,6 +54,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,6 +68,7 @@ import paho.mqtt
 import paho.mqtt.client as mqtt
 
 from queuebox.config import load_config
+from queuebox.errors import ConfigError
 from queuebox.protocol import Topics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +82,8 @@ MQTT_ROOT = "bench"
 START_TIMEOUT_S = 15.0  # broker listening, server online
 WAIT_S = 5.0  # one reply or board message
 STOP_TIMEOUT_S = 5.0
-BUDGET_S = 80.0  # the whole run, with the default count; more with a larger --count
+BUDGET_S = 80.0  # default --budget: the whole run, start-up and shut-down included, stays under 90 s
+STALL_MS = 40  # Linux's shortest delayed ACK: Nagle's algorithm waiting for it shows as >= 40 ms
 
 
 class BenchError(RuntimeError):
@@ -153,8 +167,9 @@ class Process:
         self._log.close()
 
 
-def start_broker(folder: Path, executable: str) -> tuple[Process, int]:
-    """Mosquitto on 127.0.0.1 at a free port, anonymous, with the production queue settings."""
+def start_broker(folder: Path, executable: str, nodelay: bool) -> tuple[Process, int]:
+    """Mosquitto on 127.0.0.1 at a free port, anonymous, with the production queue settings
+    (and `set_tcp_nodelay true` if `nodelay`; Mosquitto's default is false)."""
     folder.mkdir()
     port = free_port()
     lines = [f"listener {port} 127.0.0.1", "allow_anonymous true",
@@ -162,6 +177,8 @@ def start_broker(folder: Path, executable: str) -> tuple[Process, int]:
              "max_queued_messages 10000", "max_inflight_messages 20",  # as server/credentials.py writes them
              "log_dest stdout", "log_type error", "log_type warning", "log_type notice", "log_type information",
              "connection_messages true"]
+    if nodelay:
+        lines.append("set_tcp_nodelay true")
     if os.geteuid() == 0:
         lines.append("user root")  # as root it would switch to `mosquitto`, who may not enter this folder
     conf = folder / "mosquitto.conf"
@@ -269,22 +286,27 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 def summary(latencies: list[float], elapsed: float | None = None) -> dict[str, Any]:
     """p50/p99/max in ms, how many took 40 ms or more (a Nagle/delayed-ACK stall shows as a
-    cluster there), and commands per second (over `elapsed`, else from the summed latencies)."""
+    cluster there: see STALL_MS), and commands per second (over `elapsed`, else from the summed
+    latencies)."""
     ordered = sorted(latencies)
     seconds = elapsed if elapsed is not None else sum(ordered) / 1000
-    return {"commands": len(ordered), "per_s": round(len(ordered) / seconds, 1),
+    return {"commands": len(ordered), "per_s": round(len(ordered) / seconds, 1), "min_ms": round(ordered[0], 3),
             "p50_ms": round(percentile(ordered, 50), 3), "p90_ms": round(percentile(ordered, 90), 3),
             "p99_ms": round(percentile(ordered, 99), 3), "max_ms": round(ordered[-1], 3),
-            "mean_ms": round(sum(ordered) / len(ordered), 3), "at_least_40ms": sum(v >= 40 for v in ordered)}
+            "mean_ms": round(sum(ordered) / len(ordered), 3), "at_least_40ms": sum(v >= STALL_MS for v in ordered)}
 
 
 # --- the measurements -----------------------------------------------------------------------------
 
 def bench_floor(probe: Probe, topic: str, count: int, deadline: float) -> dict[str, Any]:
-    """Bare QoS 1 publish → receive on `topic`, which the probe subscribes to."""
-    latencies = []
+    """Bare QoS 1 publish → receive on `topic`, which the probe subscribes to; stops early
+    (`complete` false) after a fifth of the time left, so the commands keep the rest."""
+    latencies: list[float] = []
     start = time.perf_counter()
+    end = time.monotonic() + (deadline - time.monotonic()) / 5
     for i in range(count):
+        if time.monotonic() > end:
+            break
         wanted = f"floor-{i}"
         t0 = probe.publish(topic, {"id": wanted, "service": "A", "priority": False})
         got: list[float] = []
@@ -296,7 +318,7 @@ def bench_floor(probe: Probe, topic: str, count: int, deadline: float) -> dict[s
             return False
         probe.wait(match, f"floor message {wanted}", deadline)
         latencies.append((got[0] - t0) * 1000)
-    return summary(latencies, time.perf_counter() - start)
+    return {**summary(latencies, time.perf_counter() - start), "complete": len(latencies) == count}
 
 
 class Commands:
@@ -314,6 +336,7 @@ class Commands:
         self.board_ms: list[float] = []
         self.next_seconds = 0.0
         self.issued = 0
+        self.stopped_early = False
         self._turn = 0
         self._run = uuid.uuid4().hex[:8]
 
@@ -385,13 +408,25 @@ class Commands:
 
 def bench_commands(probe: Probe, topics: Topics, counters: dict[str, tuple[str, ...]], count: int, depth: int,
                    deadline: float) -> Commands:
-    """Rounds of `depth` takes, each followed by nexts until no ticket waits."""
+    """Rounds of `depth` takes, each followed by nexts until no ticket waits. Stops early when
+    the time left would not also cover the nexts for the tickets waiting (`stopped_early`)."""
     commands = Commands(probe, topics, counters, deadline)
-    while commands.issued < count:
+    soft_end = deadline - 2 * WAIT_S
+
+    def time_left_for_one_more() -> bool:
+        slowest = max(statistics.fmean(commands.take_ms or [0]), statistics.fmean(commands.board_ms or [0])) / 1000
+        return time.monotonic() + (sum(commands.waiting.values()) + 2) * slowest * 1.2 < soft_end
+
+    while commands.issued < count and not commands.stopped_early:
         for _ in range(min(depth, count - commands.issued)):
+            if not time_left_for_one_more():
+                commands.stopped_early = True
+                break
             commands.take()
-        while commands.next():
+        while time.monotonic() < soft_end and commands.next():
             pass
+        if any(commands.waiting.values()):
+            commands.stopped_early = True
     return commands
 
 
@@ -448,15 +483,18 @@ def mosquitto_version(executable: str) -> str:
 
 
 def run(args: argparse.Namespace, folder: Path, mosquitto: str) -> dict[str, Any]:
-    deadline = time.monotonic() + BUDGET_S * max(1.0, args.count / 1000)
-    broker, mqtt_port = start_broker(folder / "broker", mosquitto)
+    deadline = time.monotonic() + args.budget - STOP_TIMEOUT_S  # leave time to stop the server and the broker
+    broker, mqtt_port = start_broker(folder / "broker", mosquitto, args.broker_nodelay)
     server: Process | None = None
     probe: Probe | None = None
     try:
         config_path = folder / "queuebox.toml"
         config_path.write_text(bench_config_text(Path(args.config).read_text(encoding="utf-8"), mqtt_port),
                                encoding="utf-8")
-        config = load_config(config_path)  # a config the server would refuse fails here, with its problems
+        try:
+            config = load_config(config_path)  # a config the server would refuse fails here, with its problems
+        except ConfigError as exc:
+            raise BenchError(f"the bench config made from {args.config} does not load: {exc}") from None
         assert config.mqtt.port == mqtt_port and config.mqtt.root == MQTT_ROOT
         assert all(not s.hours and len(s.open_days) == 7 and s.daily_limit == 0 for s in config.services)
         topics = Topics(config.mqtt.root, config.site.id)
@@ -492,6 +530,22 @@ def run(args: argparse.Namespace, folder: Path, mosquitto: str) -> dict[str, Any
     take = summary(commands.take_ms, commands.take_seconds)
     board = summary(commands.board_ms, commands.next_seconds)
     nxt = summary(commands.next_ms)
+    warnings = []
+    for name, numbers in (("take", take), ("next_to_board", board)):
+        if numbers["at_least_40ms"] > numbers["commands"] / 100:
+            warnings.append(
+                f"{numbers['at_least_40ms']} of {numbers['commands']} {name} round trips took >= {STALL_MS} ms "
+                f"(min {numbers['min_ms']} ms) while the engine alone takes about a millisecond and the floor p50 is "
+                f"{floor['p50_ms']} ms: a fixed multiple of ~40 ms is Nagle's algorithm waiting for a delayed ACK. "
+                "paho leaves TCP_NODELAY off unless asked (the server's connection: queuebox.bus) and Mosquitto's "
+                "set_tcp_nodelay defaults to false; --nodelay and --broker-nodelay switch it on for the bench "
+                "client and the broker")
+    if not floor["complete"]:
+        warnings.append(f"floor: stopped after {floor['commands']} of {args.count} round trips to leave time for "
+                        "the commands")
+    if commands.stopped_early:
+        warnings.append(f"stopped after {commands.issued} of {args.count} takes and {len(commands.next_ms)} nexts "
+                        f"to stay within --budget {args.budget:g} s")
     meets = {
         "take": take["p99_ms"] <= TARGET_TAKE_P99_MS,
         "next_to_board": board["p99_ms"] <= TARGET_NEXT_TO_BOARD_P99_MS,
@@ -521,7 +575,10 @@ def run(args: argparse.Namespace, folder: Path, mosquitto: str) -> dict[str, Any
         "target": (f"take p99 <= {TARGET_TAKE_P99_MS} ms, next → board p99 <= {TARGET_NEXT_TO_BOARD_P99_MS} ms, "
                    f"server RSS <= {TARGET_SERVER_RSS_MB} MB"),
         "meets_target": all(meets.values()),
-        "settings": {"count": args.count, "queue_depth": args.depth, "qos": 1, "tcp_nodelay_bench_client": args.nodelay,
+        "complete": not commands.stopped_early and floor["complete"],
+        "warnings": warnings,
+        "settings": {"count": args.count, "queue_depth": args.depth, "budget_s": args.budget, "qos": 1,
+                     "tcp_nodelay_bench_client": args.nodelay, "tcp_nodelay_broker": args.broker_nodelay,
                      "server_online_after_s": round(online_s, 2), "filesystem": filesystem_of(folder.resolve()),
                      "services": SERVICES, "counters": len(counters)},
         "machine": {
@@ -544,11 +601,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json-out", metavar="FILE", help="also write the JSON object to FILE")
     parser.add_argument("--dir", metavar="DIR", help="where to make the temporary folder (default: system temp)")
     parser.add_argument("--config", metavar="FILE", default=str(EXAMPLE_CONFIG), help="config text to start from")
-    parser.add_argument("--nodelay", action="store_true",
-                        help="set TCP_NODELAY on the bench client's socket (paho does not; the server's bus neither)")
+    parser.add_argument("--nodelay", action=argparse.BooleanOptionalAction, default=True,
+                        help="TCP_NODELAY on the bench client's socket, as queuebox.bus sets it (default: on)")
+    parser.add_argument("--broker-nodelay", action=argparse.BooleanOptionalAction, default=True,
+                        help="set_tcp_nodelay true in the broker conf, as queuebox writes it (default: on)")
+    parser.add_argument("--budget", type=float, default=BUDGET_S, metavar="SECONDS",
+                        help=f"most seconds for the whole run; fewer commands are measured if it runs out "
+                             f"(default {BUDGET_S:g})")
     args = parser.parse_args(argv)
     if args.count < 1 or args.depth < 1:
         parser.error("--count and --depth must be 1 or more")
+    if args.budget < 30:
+        parser.error("--budget must be 30 seconds or more")
     mosquitto = find_mosquitto()
     if mosquitto is None:
         print("mosquitto is not installed (apt install mosquitto)", file=sys.stderr)

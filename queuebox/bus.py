@@ -4,6 +4,8 @@
   process that restarts gets the QoS 1 messages it missed.
 - Subscriptions are made in `on_connect`, so every reconnect makes them again.
 - Retained `status/<client>` = "online" on connect; the last will sets "offline".
+- Nagle's algorithm is off (TCP_NODELAY): a reply or board right after an acknowledgement
+  would otherwise wait ~40 ms for the peer's delayed ACK.
 - paho reconnects by itself with a growing delay; QoS 1 messages published while the broker
   is away wait in paho's memory and go out on reconnect.
 - Callbacks run on paho's thread and only put items into `inbox`; the owner's loop is the
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import socket
 import threading
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -70,6 +73,7 @@ class Bus:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_socket_open = _no_delay
         self._client = client
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -135,3 +139,10 @@ def close_socket(client: mqtt.Client) -> None:
     sock = client.socket()
     if sock is not None:
         sock.close()
+
+
+def _no_delay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (OSError, AttributeError):  # not a TCP socket (e.g. a Unix socket)
+        pass

@@ -9,6 +9,7 @@ production; nothing here imports the devices.
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import grp
 import os
@@ -24,6 +25,15 @@ from queuebox.errors import QueueboxError
 from server.credentials import SECRETS_FILE, read_secrets, write_credentials
 
 STARTUP_TIMEOUT_S = 15
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the demo dies, even by SIGKILL (Linux)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
 
 
 def free_port() -> int:
@@ -68,6 +78,7 @@ def broker_conf(folder: Path, port: int) -> str:
         "persistence true",
         f"persistence_location {mqtt}/",
         "max_queued_messages 10000",
+        "set_tcp_nodelay true",
         "log_dest stderr",
     ]
     if os.geteuid() == 0:
@@ -100,13 +111,14 @@ def run_demo(config: Config, folder: Path, web_port: int) -> int:
     try:
         broker_log = folder / "mosquitto.log"
         with open(broker_log, "w") as out:
-            broker = subprocess.Popen(["mosquitto", "-c", str(folder / "mosquitto.conf")], stdout=out, stderr=out)
+            broker = subprocess.Popen(["mosquitto", "-c", str(folder / "mosquitto.conf")], stdout=out, stderr=out,
+                                      preexec_fn=_die_with_parent)
         children.append(broker)
         wait_for_port(broker_port, broker, broker_log)
         server_log = folder / "server.log"
         with open(server_log, "w") as out:
             server = subprocess.Popen([sys.executable, "-m", "queuebox.cli", "server", "--config", str(config_path)],
-                                      stdout=out, stderr=out)
+                                      stdout=out, stderr=out, preexec_fn=_die_with_parent)
         children.append(server)
         wait_for_port(web_port, server, server_log)
         print(f"""

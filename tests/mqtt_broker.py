@@ -159,6 +159,7 @@ class Broker:
             f"persistence_location {self.directory.resolve()}/",
             f"autosave_interval {self.autosave_interval}",
             "max_queued_messages 100000",
+            "set_tcp_nodelay true",
             "log_dest stdout",
             "log_type error",
             "log_type warning",

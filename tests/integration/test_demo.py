@@ -49,8 +49,12 @@ def demo(tmp_path):
     passwords = tomllib.loads((tmp_path / "demo" / "mqtt" / "secrets.toml").read_text())["passwords"]
     yield proc, broker_port, passwords, tmp_path
     if proc.poll() is None:
-        proc.kill()
-        proc.wait()
+        proc.terminate()  # the demo stops its broker and server on SIGTERM
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
     log.close()
 
 
@@ -104,3 +108,17 @@ def test_publishes_the_acl_refuses_change_nothing_in_the_database(demo, user, to
         assert conn.execute("SELECT state FROM counters WHERE id = '1'").fetchone() == ("idle",)
     finally:
         conn.close()
+
+
+def test_demo_children_do_not_outlive_a_killed_demo(demo):
+    proc, port, passwords, tmp_path = demo
+    proc.kill()
+    proc.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        except OSError:
+            return
+        time.sleep(0.1)
+    raise AssertionError("the broker still listens after the demo was killed")
