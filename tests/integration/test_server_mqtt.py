@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import queue
+import socket
 import sqlite3
 import subprocess
 import threading
@@ -271,3 +272,8 @@ def test_ratings_are_answered_but_not_recorded_yet(server, client, topics, paylo
     client.publish(topics.counter_rating("1"), payload)
     assert client.reply(topics.counter_reply("1"), "r1")["error"]["code"] == code
     assert db_rows(server, "SELECT count(*) FROM ratings") == [(0,)]
+
+
+def test_bus_connections_send_without_nagle_delay(server):
+    sock = server.bus._client.socket()
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
