@@ -32,6 +32,7 @@ demo: setup
 
 bench: setup
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/mqtt_latency.py
 
 lock: setup
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^queuebox' > requirements.lock.new

@@ -25,9 +25,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
-import os
-import platform
 import sqlite3
 import statistics
 import sys
@@ -39,6 +36,8 @@ from typing import Any, Callable
 from queuebox.config import WEEKDAYS, Config, load_config
 from server import store
 from server.engine import Engine
+
+from benchlib import filesystem_of, machine, percentile  # noqa: E402 (bench/ is on the path)
 
 TARGET_COMMANDS_PER_S = 2000
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "queuebox.example.toml"
@@ -52,10 +51,6 @@ def bench_config(path: Path) -> Config:
                      for s in config.services)
     return dataclasses.replace(config, services=services)
 
-
-def percentile(sorted_values: list[float], q: float) -> float:
-    """Nearest-rank percentile of an ascending list."""
-    return sorted_values[max(0, math.ceil(q / 100 * len(sorted_values)) - 1)]
 
 
 def summary(latencies: list[float]) -> dict[str, Any]:
@@ -177,19 +172,6 @@ def _ok(result: Any) -> Any:
     return result
 
 
-def filesystem_of(path: Path) -> str:
-    """The mount type holding `path` (ext4, tmpfs …), from /proc/mounts; '' if unknown."""
-    try:
-        mounts = [line.split() for line in Path("/proc/mounts").read_text().splitlines()]
-    except OSError:
-        return ""
-    best = ("", "")
-    for fields in mounts:
-        point, kind = fields[1], fields[2]
-        if (str(path) + "/").startswith(point.rstrip("/") + "/") and len(point) >= len(best[0]):
-            best = (point, kind)
-    return best[1]
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -232,13 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         "meets_target": min(take["per_s"], nxt["per_s"]) >= TARGET_COMMANDS_PER_S,
         "settings": {"journal_mode": "wal", "synchronous": "FULL", "begin": "IMMEDIATE",
                      "filesystem": fs, "services": SERVICES, "counters": len(config.counters)},
-        "machine": {
-            "cpu_count": os.cpu_count(),
-            "machine": platform.machine(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "sqlite": sqlite3.sqlite_version,
-        },
+        "machine": machine(),
     }
     text = json.dumps(result, ensure_ascii=False)
     print(text)

@@ -47,13 +47,11 @@ import argparse
 import json
 import math
 import os
-import platform
 import queue
 import re
 import shutil
 import signal
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -70,6 +68,8 @@ import paho.mqtt.client as mqtt
 from queuebox.config import load_config
 from queuebox.errors import ConfigError
 from queuebox.protocol import Topics
+
+from benchlib import filesystem_of, machine, percentile  # noqa: E402 (bench/ is on the path)
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = ROOT / "config" / "queuebox.example.toml"
@@ -279,10 +279,6 @@ def json_or_none(payload: bytes) -> Any:
 
 # --- statistics ---------------------------------------------------------------------------------
 
-def percentile(sorted_values: list[float], q: float) -> float:
-    """Nearest-rank percentile of an ascending list."""
-    return sorted_values[max(0, math.ceil(q / 100 * len(sorted_values)) - 1)]
-
 
 def summary(latencies: list[float], elapsed: float | None = None) -> dict[str, Any]:
     """p50/p99/max in ms, how many took 40 ms or more (a Nagle/delayed-ACK stall shows as a
@@ -460,19 +456,6 @@ def drain(probe: Probe, quiet_s: float = 0.3, deadline: float = math.inf) -> int
 
 # --- main -----------------------------------------------------------------------------------
 
-def filesystem_of(path: Path) -> str:
-    """The mount type holding `path` (ext4, tmpfs …), from /proc/mounts; '' if unknown."""
-    try:
-        mounts = [line.split() for line in Path("/proc/mounts").read_text().splitlines()]
-    except OSError:
-        return ""
-    best = ("", "")
-    for fields in mounts:
-        point, kind = fields[1], fields[2]
-        if (str(path) + "/").startswith(point.rstrip("/") + "/") and len(point) >= len(best[0]):
-            best = (point, kind)
-    return best[1]
-
 
 def mosquitto_version(executable: str) -> str:
     try:
@@ -582,11 +565,7 @@ def run(args: argparse.Namespace, folder: Path, mosquitto: str) -> dict[str, Any
                      "server_online_after_s": round(online_s, 2), "filesystem": filesystem_of(folder.resolve()),
                      "services": SERVICES, "counters": len(counters)},
         "machine": {
-            "cpu_count": os.cpu_count(),
-            "machine": platform.machine(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "sqlite": sqlite3.sqlite_version,
+            **machine(),
             "paho_mqtt": paho.mqtt.__version__,
             "mosquitto": mosquitto_version(mosquitto),
         },

@@ -1,0 +1,35 @@
+"""Helpers shared by the benchmarks: percentiles, the machine and the disk they ran on."""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    return sorted_values[max(0, math.ceil(q / 100 * len(sorted_values)) - 1)]
+
+
+def filesystem_of(path: Path) -> str:
+    """The mount type holding `path` (ext4, tmpfs …), from /proc/mounts; '' if unknown."""
+    try:
+        mounts = [line.split() for line in Path("/proc/mounts").read_text().splitlines()]
+    except OSError:
+        return ""
+    best = ("", "")
+    for fields in mounts:
+        point, kind = fields[1], fields[2]
+        if (str(path) + "/").startswith(point.rstrip("/") + "/") and len(point) >= len(best[0]):
+            best = (point, kind)
+    return best[1]
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    return {"cpu_count": os.cpu_count(), "machine": platform.machine(), "platform": platform.platform(),
+            "python": platform.python_version(), "sqlite": sqlite3.sqlite_version}
