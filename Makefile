@@ -5,8 +5,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS := server,dev
-DEBIAN_PACKAGES := python3-venv mosquitto mosquitto-clients fonts-dejavu-core sqlite3
+EXTRAS := server,kiosk,display,dev
+DEBIAN_PACKAGES := python3-venv mosquitto mosquitto-clients fonts-dejavu-core fonts-noto-core espeak-ng sqlite3
 STAMP := $(VENV)/.installed
 DEMO_DIR := var/demo
 DEMO_CONFIG := config/queuebox.example.toml
