@@ -124,6 +124,62 @@ class DevicesConfig:
 
 
 @dataclass(frozen=True)
+class KioskConfig:
+    id: str = _key("This kiosk's id (one of devices.kiosks); its MQTT user is kiosk-<id>.", "kiosk1")
+    buttons: dict[str, int] = _key("GPIO (BCM) pin of each service's button, code = pin.", {})
+    priority_button: int = _key("GPIO pin of the priority button (press it, then a service); 0 for none.", 0)
+    priority_window_s: float = _key("Seconds after the priority button during which a service press is priority.", 5.0)
+    led_ready: int = _key("GPIO pin of the green 'ready' LED; 0 for none.", 0)
+    led_busy: int = _key("GPIO pin of the yellow 'busy' LED; 0 for none.", 0)
+    led_fault: int = _key("GPIO pin of the red 'fault' LED; 0 for none.", 0)
+    cooldown_s: float = _key("Seconds a button is ignored after it gave a ticket (one ticket per press).", 2.0)
+    reply_timeout_s: float = _key("Seconds to wait for the server's reply, resending the same request, "
+                                  "before giving up and printing nothing.", 8.0)
+    retry_every_s: float = _key("Seconds between two sends of the same request while no reply came.", 1.0)
+
+
+@dataclass(frozen=True)
+class PrinterConfig:
+    kind: Literal["usb", "serial", "network", "file", "dummy"] = _key(
+        "How the thermal printer is connected: usb, serial, network, file (a device file) or dummy (none).", "dummy")
+    paper_width_mm: Literal[58, 80] = _key("Paper width: 58 (384 dots) or 80 (576 dots).", 80)
+    usb_vendor: int = _key("usb: vendor id (lsusb), e.g. 0x0416.", 0)
+    usb_product: int = _key("usb: product id (lsusb), e.g. 0x5011.", 0)
+    usb_in_ep: int = _key("usb: input endpoint.", 0x81)
+    usb_out_ep: int = _key("usb: output endpoint.", 0x03)
+    usb_timeout_ms: int = _key("usb: write timeout in ms (0 would wait forever).", 2000)
+    serial_device: str = _key("serial: device file, e.g. /dev/ttyUSB0.", "/dev/ttyUSB0")
+    serial_baudrate: int = _key("serial: speed in baud.", 9600)
+    host: str = _key("network: printer address.", "")
+    port: int = _key("network: printer port.", 9100)
+    file_path: str = _key("file: device file, e.g. /dev/usb/lp0.", "/dev/usb/lp0")
+    font_path: str = _key("TrueType font for ticket text (must have Vietnamese glyphs).",
+                          "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+    font_bold_path: str = _key("TrueType bold font for the ticket label.",
+                               "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
+
+
+@dataclass(frozen=True)
+class DisplayConfig:
+    id: str = _key("This display's id (one of devices.displays); its MQTT user is display-<id>.", "display1")
+    width: int = _key("Window width in pixels; 0 for the screen's.", 0)
+    height: int = _key("Window height in pixels; 0 for the screen's.", 0)
+    fullscreen: bool = _key("Draw full screen (false: a window, for a desktop).", True)
+    font_path: str = _key("TrueType font for board text (must have Vietnamese glyphs).",
+                          "/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf")
+    font_bold_path: str = _key("TrueType bold font for ticket labels.",
+                               "/usr/share/fonts/truetype/noto/NotoSans-Bold.ttf")
+    highlight_s: int = _key("Seconds the newest call blinks.", 10)
+    history: int = _key("Previous calls listed under the newest one.", 6)
+    message: str = _key("Footer line shown when the server sends no board message; empty for none.", "")
+    announce: bool = _key("Chime and speak each call.", True)
+    announce_english: bool = _key("Also speak the call in English.", False)
+    announce_repeat: int = _key("Times each call is spoken.", 1)
+    volume: float = _key("Loudness of chime and voice, 0.0 to 1.0.", 0.8)
+    chime_path: str = _key("WAV file played before each call; empty for the built-in two-tone chime.", "")
+
+
+@dataclass(frozen=True)
 class Config:
     site: SiteConfig = _key("The centre.")
     services: tuple[ServiceConfig, ...] = _key("Service fields ([[services]] tables).")
@@ -133,6 +189,9 @@ class Config:
     mqtt: MqttConfig = _key("Connection to the MQTT broker.", MqttConfig())
     server: ServerConfig = _key("Web server.", ServerConfig())
     devices: DevicesConfig = _key("Kiosks and displays, for their MQTT accounts.", DevicesConfig())
+    kiosk: KioskConfig = _key("This kiosk's buttons, LEDs and timing (on a kiosk Pi).", KioskConfig())
+    printer: PrinterConfig = _key("This kiosk's thermal printer.", PrinterConfig())
+    display: DisplayConfig = _key("This waiting-room display (on a display Pi).", DisplayConfig())
 
     def service(self, code: str) -> ServiceConfig | None:
         return next((s for s in self.services if s.code == code), None)
@@ -303,6 +362,28 @@ def _check(config: Config) -> Iterator[str]:
             yield f"{key}.port: {port} is not a port number (1-65535)"
     if _valid(config.mqtt) and config.mqtt.keepalive_s < 5:
         yield "mqtt.keepalive_s: must be 5 or more"
+    k = config.kiosk
+    if _valid(k):
+        for code, pin in k.buttons.items():
+            if code not in codes:
+                yield f"kiosk.buttons.{code}: unknown service{_did_you_mean(code, codes)}"
+            if pin is not INVALID and not 0 < pin < 28:
+                yield f"kiosk.buttons.{code}: {pin} is not a GPIO pin (1-27)"
+        pins = [p for p in [*k.buttons.values(), k.priority_button, k.led_ready, k.led_busy, k.led_fault]
+                if p is not INVALID and p]
+        for pin in sorted({p for p in pins if pins.count(p) > 1}):
+            yield f"kiosk: GPIO pin {pin} is used twice"
+        for key in ("cooldown_s", "reply_timeout_s", "retry_every_s", "priority_window_s"):
+            if getattr(k, key) <= 0:
+                yield f"kiosk.{key}: must be more than 0"
+    d = config.display
+    if _valid(d):
+        if d.width < 0 or d.height < 0:
+            yield "display.width/height: must be 0 (the screen's) or more"
+        if not 0.0 <= d.volume <= 1.0:
+            yield f"display.volume: {d.volume} must be between 0.0 and 1.0"
+        if d.history < 0 or d.announce_repeat < 1 or d.highlight_s < 0:
+            yield "display: history and highlight_s must be 0 or more, announce_repeat 1 or more"
     if _valid(config.devices):
         for key in ("kiosks", "displays"):
             seen: set[str] = set()
