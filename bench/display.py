@@ -1,0 +1,390 @@
+"""Benchmark: the waiting-room display — a call on screen, a full frame, idle CPU and memory.
+
+Prints one JSON object on stdout (and writes it to --json-out FILE if given):
+- `next_to_frame`: a paho v5 probe publishes `counter/<c>/command` {"action": "next"} (QoS 1)
+  and the time runs until the display has drawn and presented (pygame.display.update) the
+  frame whose newest call is the ticket the server called — DESIGN.md §7 "counter next →
+  board frame drawn p99 <= 50 ms". The display's loop (DisplayApp + Renderer on a 1920×1080
+  screen of SDL's dummy video driver) runs in this process, in the same thread that
+  publishes, so both ends read one clock; the server is a separate `queuebox server`
+  process and the broker a private `mosquitto`, as in bench/mqtt_latency.py. Tickets are
+  taken at service A in rounds of --depth and called alternately at counters 1 and 2 (both
+  serve A), so every `next` changes the newest call. With espeak-ng installed calls are
+  also synthesised, as on a real display (on a worker thread; played on a null player, but
+  paced as if spoken, so a burst this fast fills the 50-call announcement queue and later
+  calls are shown, not spoken: `calls_synthesised` says how many were); --no-speech leaves
+  that out.
+- `full_frame`: the sample board of the example config drawn in full (every box, no
+  partial redraw) at 1920×1080, --frames times, and the layout computation alone.
+- `partial_frame`: the cost of one typical change drawn incrementally (a new call).
+- `idle` and `memory`: `queuebox display --windowed --size 1920x1080` as its own process
+  (dummy video and audio drivers) connected to the same broker, left alone for
+  --idle-seconds (default 30): CPU time it used over that time as a share of one core
+  (target <= 1 %); then two calls drawn and spoken (espeak-ng, the mixer on SDL's dummy
+  audio driver), and its resident memory (target <= 80 MB, MiB here).
+
+    .venv/bin/python bench/display.py [--count 300] [--depth 50] [--frames 200] [--idle-seconds 30]
+                                      [--json-out FILE] [--dir DIR] [--no-speech]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import queue
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+# This file is bench/display.py and Python puts bench/ first on the path, where `display` would
+# be this script: the project root goes first, so `display` is the package (bench/ stays next).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+# headless, here and in the display process started below (it inherits the environment)
+os.environ["SDL_VIDEODRIVER"] = "dummy"
+os.environ["SDL_AUDIODRIVER"] = "dummy"
+os.environ["PYGAME_HIDE_SUPPORT_PROMPT"] = "1"
+
+import pygame  # noqa: E402
+
+from benchlib import machine, percentile  # noqa: E402 (bench/ is on the path)
+from mqtt_latency import (EXAMPLE_CONFIG, BenchError, Probe, Process, bench_config_text, drain,  # noqa: E402
+                          find_mosquitto, free_port, json_or_none, rss_mb, start_broker, wait_online)
+
+from display.announce import Announcer, Clip, EspeakSynthesizer  # noqa: E402
+from display.app import SAMPLE_TIME, DisplayApp, display_client_id  # noqa: E402
+from display.board import layout, sample_board  # noqa: E402
+from display.render import Fonts, Renderer  # noqa: E402
+from queuebox.bus import Bus  # noqa: E402
+from queuebox.config import load_config  # noqa: E402
+from queuebox.protocol import Topics  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET_NEXT_TO_FRAME_P99_MS = 50
+TARGET_IDLE_CPU_PERCENT = 1.0
+TARGET_RSS_MB = 80
+SIZE = (1920, 1080)
+KIOSK = "k1"
+COUNTERS = ("1", "2")  # both serve A in the example config
+WAIT_S = 5.0
+SPOKEN_S = 14.0  # two calls: chime (1.4 s), sentence (~4 s), pauses
+
+
+class CountingSynth:
+    """espeak-ng, counting the sentences it made."""
+
+    def __init__(self) -> None:
+        self.espeak = EspeakSynthesizer()
+        self.count = 0
+
+    def __call__(self, text: str, voice: str) -> bytes:
+        self.count += 1
+        return self.espeak(text, voice)
+
+
+class NullPlayer:
+    """Accepts every clip at once: the bench measures the board, not the loudspeaker."""
+
+    def play(self, clip: Clip) -> None:
+        pass
+
+    def busy(self) -> bool:
+        return False
+
+
+def summary(values_ms: list[float]) -> dict[str, Any]:
+    ordered = sorted(values_ms)
+    return {"count": len(ordered), "min_ms": round(ordered[0], 3), "p50_ms": round(percentile(ordered, 50), 3),
+            "p90_ms": round(percentile(ordered, 90), 3), "p99_ms": round(percentile(ordered, 99), 3),
+            "max_ms": round(ordered[-1], 3), "mean_ms": round(statistics.fmean(ordered), 3)}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# --- frames ---------------------------------------------------------------------------------------
+
+def bench_frames(config: Any, fonts: Fonts, frames: int) -> dict[str, Any]:
+    """Full redraws of the sample board at 1920x1080, the layout alone, and one incremental change."""
+    board = sample_board(config, SAMPLE_TIME)
+    surface = pygame.Surface(SIZE)
+    renderer = Renderer(surface, fonts)
+    lay = layout(board, SAMPLE_TIME, config, SIZE, measure=fonts.measure)
+    renderer.draw(lay)  # glyph caches warm, as on a display that has been running
+    full, layouts, partial = [], [], []
+    for _ in range(frames):
+        t0 = time.perf_counter()
+        renderer.draw(lay, full=True)
+        full.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        layout(board, SAMPLE_TIME, config, SIZE, measure=fonts.measure)
+        layouts.append((time.perf_counter() - t0) * 1000)
+    first = board.calls[0]
+    newer = dataclasses.replace(board, seq=board.seq + 1, calls=(dataclasses.replace(
+        first, ticket="B025", counter="3", counter_name="Quầy 3", service="B"), *board.calls[:-1]),
+        waiting=tuple((code, n - 1 if code == "B" else n) for code, n in board.waiting))
+    lay_new = layout(newer, SAMPLE_TIME, config, SIZE, measure=fonts.measure)
+    for i in range(frames):
+        renderer.draw(lay if i % 2 else lay_new, full=True)
+        t0 = time.perf_counter()
+        renderer.draw(lay_new if i % 2 else lay)
+        partial.append((time.perf_counter() - t0) * 1000)
+    return {"full_frame": {**summary(full), "size": f"{SIZE[0]}x{SIZE[1]}", "boxes": len(lay.boxes)},
+            "layout": summary(layouts), "partial_frame": {**summary(partial), "note": "a new newest call: the "
+                                                          "changed boxes only (calls panel, history, counts)"}}
+
+
+# --- next -> frame ----------------------------------------------------------------------------------
+
+class Bench:
+    """The probe, the in-process display and the bookkeeping of takes and nexts."""
+
+    def __init__(self, probe: Probe, topics: Topics, app: DisplayApp, deadline: float) -> None:
+        self.probe = probe
+        self.topics = topics
+        self.app = app
+        self.deadline = deadline
+        self.run = uuid.uuid4().hex[:8]
+        self.issued = 0
+        self.calls = 0
+        self.presented_at = 0.0
+
+    def take(self) -> None:
+        command_id = f"take-{self.run}-{self.issued}"
+        reply_topic = self.topics.kiosk_reply(KIOSK)
+        self.probe.publish(self.topics.kiosk_take(KIOSK), {"id": command_id, "service": "A"})
+        self.probe.wait(lambda at, topic, payload: topic == reply_topic and
+                        (json_or_none(payload) or {}).get("id") == command_id, f"reply to {command_id}", self.deadline)
+        self.issued += 1
+
+    def newest(self) -> tuple[str | None, str | None]:
+        drawn = self.app.drawn
+        if drawn is None:
+            return None, None
+        label, counter = drawn.box("calling.label"), drawn.box("calling.counter")
+        return (label.text if label else None), (counter.text if counter else None)
+
+    def step_until(self, done: Any, what: str) -> None:
+        end = min(time.monotonic() + WAIT_S, self.deadline)
+        wait = 0.0
+        while not done():
+            if time.monotonic() > end:
+                raise BenchError(f"the display did not show {what} within {WAIT_S:g} s")
+            wait = min(self.app.step(wait), 0.02)
+
+    def next(self) -> float:
+        """One `next`; returns ms from publishing it to the frame that shows the call presented."""
+        counter = COUNTERS[self.calls % len(COUNTERS)]
+        command_id = f"next-{self.run}-{self.calls}"
+        before = self.newest()
+        t0 = self.probe.publish(self.topics.counter_command(counter), {"id": command_id, "action": "next"})
+        self.step_until(lambda: self.newest() != before, f"the call of {command_id}")
+        drawn_ms = (self.presented_at - t0) * 1000
+        reply_topic = self.topics.counter_reply(counter)
+        replies: list[Any] = []
+
+        def match(at: float, topic: str, payload: bytes) -> bool:
+            body = json_or_none(payload) if topic == reply_topic else None
+            if isinstance(body, dict) and body.get("id") == command_id:
+                replies.append(body)
+                return True
+            return False
+        self.probe.wait(match, f"reply to {command_id}", self.deadline)
+        label = (replies[0].get("ticket") or {}).get("label")
+        if self.newest()[0] != label:
+            raise BenchError(f"the display shows {self.newest()} but {command_id} called {label}")
+        self.calls += 1
+        return drawn_ms
+
+
+def bench_next_to_frame(config: Any, fonts: Fonts, probe: Probe, topics: Topics, count: int, depth: int,
+                        speech: bool, deadline: float) -> dict[str, Any]:
+    pygame.display.init()
+    screen = pygame.display.set_mode(SIZE)
+    bench: Bench | None = None
+
+    def present(rects: list[Any]) -> None:
+        pygame.display.update(rects)
+        if bench is not None:
+            bench.presented_at = time.perf_counter()
+
+    bus = Bus(config.mqtt, topics, display_client_id(config), subscriptions=[topics.board(), topics.events()])
+    synth = CountingSynth() if speech else None
+    announcer = Announcer(config, NullPlayer(), synth if synth and synth.espeak.available else None)
+    app = DisplayApp(config, Renderer(screen, fonts), bus.inbox, connected=bus.connected.is_set, topics=topics,
+                     announcer=announcer, present=present)
+    bench = Bench(probe, topics, app, deadline)
+    bus.start()
+    try:
+        bench.step_until(lambda: app.drawn is not None and app.drawn.box("calling.none") is not None,
+                         "the retained empty board")
+        latencies: list[float] = []
+        while len(latencies) < count:
+            for _ in range(min(depth, count - len(latencies))):
+                bench.take()
+            drain(probe, quiet_s=0.05, deadline=deadline)
+            for _ in range(min(depth, count - len(latencies))):
+                latencies.append(bench.next())
+        frames = app.renderer.frames
+    finally:
+        bus.stop()
+        announcer.close()
+        pygame.display.quit()
+    return {**summary(latencies), "frames_drawn": frames,
+            "speech": bool(synth and synth.espeak.available), "calls_synthesised": synth.count if synth else 0,
+            "target": f"p99 <= {TARGET_NEXT_TO_FRAME_P99_MS} ms",
+            "meets_target": percentile(sorted(latencies), 99) <= TARGET_NEXT_TO_FRAME_P99_MS}
+
+
+# --- the display process: idle CPU and memory ---------------------------------------------------------
+
+def bench_idle(config_path: Path, folder: Path, probe: Probe, topics: Topics, idle_s: float) -> dict[str, Any]:
+    display = Process("queuebox display", [sys.executable, "-m", "queuebox.cli", "display", "--config",
+                                           str(config_path), "--windowed", "--size", f"{SIZE[0]}x{SIZE[1]}"],
+                      folder / "display.log", ROOT)
+    try:
+        status = topics.status("display-display1")
+        end = time.monotonic() + 15
+        while time.monotonic() < end:
+            display.check_alive()
+            try:
+                _, topic, payload = probe.inbox.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if topic == status and payload == b"online":
+                break
+        else:
+            raise BenchError(f"the display process did not come online; log:\n{display.log_tail()}")
+        time.sleep(2.0)  # it draws the retained board; let start-up settle before measuring
+        display.check_alive()
+        rss_before = rss_mb(display.pid)
+        cpu0, t0 = cpu_seconds(display.pid), time.monotonic()
+        time.sleep(idle_s)  # measuring an idle process: nothing to wait for but time
+        cpu1, t1 = cpu_seconds(display.pid), time.monotonic()
+        display.check_alive()
+        rss_idle = rss_mb(display.pid)
+        run = uuid.uuid4().hex[:8]
+        for i, counter in enumerate(COUNTERS):  # two calls: drawn, chimed and spoken by the display process
+            probe.publish(topics.kiosk_take(KIOSK), {"id": f"idle-take-{run}-{i}", "service": "A"})
+            probe.publish(topics.counter_command(counter), {"id": f"idle-next-{run}-{i}", "action": "next"})
+        time.sleep(SPOKEN_S)  # chime + sentence, twice, played in real time by SDL's dummy audio driver
+        display.check_alive()
+        rss = rss_mb(display.pid)
+    finally:
+        display.stop()
+    percent = 100 * (cpu1 - cpu0) / (t1 - t0)
+    return {
+        "idle": {"seconds": round(t1 - t0, 1), "cpu_seconds": round(cpu1 - cpu0, 3),
+                 "cpu_percent_of_one_core": round(percent, 3), "target": f"<= {TARGET_IDLE_CPU_PERCENT} %",
+                 "meets_target": percent <= TARGET_IDLE_CPU_PERCENT},
+        "memory": {**rss, "rss_mb_after_start": rss_before["rss_mb"], "rss_mb_idle": rss_idle["rss_mb"],
+                   "note": "rss_mb after two calls drawn and spoken", "target": f"<= {TARGET_RSS_MB} MB "
+                   "resident (MiB here)", "meets_target": max(rss["rss_mb"], rss["peak_rss_mb"]) <= TARGET_RSS_MB},
+    }
+
+
+# --- main ------------------------------------------------------------------------------------------------
+
+def run(args: argparse.Namespace, folder: Path, mosquitto: str) -> dict[str, Any]:
+    deadline = time.monotonic() + args.budget
+    broker, port = start_broker(folder / "broker", mosquitto, nodelay=True)
+    server: Process | None = None
+    probe: Probe | None = None
+    try:
+        config_path = folder / "queuebox.toml"
+        config_path.write_text(bench_config_text(EXAMPLE_CONFIG.read_text(encoding="utf-8"), port), encoding="utf-8")
+        config = load_config(config_path)
+        topics = Topics(config.mqtt.root, config.site.id)
+        fonts = Fonts(config.display.font_path, config.display.font_bold_path)
+        frames = bench_frames(config, fonts, args.frames)
+
+        probe = Probe(port, [topics.status(f"queuebox-server-{config.site.id}"), topics.status("display-display1"),
+                             topics.kiosk_reply(KIOSK), *(topics.counter_reply(c) for c in COUNTERS)], True)
+        server = Process("queuebox server", [sys.executable, "-m", "queuebox.cli", "server", "--config",
+                                             str(config_path), "--database", str(folder / "q.db"),
+                                             "--listen", "127.0.0.1", "--port", str(free_port())],
+                         folder / "server.log", ROOT)
+        wait_online(probe, topics.status(f"queuebox-server-{config.site.id}"), server, deadline)
+        drain(probe, deadline=deadline)
+        try:
+            next_to_frame = bench_next_to_frame(config, fonts, probe, topics, args.count, args.depth, args.speech,
+                                                deadline)
+        except BenchError as exc:
+            server.check_alive()
+            raise BenchError(f"{exc}; server log:\n{server.log_tail()}") from None
+        idle = bench_idle(config_path, folder, probe, topics, args.idle_seconds)
+    finally:
+        if probe is not None:
+            probe.close()
+        if server is not None:
+            server.stop()
+        broker.stop()
+    meets = {"next_to_frame": next_to_frame["meets_target"], "idle_cpu": idle["idle"]["meets_target"],
+             "memory": idle["memory"]["meets_target"]}
+    return {
+        "benchmark": "waiting-room display: next -> frame drawn, frame time, idle CPU, memory",
+        "next_to_frame": {**next_to_frame, "note": "next published -> the frame showing the call presented, "
+                                                   "through mosquitto and the server process; the display loop runs "
+                                                   "in the bench process"},
+        **frames,
+        **idle,
+        "target": (f"next -> frame p99 <= {TARGET_NEXT_TO_FRAME_P99_MS} ms, idle CPU <= {TARGET_IDLE_CPU_PERCENT} % "
+                   f"of one core, RSS <= {TARGET_RSS_MB} MB"),
+        "meets_target": all(meets.values()),
+        "settings": {"count": args.count, "depth": args.depth, "frames": args.frames,
+                     "idle_seconds": args.idle_seconds, "video_driver": "dummy", "size": f"{SIZE[0]}x{SIZE[1]}"},
+        "machine": {**machine(), "pygame": pygame.version.ver, "sdl": ".".join(map(str, pygame.get_sdl_version())),
+                    "espeak_ng": shutil.which("espeak-ng") is not None},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=300, help="nexts timed to the frame (default 300)")
+    parser.add_argument("--depth", type=int, default=50, help="tickets taken per round before calling them "
+                                                              "(default 50)")
+    parser.add_argument("--frames", type=int, default=200, help="full frames timed (default 200)")
+    parser.add_argument("--idle-seconds", type=float, default=30.0, help="seconds the display process is left "
+                                                                         "idle for the CPU measure (default 30)")
+    parser.add_argument("--speech", action=argparse.BooleanOptionalAction, default=True,
+                        help="synthesise each call with espeak-ng while timing, as a display does (default: on)")
+    parser.add_argument("--budget", type=float, default=300.0, metavar="SECONDS",
+                        help="give up after this many seconds (default 300)")
+    parser.add_argument("--json-out", metavar="FILE", help="also write the JSON object to FILE")
+    parser.add_argument("--dir", metavar="DIR", help="where to make the temporary folder (default: system temp)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("queuebox.bus").setLevel(logging.ERROR)  # "connection lost (Normal disconnection)" at the end
+    logging.getLogger("display.announce").setLevel(logging.ERROR)  # one "queue full" per call: see calls_synthesised
+    if args.count < 1 or args.depth < 1 or args.frames < 1 or args.idle_seconds <= 0:
+        parser.error("--count, --depth, --frames and --idle-seconds must be more than 0")
+    mosquitto = find_mosquitto()
+    if mosquitto is None:
+        print("mosquitto is not installed (apt install mosquitto)", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="queuebox-bench-display-", dir=args.dir) as tmp:
+        try:
+            result = run(args, Path(tmp), mosquitto)
+        except BenchError as exc:
+            print(f"benchmark failed: {exc}", file=sys.stderr)
+            return 1
+    text = json.dumps(result, ensure_ascii=False)
+    print(text)
+    if args.json_out:
+        Path(args.json_out).write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

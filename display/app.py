@@ -1,0 +1,387 @@
+"""`queuebox display`: the waiting-room screen's process.
+
+One loop (`DisplayApp.run`) owns pygame: it takes the bus's messages from its inbox (paho's
+thread only enqueues), keeps the last board, works out the layout (display/board.py),
+draws what changed (display/render.py) and plays the announcements (display/announce.py).
+It sleeps until a message comes, the layout would change by time (the next minute, the
+next blink of the newest call) or a clip ends — idle it wakes twice a second to notice a
+lost connection and keep the window responsive.
+
+- The retained `board` is drawn as soon as it arrives, so a (re)connection redraws at once.
+- Broker unreachable for more than `OFFLINE_AFTER_S`: a discreet "offline" mark; the
+  last board stays.
+- A board that does not follow the protocol but is a JSON object is drawn as far as it
+  can be (clipped and sane, display/board.py) with one warning; anything else is dropped.
+
+`render_screenshot` draws one board off-screen to a PNG (the `--screenshot` option).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import signal
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from display.announce import Announcer, CallGate, EspeakSynthesizer, open_player
+from display.board import Board, Highlight, Layout, fixed_texts, follow, layout, next_change, read_board, sample_board
+from queuebox.bus import Connected, Message
+from queuebox.config import Config
+from queuebox.errors import QueueboxError
+from queuebox.protocol import ProtocolError, Topics, parse_board, parse_event
+
+logger = logging.getLogger(__name__)
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # pygame is imported later, inside functions
+
+OFFLINE_AFTER_S = 5.0
+IDLE_WAKE_S = 0.5  # longest sleep: notice a lost connection, answer the window
+MAX_LENIENT_BYTES = 64 * 1024  # a non-conforming board bigger than this is not even looked at
+DEFAULT_WINDOW = (1280, 720)
+DEFAULT_SCREENSHOT = (1920, 1080)
+SAMPLE_TIME = datetime(2026, 11, 23, 2, 41, tzinfo=timezone.utc)  # --sample: a Monday, 09:41 in Vietnam
+
+
+def display_client_id(config: Config) -> str:
+    """The display's fixed MQTT client id, also its account name: display-<id>."""
+    return f"display-{config.display.id}"
+
+
+def wall_clock() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class DisplayApp:
+    """The display's state and loop; see the module docstring.
+
+    `renderer` draws on the screen (or any surface); `present(rects)` pushes changed
+    rectangles to the screen; `connected()` says whether the bus is connected now.
+    """
+
+    def __init__(self, config: Config, renderer: Any, inbox: queue.Queue[Message | Connected], *,
+                 connected: Callable[[], bool], topics: Topics, announcer: Announcer | None = None,
+                 present: Callable[[list[Any]], None] = lambda rects: None,
+                 clock: Callable[[], datetime] = wall_clock, monotonic: Callable[[], float] = time.monotonic,
+                 offline_after_s: float = OFFLINE_AFTER_S) -> None:
+        self.config = config
+        self.renderer = renderer
+        self.inbox = inbox
+        self.connected = connected
+        self.topics = topics
+        self.announcer = announcer
+        self.present = present
+        self.clock = clock
+        self.monotonic = monotonic
+        self.offline_after_s = offline_after_s
+        self.board = Board()
+        self.highlight: Highlight | None = None
+        self.gate = CallGate()
+        self.offline = False
+        self.size = renderer.surface.get_size()
+        self._down_since: float | None = monotonic()
+        self._next_change: datetime | None = None
+        self._drawn_at: datetime | None = None
+        self._dirty = True
+        self._warned: set[str] = set()
+
+    @property
+    def drawn(self) -> Layout | None:
+        """The layout on the screen now."""
+        return self.renderer.drawn
+
+    # --- one turn of the loop -------------------------------------------------------------------
+
+    def step(self, timeout: float = 0.0) -> float:
+        """Wait up to `timeout` s for a message, handle every queued one, redraw if the layout
+        changed, move the announcements on. Returns how long the loop may sleep next."""
+        try:
+            item = self.inbox.get(timeout=timeout) if timeout > 0 else self.inbox.get_nowait()
+        except queue.Empty:
+            item = None
+        while item is not None:
+            self.handle(item)
+            try:
+                item = self.inbox.get_nowait()
+            except queue.Empty:
+                item = None
+        self._check_connection()
+        for event in self.gate.tick(self.monotonic()):
+            self._announce(event)
+        self.redraw()
+        wait = IDLE_WAKE_S
+        if self._next_change is not None:
+            wait = min(wait, max(0.0, (self._next_change - self.clock()).total_seconds()))
+        if self.announcer is not None:
+            more = self.announcer.poll()
+            if more is not None:
+                wait = min(wait, more)
+        return wait
+
+    def redraw(self) -> bool:
+        """Draw the layout if it changed (board, connection, or time); True if pixels changed."""
+        now = self.clock()
+        # a clock set back (a Pi has no clock battery; NTP corrects it) must not freeze the board
+        unchanged = self._drawn_at is not None and self._next_change is not None and \
+            self._drawn_at <= now < self._next_change
+        if not self._dirty and unchanged:
+            return False
+        self._dirty = False
+        self._drawn_at = now
+        lay = layout(self.board, now, self.config, self.size, highlight=self.highlight, offline=self.offline,
+                     measure=self.renderer.fonts.measure)
+        self._next_change = next_change(now, self.highlight, self.config)
+        rects = self.renderer.draw(lay)
+        if rects:
+            self.present(rects)
+        return bool(rects)
+
+    def run(self, stop: threading.Event, pump: Callable[[], bool] = lambda: True) -> None:
+        """Loop until `stop` is set or `pump()` (the window's events) returns False."""
+        wait = 0.0
+        while not stop.is_set():
+            if not pump():
+                break
+            try:
+                wait = self.step(wait)
+            except Exception:  # a bug must not blank the waiting room: log it, keep the last picture
+                logger.exception("display loop failed; carrying on")
+                wait = IDLE_WAKE_S
+
+    # --- input ------------------------------------------------------------------------------------
+
+    def handle(self, item: Message | Connected) -> None:
+        if isinstance(item, Connected):
+            self.gate.connected(self.monotonic())
+            return
+        route = self.topics.route(item.topic)
+        if route is None or route.kind not in ("board", "events"):
+            self._warn_once(f"topic:{item.topic}", "dropped a message on unexpected topic %r", item.topic)
+        elif route.kind == "board":
+            self._on_board(item.payload)
+        else:
+            self._on_event(item.payload)
+
+    def _on_board(self, payload: bytes) -> None:
+        try:
+            raw: Any = parse_board(payload)
+        except ProtocolError as exc:
+            raw = _lenient_json(payload)
+            if not isinstance(raw, dict):
+                self._warn_once("board:unreadable", "dropped a board that is not a JSON object: %s", exc.message)
+                return
+            self._warn_once("board:nonconforming", "a board does not follow the protocol (%s); drawn as far as "
+                            "it can be", exc.message)
+        board = read_board(raw)
+        self.board = board
+        self.highlight = follow(self.highlight, board, self.clock())
+        self._dirty = True
+        for event in self.gate.board(board.seq):
+            self._announce(event)
+
+    def _on_event(self, payload: bytes) -> None:
+        try:
+            event = parse_event(payload)
+        except ProtocolError as exc:
+            self._warn_once("event", "dropped a bad event: %s", exc.message)
+            return
+        for accepted in self.gate.event(event, self.monotonic()):
+            self._announce(accepted)
+
+    def _announce(self, event: dict[str, Any]) -> None:
+        if self.announcer is None:
+            return
+        counter_id = str(event.get("counter") or "")
+        configured = self.config.counter(counter_id)
+        shown = next((c.counter_name for c in self.board.calls if c.counter == counter_id), "")
+        self.announcer.offer(event, configured.name if configured else shown or counter_id)
+
+    def _check_connection(self) -> None:
+        now = self.monotonic()
+        if self.connected():
+            self._down_since = None
+            offline = False
+        else:
+            if self._down_since is None:
+                self._down_since = now
+            offline = now - self._down_since > self.offline_after_s
+        if offline != self.offline:
+            self.offline = offline
+            self._dirty = True
+            if offline:
+                logger.warning("broker unreachable for more than %g s: showing the last board as offline",
+                               self.offline_after_s)
+            else:
+                logger.info("broker reachable again")
+
+    def _warn_once(self, key: str, message: str, *args: Any) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            logger.warning(message, *args)
+        else:
+            logger.debug(message, *args)
+
+
+def _lenient_json(payload: bytes) -> Any:
+    if len(payload) > MAX_LENIENT_BYTES:
+        return None
+    try:
+        return json.loads(payload)
+    except (ValueError, RecursionError):
+        return None
+
+
+# --- the process ------------------------------------------------------------------------------------
+
+def _fonts(config: Config) -> Any:
+    from display.render import Fonts, check_glyphs
+
+    fonts = Fonts(config.display.font_path, config.display.font_bold_path)
+    for text, chars in check_glyphs(fonts, fixed_texts(config)).items():
+        logger.warning("the board font has no glyph for %s (in %r)", " ".join(chars), text)
+    return fonts
+
+
+def render_screenshot(config: Config, path: str | Path, size: tuple[int, int], board: Board,
+                      now: datetime | None = None) -> Path:
+    """Draw `board` off-screen at `size` and save it as a PNG; returns the path."""
+    import pygame
+
+    from display.render import Renderer
+
+    now = now or wall_clock()
+    fonts = _fonts(config)
+    renderer = Renderer(pygame.Surface(size), fonts)
+    renderer.draw(layout(board, now, config, size, highlight=follow(None, board, now), measure=fonts.measure))
+    return renderer.save_png(path)
+
+
+def _wait_for_board(config: Config, timeout_s: float) -> Board:
+    from queuebox.bus import Bus
+
+    topics = Topics(config.mqtt.root, config.site.id)
+    bus = Bus(config.mqtt, topics, display_client_id(config), subscriptions=[topics.board()])
+    bus.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                item = bus.inbox.get(timeout=left)
+            except queue.Empty:
+                break
+            if isinstance(item, Message) and item.topic == topics.board():
+                try:
+                    return read_board(parse_board(item.payload))
+                except ProtocolError as exc:
+                    logger.warning("ignored a bad board: %s", exc.message)
+    finally:
+        bus.stop()
+    raise QueueboxError(f"no board from the broker at {config.mqtt.host}:{config.mqtt.port} within {timeout_s:g} s "
+                        "(is `queuebox server` running?); --sample draws an example board without one")
+
+
+def screen_size(config: Config, windowed: bool, size: tuple[int, int] | None) -> tuple[tuple[int, int], bool]:
+    """(size, full screen) for set_mode: (0, 0) means the screen's own size."""
+    if size:
+        return size, False
+    if config.display.fullscreen and not windowed:
+        return (config.display.width, config.display.height), True
+    return (config.display.width or DEFAULT_WINDOW[0], config.display.height or DEFAULT_WINDOW[1]), False
+
+
+def run_display(config: Config, *, windowed: bool = False, screenshot: str | None = None, sample: bool = False,
+                size: tuple[int, int] | None = None, wait_s: float = 10.0, follow: bool = False) -> int:
+    """The `queuebox display` command: the board full screen (or in a window), or one screenshot,
+    or (`follow`) the live board headless, rewriting the screenshot after every frame."""
+    if follow and (not screenshot or sample):
+        raise QueueboxError("--follow goes with --screenshot PNG (and not with --sample)")
+    if screenshot and follow:
+        os.environ["SDL_VIDEODRIVER"] = "dummy"  # before pygame starts its video: no screen needed
+        size = size or (config.display.width or DEFAULT_SCREENSHOT[0], config.display.height or DEFAULT_SCREENSHOT[1])
+    elif screenshot:
+        shot_size = size or (config.display.width or DEFAULT_SCREENSHOT[0],
+                             config.display.height or DEFAULT_SCREENSHOT[1])
+        now = SAMPLE_TIME if sample else wall_clock()  # a sample is the same picture every time
+        board = sample_board(config, now) if sample else _wait_for_board(config, wait_s)
+        path = render_screenshot(config, screenshot, shot_size, board, now)
+        print(f"wrote {path} ({shot_size[0]}x{shot_size[1]})")
+        return 0
+    if sample:
+        raise QueueboxError("--sample only goes with --screenshot")
+
+    import pygame
+
+    from display.render import Renderer
+    from queuebox.bus import Bus
+
+    fonts = _fonts(config)
+    try:
+        pygame.display.init()
+        wanted, full = screen_size(config, windowed, size)
+        screen = pygame.display.set_mode(wanted, pygame.FULLSCREEN if full else 0)
+    except pygame.error as exc:
+        raise QueueboxError(f"no screen to draw on ({exc}); on a Pi without a desktop set SDL_VIDEODRIVER=kmsdrm "
+                            "and add the user to the video and render groups; --screenshot works without one") \
+            from None
+    pygame.display.set_caption(f"queuebox — {config.site.name}")
+    renderer = Renderer(screen, fonts)
+    present = _to_file(renderer, Path(screenshot)) if follow and screenshot else pygame.display.update
+    if full:
+        pygame.mouse.set_visible(False)
+    pygame.event.set_allowed([pygame.QUIT, pygame.KEYDOWN])
+    announcer = None
+    if config.display.announce:
+        player = open_player(config.display.volume)
+        if player is not None:
+            speech = EspeakSynthesizer()
+            if not speech.available:
+                logger.warning("espeak-ng is not installed: calls are chimed, not spoken")
+            announcer = Announcer(config, player, speech if speech.available else None)
+    topics = Topics(config.mqtt.root, config.site.id)
+    bus = Bus(config.mqtt, topics, display_client_id(config), subscriptions=[topics.board(), topics.events()])
+    app = DisplayApp(config, renderer, bus.inbox, connected=bus.connected.is_set, topics=topics,
+                     announcer=announcer, present=present)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+
+    def pump() -> bool:
+        for event in pygame.event.get():
+            if event.type == pygame.QUIT or (event.type == pygame.KEYDOWN and event.key in (pygame.K_ESCAPE,
+                                                                                              pygame.K_q)):
+                return False
+        return True
+
+    logger.info("queuebox display %s for %s: %dx%d%s, MQTT %s:%d", config.display.id, config.site.name,
+                *screen.get_size(), " full screen" if full else f" headless to {screenshot}" if follow else "",
+                config.mqtt.host, config.mqtt.port)
+    bus.start()
+    try:
+        app.run(stop, pump)
+    finally:
+        bus.stop()
+        if announcer is not None:
+            announcer.close()
+        pygame.quit()
+    return 0
+
+
+def _to_file(renderer: Any, target: Path) -> Callable[[list[Any]], None]:
+    """A `present` for --follow: each frame rewrites `target`; readers never see a half-written file."""
+    def present(rects: list[Any]) -> None:
+        partial = target.with_name(f".{target.stem}.partial{target.suffix}")
+        renderer.save_png(partial)
+        os.replace(partial, target)
+    return present
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'1920x1080' -> (1920, 1080); ValueError otherwise."""
+    w, sep, h = text.lower().partition("x")
+    if not sep or not w.isdigit() or not h.isdigit() or not (0 < int(w) <= 8192 and 0 < int(h) <= 8192):
+        raise ValueError(f"{text!r} is not WIDTHxHEIGHT, e.g. 1920x1080")
+    return int(w), int(h)
+
