@@ -90,6 +90,38 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(_load(args), Path(args.dir), args.web_port)
 
 
+def cmd_display(args: argparse.Namespace) -> int:
+    from display.app import parse_size, run_display
+
+    size = None
+    if args.size:
+        try:
+            size = parse_size(args.size)
+        except ValueError as exc:
+            raise QueueboxError(str(exc)) from None
+    return run_display(_load(args), windowed=args.windowed, screenshot=args.screenshot, sample=args.sample,
+                       size=size, follow=args.follow)
+
+
+def cmd_kiosk(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from device.main import run_kiosk
+
+    return run_kiosk(_load(args), simulate=args.simulate, out=Path(args.out) if args.out else None)
+
+
+def cmd_ticket_preview(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from device.main import preview_ticket
+
+    path = preview_ticket(_load(args), args.service, Path(args.out), priority=args.priority,
+                          waiting_ahead=args.ahead, paper_width_mm=args.paper)
+    print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="queuebox", description="Queue management for one-stop public service centres.")
@@ -127,6 +159,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", default="var/demo", help="folder for the demo's database, accounts and logs "
                                                      "(default: var/demo)")
     p.add_argument("--web-port", type=int, default=8080, help="port of the web server (default: 8080)")
+
+    p = command("display", cmd_display, "run the waiting-room display: the board full screen, calls spoken")
+    p.add_argument("--windowed", action="store_true", help="draw in a window (for a desktop), not full screen")
+    p.add_argument("--screenshot", metavar="PNG", help="draw the board once to PNG, headless, and exit "
+                                                       "(the retained board from the broker, or --sample)")
+    p.add_argument("--sample", action="store_true", help="with --screenshot: an example board, no broker needed")
+    p.add_argument("--follow", action="store_true", help="with --screenshot: keep running headless and rewrite PNG "
+                                                         "after every frame (for a machine without a screen)")
+    p.add_argument("--size", metavar="WxH", help="window or screenshot size, e.g. 1920x1080 or 1080x1920 "
+                                                 "(default: display.width/height, else the screen's)")
+
+    p = command("kiosk", cmd_kiosk, "run the ticket kiosk: buttons, LEDs and the thermal printer")
+    p.add_argument("--simulate", action="store_true",
+                   help="no GPIO or printer: press buttons by typing their service code (or publishing it to "
+                        "kiosk/<id>/simulate); each ticket is saved as .bin (printer bytes) and .png")
+    p.add_argument("--out", metavar="DIR", help="with --simulate: folder for the tickets (default: var/tickets)")
+
+    p = command("ticket-preview", cmd_ticket_preview, "draw a sample ticket of a service to a PNG file")
+    p.add_argument("--service", required=True, metavar="CODE", help="service code, e.g. A")
+    p.add_argument("--out", required=True, metavar="PNG", help="the picture to write, e.g. ticket.png")
+    p.add_argument("--priority", action="store_true", help="a priority ticket")
+    p.add_argument("--ahead", type=int, default=4, metavar="N", help="people waiting ahead (default: 4)")
+    p.add_argument("--paper", type=int, choices=(58, 80), help="paper width in mm (default: printer.paper_width_mm)")
     return parser
 
 

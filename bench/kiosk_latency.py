@@ -1,0 +1,241 @@
+"""Benchmark: kiosk button press → complete ticket bytes at the printer, through a real
+Mosquitto and the real server process (DESIGN.md §7: p99 <= 25 ms).
+
+Prints one JSON object on stdout (and writes it to --json-out FILE if given):
+- `press_to_printed`: from just before a MockFactory pin is pulled low (gpiozero fires the
+  button's callback) until the kiosk's escpos `Dummy` printer has taken the last byte of the
+  ticket job (reset, raster image, native QR, cut). Everything the kiosk process does is in
+  it: press rules, printer status query, `take` over MQTT, the server's transaction on a real
+  SQLite file, the reply, rendering, encoding and the write;
+- `press_to_reply`: the part up to the kiosk handling the server's reply;
+- `render`, `encode`, `write`: the ticket image (Pillow), the ESC/POS job (python-escpos),
+  the write to the Dummy, each on its own;
+- `ticket_bytes`: the size of the jobs; every job is checked to end with a cut and hold its
+  status URL in a ``GS ( k`` QR code, and every press to give exactly one new label.
+
+The kiosk is `device.main.KioskApp` in this process, as `queuebox kiosk` builds it (warmed
+up the same way), with MockFactory pins and the Dummy printer. Presses go to services A…E
+in turn, one at a time, the next one --gap ms after the previous ticket came out (the kiosk
+ignores a button's contact bounce for 50 ms; the bench config sets its cooldown to 1 ms).
+The first --warmup presses are not counted. The broker (anonymous, 127.0.0.1, a free port)
+and the server (`python -m queuebox.cli server`) are set up as in bench/mqtt_latency.py, on
+the example config with every service open around the clock; their logs stay in the
+temporary folder (--dir; on tmpfs fsync costs nothing, so use a real disk).
+
+    .venv/bin/python bench/kiosk_latency.py [--count 500] [--warmup 5] [--gap 20] [--budget 80]
+                                            [--json-out FILE] [--dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import queue
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from device.main import KioskApp
+from device.fonts import read_fonts
+from device.kiosk import PrintedTicket
+from device.printer import EscposPrinter
+from escpos.printer import Dummy
+from gpiozero.pins.mock import MockFactory
+from queuebox.config import load_config
+from queuebox.errors import ConfigError
+from queuebox.protocol import Topics
+
+from benchlib import filesystem_of, machine, percentile  # noqa: E402 (bench/ is on the path)
+from mqtt_latency import (EXAMPLE_CONFIG, ROOT, STOP_TIMEOUT_S, BenchError, Probe, Process,  # noqa: E402
+                          bench_config_text, drain, find_mosquitto, free_port, mosquitto_version, rss_mb,
+                          start_broker, summary, wait_online)
+
+TARGET_P99_MS = 25
+TARGET_KIOSK_RSS_MB = 40
+BUDGET_S = 80.0
+WAIT_S = 5.0  # one ticket
+SERVICES = "ABCDE"
+PINS = {"A": 5, "B": 6, "C": 13, "D": 19, "E": 26}
+
+
+@dataclasses.dataclass(frozen=True)
+class Timing:
+    """One measured press, in seconds, and its job's size in bytes."""
+    printed: float
+    replied: float
+    render: float
+    encode: float
+    write: float
+    size: int
+    sends: int
+
+
+def bench_config(example: Path, folder: Path, mqtt_port: int) -> Any:
+    """The example config with MQTT on the private broker, every service always open with
+    no limit, the kiosk's buttons on PINS, a 1 ms cooldown and a Dummy printer."""
+    path = folder / "queuebox.toml"
+    path.write_text(bench_config_text(example.read_text(encoding="utf-8"), mqtt_port), encoding="utf-8")
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        raise BenchError(f"the bench config made from {example} does not load: {exc}") from None
+    kiosk = dataclasses.replace(config.kiosk, buttons=dict(PINS), cooldown_s=0.001, reply_timeout_s=8.0,
+                                retry_every_s=1.0)
+    printer = dataclasses.replace(config.printer, kind="dummy", paper_width_mm=80)
+    return path, dataclasses.replace(config, kiosk=kiosk, printer=printer)
+
+
+def ms(values: list[float]) -> dict[str, Any]:
+    return summary([v * 1000 for v in values])
+
+
+def run(args: argparse.Namespace, folder: Path, mosquitto: str) -> dict[str, Any]:
+    deadline = time.monotonic() + args.budget - STOP_TIMEOUT_S
+    broker, mqtt_port = start_broker(folder / "broker", mosquitto, True)
+    server: Process | None = None
+    probe: Probe | None = None
+    app: KioskApp | None = None
+    factory = MockFactory()
+    printed: queue.Queue[PrintedTicket] = queue.Queue()
+    records: list[Timing] = []
+    try:
+        config_path, config = bench_config(Path(args.config), folder, mqtt_port)
+        topics = Topics(config.mqtt.root, config.site.id)
+        probe = Probe(mqtt_port, [topics.status(f"queuebox-server-{config.site.id}")], True)
+        server = Process("queuebox server", [sys.executable, "-m", "queuebox.cli", "server",
+                                             "--config", str(config_path), "--database", str(folder / "q.db"),
+                                             "--listen", "127.0.0.1", "--port", str(free_port())],
+                         folder / "server.log", ROOT)
+        wait_online(probe, topics.status(f"queuebox-server-{config.site.id}"), server, deadline)
+        drain(probe, deadline=deadline)
+
+        printer = EscposPrinter(Dummy(), 576, keep_dummy_output=False)  # a long-running kiosk's Dummy
+        app = KioskApp(config, pin_factory=factory, printer=printer, fonts=read_fonts(config.printer),
+                       on_printed=printed.put, clock=time.perf_counter)
+        app.warm_up()
+        app.start()
+        if not app.bus.wait_connected(WAIT_S):
+            raise BenchError("the kiosk did not connect to the broker")
+
+        released: dict[str, float] = {}
+        labels: set[str] = set()
+        total = args.warmup + args.count
+        stopped_early = False
+        for i in range(total):
+            if time.monotonic() > deadline:
+                stopped_early = True
+                break
+            service = SERVICES[i % len(SERVICES)]
+            time.sleep(max(args.gap / 1000, released.get(service, 0) + 0.06 - time.perf_counter()))
+            pin = factory.pin(PINS[service])
+            t0 = time.perf_counter()
+            pin.drive_low()
+            pin.drive_high()
+            released[service] = time.perf_counter()
+            try:
+                ticket = printed.get(timeout=WAIT_S)
+            except queue.Empty:
+                server.check_alive()
+                raise BenchError(f"press {i} ({service}) printed nothing within {WAIT_S:g} s; server log:\n"
+                                 f"{server.log_tail()}") from None
+            if ticket.ticket.service != service or ticket.ticket.label in labels:
+                raise BenchError(f"press {i} of {service} printed {ticket.ticket.label} of {ticket.ticket.service}")
+            labels.add(ticket.ticket.label)
+            data = ticket.job.data
+            if not data.endswith(b"\x1dV\x00") or ticket.ticket.status_url.encode() not in data:
+                raise BenchError(f"the job of {ticket.ticket.label} is not a complete ticket")
+            if i >= args.warmup:  # numbers only: holding 500 tickets' images would be ~250 MB
+                records.append(Timing(ticket.printed_at - t0, ticket.replied_at - t0, ticket.render_s,
+                                      ticket.job.encode_s, ticket.job.write_s, len(data), ticket.sends))
+            del ticket
+        if not printed.empty():
+            raise BenchError("more tickets printed than buttons pressed")
+        server.check_alive()
+        server_rss = rss_mb(server.pid)
+        bench_rss = rss_mb(os.getpid())
+    finally:
+        if app is not None:
+            app.stop()
+        factory.close()
+        if probe is not None:
+            probe.close()
+        if server is not None:
+            server.stop()
+        broker.stop()
+
+    if not records:
+        raise BenchError("no press was measured within the time budget")
+    press_to_printed = ms([t.printed for t in records])
+    sizes = [t.size for t in records]
+    warnings = []
+    if stopped_early:
+        warnings.append(f"stopped after {len(records)} of {args.count} presses to stay within --budget {args.budget:g} s")
+    if any(t.sends > 1 for t in records):
+        warnings.append(f"{sum(t.sends > 1 for t in records)} presses needed a second take (no reply within "
+                        "retry_every_s)")
+    meets = press_to_printed["p99_ms"] <= TARGET_P99_MS
+    return {
+        "benchmark": "kiosk: button press → complete ticket bytes at the printer, through mosquitto and the "
+                     "server process",
+        "press_to_printed": {**press_to_printed, "target": f"p99 <= {TARGET_P99_MS} ms", "meets_target": meets},
+        "press_to_reply": ms([t.replied for t in records]),
+        "render": ms([t.render for t in records]),
+        "encode": ms([t.encode for t in records]),
+        "write": ms([t.write for t in records]),
+        "ticket_bytes": {"min": min(sizes), "p50": percentile(sorted(sizes), 50), "max": max(sizes)},
+        "memory": {"bench_process_rss_mb": bench_rss["rss_mb"], "bench_process_peak_rss_mb": bench_rss["peak_rss_mb"],
+                   "note": "the kiosk runs inside the bench process (with the bench's own client and "
+                           f"records), so this is an upper bound of a kiosk's (target <= {TARGET_KIOSK_RSS_MB} MB)",
+                   "server_rss_mb": server_rss["rss_mb"]},
+        "target": f"press → printed p99 <= {TARGET_P99_MS} ms",
+        "meets_target": meets,
+        "complete": not stopped_early,
+        "warnings": warnings,
+        "settings": {"count": args.count, "measured": len(records), "warmup": args.warmup, "gap_ms": args.gap,
+                     "budget_s": args.budget, "paper_width_px": 576, "printer": "escpos Dummy",
+                     "pins": "gpiozero MockFactory", "filesystem": filesystem_of(folder.resolve()),
+                     "services": SERVICES},
+        "machine": {**machine(), "mosquitto": mosquitto_version(mosquitto)},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=500, help="presses measured (default 500)")
+    parser.add_argument("--warmup", type=int, default=5, help="presses before measuring (default 5)")
+    parser.add_argument("--gap", type=float, default=20, metavar="MS",
+                        help="pause between a ticket and the next press, ms (default 20)")
+    parser.add_argument("--json-out", metavar="FILE", help="also write the JSON object to FILE")
+    parser.add_argument("--dir", metavar="DIR", help="where to make the temporary folder (default: system temp)")
+    parser.add_argument("--config", metavar="FILE", default=str(EXAMPLE_CONFIG), help="config text to start from")
+    parser.add_argument("--budget", type=float, default=BUDGET_S, metavar="SECONDS",
+                        help=f"most seconds for the whole run; fewer presses are measured if it runs out "
+                             f"(default {BUDGET_S:g})")
+    args = parser.parse_args(argv)
+    if args.count < 1 or args.warmup < 0 or args.gap < 0:
+        parser.error("--count must be 1 or more, --warmup and --gap 0 or more")
+    if args.budget < 30:
+        parser.error("--budget must be 30 seconds or more")
+    mosquitto = find_mosquitto()
+    if mosquitto is None:
+        print("mosquitto is not installed (apt install mosquitto)", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="queuebox-bench-kiosk-", dir=args.dir) as tmp:
+        try:
+            result = run(args, Path(tmp), mosquitto)
+        except BenchError as exc:
+            print(f"benchmark failed: {exc}", file=sys.stderr)
+            return 1
+    text = json.dumps(result, ensure_ascii=False)
+    print(text)
+    if args.json_out:
+        Path(args.json_out).write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

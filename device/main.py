@@ -1,0 +1,254 @@
+"""`queuebox kiosk` and `queuebox ticket-preview`: the composition root of the kiosk process.
+
+`KioskApp` wires the parts from the config: the MQTT bus (client id and account
+``kiosk-<id>``), the gpiozero panel on a pin factory, the printer, the ticket renderer and
+the `Kiosk` loop on its own thread. `run_kiosk` builds the real ones (or, with
+``--simulate``, MockFactory pins pressed from the keyboard or the simulation topic and a
+Dummy printer whose tickets are saved as files) and runs until SIGTERM or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, TextIO
+
+from device.buttons import PRIORITY, Panel
+from device.fonts import read_fonts
+from device.kiosk import Kiosk, KioskBus, Outcome, PrintedTicket, kiosk_client_id
+from device.preview import printed_look
+from device.printer import EscposPrinter, TicketPrinter
+from device.ticket import PAPER_WIDTH_PX, FontData, SiteText, TicketRenderer, compose, missing_glyphs, \
+    sample_ticket, texts
+from queuebox.bus import Bus, Message
+from queuebox.config import Config
+from queuebox.errors import QueueboxError
+from queuebox.protocol import Topics
+
+logger = logging.getLogger(__name__)
+
+STOP_TIMEOUT_S = 5.0
+
+
+class KioskError(QueueboxError, RuntimeError):
+    """The kiosk cannot start: no GPIO on this machine, or its parts cannot be set up."""
+
+
+def simulate_topic(topics: Topics, kiosk_id: str) -> str:
+    """Where a simulated kiosk takes button presses from (payload as typed: ``a``, ``pb``)."""
+    return f"{topics.root}/{topics.site}/kiosk/{kiosk_id}/simulate"
+
+
+class KioskApp:
+    """The kiosk's parts, wired; `start` connects and starts the loop, `stop` ends both.
+
+    `bus` defaults to a real `Bus`; `extra_subscriptions` are added to it (the simulation
+    topic); `on_message` gets messages on them (see `Kiosk`).
+    """
+
+    def __init__(self, config: Config, *, pin_factory: Any, printer: TicketPrinter, fonts: FontData,
+                 bus: KioskBus | None = None, on_printed: Callable[[PrintedTicket], None] | None = None,
+                 on_outcome: Callable[[Outcome], None] | None = None,
+                 on_message: Callable[[Message], bool] | None = None, extra_subscriptions: tuple[str, ...] = (),
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        k = config.kiosk
+        topics = Topics(config.mqtt.root, config.site.id)
+        self.config = config
+        self.bus: Any = bus or Bus(config.mqtt, topics, kiosk_client_id(k.id),
+                                   subscriptions=[topics.kiosk_reply(k.id), *extra_subscriptions])
+        self.printer = printer
+        self.renderer = TicketRenderer(fonts, printer.width_px)
+        self.site = SiteText.from_config(config)
+        self.panel = Panel(k, pin_factory, self.bus.inbox.put, clock=clock)
+        self.kiosk = Kiosk(k, self.site, self.bus, printer, self.renderer, self.panel.lights, clock=clock,
+                           on_printed=on_printed, on_outcome=on_outcome, on_message=on_message)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self.kiosk.run, args=(self._stop,), name="kiosk", daemon=True)
+
+    def check_fonts(self) -> list[str]:
+        """Problems with the fonts: characters of this config's tickets they cannot draw."""
+        problems = []
+        now = datetime.now(self.config.zone)
+        for service in self.config.services:
+            info = sample_ticket(service, now, self.config.server.public_url, priority=True)
+            for style, text in texts(compose(info, self.site)):
+                lost = missing_glyphs(self.renderer.font(style, self.renderer.sizes["body"]), text)
+                if lost:
+                    problems.append(f"{text!r}: no glyph for {' '.join(lost)} in the {style} font")
+        return problems
+
+    def warm_up(self) -> None:
+        """Draw a ticket of each service once: the lines every ticket shares are then ready."""
+        now = datetime.now(self.config.zone)
+        for service in self.config.services:
+            for priority in (False, True):
+                self.renderer.render(sample_ticket(service, now, self.config.server.public_url,
+                                                   priority=priority), self.site)
+
+    def start(self) -> None:
+        self.bus.start()
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the loop, say "offline", release pins and printer."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(STOP_TIMEOUT_S)
+        try:
+            self.bus.stop()
+        finally:
+            self.panel.close()
+            self.printer.close()
+
+
+class Simulator:
+    """Presses MockFactory pins for the buttons a text names: a service code (``a``),
+    ``p`` or ``priority`` for the priority button; several at once (``pa``: priority, then A)."""
+
+    def __init__(self, config: Config, pin_factory: Any) -> None:
+        self.factory = pin_factory
+        self.pins = {code.upper(): pin for code, pin in config.kiosk.buttons.items()}
+        if config.kiosk.priority_button:
+            self.pins[PRIORITY] = config.kiosk.priority_button
+
+    def press_text(self, text: str) -> list[str]:
+        """Press what `text` names, in order; returns the buttons pressed."""
+        words = text.strip().upper().split()
+        names = []
+        for word in words:
+            if word == "PRIORITY":
+                names.append(PRIORITY)
+            elif word in self.pins:  # a code of several letters
+                names.append(word)
+            else:
+                names += [PRIORITY if ch == "P" and "P" not in self.pins else ch for ch in word]
+        pressed = []
+        for name in names:
+            pin = self.pins.get(name)
+            if pin is None:
+                logger.warning("no button %r (buttons: %s)", name.lower(), ", ".join(sorted(self.pins)).lower())
+                continue
+            self.factory.pin(pin).drive_low()
+            self.factory.pin(pin).drive_high()
+            pressed.append(name)
+        return pressed
+
+    def read_keyboard(self, stream: TextIO, stop: threading.Event) -> None:
+        """Press buttons for each line read from `stream`; `q` sets `stop`. At the end of the
+        input (no terminal: a service, the demo) the kiosk keeps running for the simulation topic."""
+        for line in stream:
+            if line.strip().lower() in ("q", "quit", "exit"):
+                stop.set()
+                return
+            self.press_text(line)
+        logger.info("no more keyboard input; buttons can still be pressed through the simulation topic")
+
+
+class TicketFiles:
+    """Saves each printed ticket into `folder`: the bytes the printer got (.bin) and a
+    picture of the paper with its QR code (.png)."""
+
+    def __init__(self, folder: Path, module_px: int) -> None:
+        self.folder = folder
+        self.module_px = module_px
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, printed: PrintedTicket) -> None:
+        stem = self.folder / f"{printed.ticket.issued_at:%Y%m%d-%H%M%S}-{printed.ticket.label}"
+        stem.with_suffix(".bin").write_bytes(printed.job.data)
+        printed_look(printed.image, printed.ticket.status_url, self.module_px).save(stem.with_suffix(".png"))
+        logger.info("ticket %s saved as %s.bin and .png (%.1f ms from press to printed)", printed.ticket.label,
+                    stem, (printed.printed_at - printed.pressed_at) * 1000)
+
+
+def run_kiosk(config: Config, *, simulate: bool = False, out: Path | None = None,
+              stdin: TextIO | None = None) -> int:
+    """The kiosk process: run until SIGTERM, Ctrl-C (or, simulating, `q` typed)."""
+    k = config.kiosk
+    if k.id not in config.devices.kiosks:
+        logger.warning("kiosk.id %r is not one of devices.kiosks (%s): the broker may refuse its account",
+                       k.id, ", ".join(config.devices.kiosks))
+    fonts = read_fonts(config.printer)
+    topics = Topics(config.mqtt.root, config.site.id)
+    stop = threading.Event()
+    extra: tuple[str, ...] = ()
+    saver: TicketFiles | None = None
+    if simulate:
+        from escpos.printer import Dummy
+        from gpiozero.pins.mock import MockFactory
+
+        pin_factory: Any = MockFactory()
+        simulated = EscposPrinter(Dummy(), PAPER_WIDTH_PX[config.printer.paper_width_mm], keep_dummy_output=False)
+        printer: TicketPrinter = simulated
+        simulator = Simulator(config, pin_factory)
+        extra = (simulate_topic(topics, k.id),)
+        saver = TicketFiles(out or Path("var/tickets"), simulated.qr_size)
+    else:
+        pin_factory = None  # gpiozero's default for this board (lgpio on a Pi 5, …)
+        printer = EscposPrinter.from_config(config.printer)
+        if config.printer.kind == "dummy":
+            logger.warning("printer.kind is \"dummy\": tickets are issued but not printed on paper")
+
+    def on_message(message: Message) -> bool:
+        if simulate and message.topic == extra[0]:
+            simulator.press_text(message.payload.decode("utf-8", "replace"))
+            return True
+        return False
+
+    try:
+        app = KioskApp(config, pin_factory=pin_factory, printer=printer, fonts=fonts, on_printed=saver,
+                       on_message=on_message, extra_subscriptions=extra)
+    except QueueboxError:
+        raise
+    except Exception as exc:  # gpiozero: BadPinFactory on a PC, GPIOPinInUse, no permission on /dev/gpiochip*
+        raise KioskError(f"cannot set up the buttons and LEDs: {type(exc).__name__}: {exc} "
+                         "(no GPIO here? try --simulate)") from exc
+    for problem in app.check_fonts():
+        logger.warning("ticket font: %s", problem)
+    app.warm_up()
+
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    app.start()
+    logger.info("kiosk %s of %s: buttons %s, printer %s (%d mm), MQTT %s:%d", k.id, config.site.name,
+                ", ".join(f"{code}=GPIO{pin}" for code, pin in k.buttons.items()) or "none",
+                "simulated" if simulate else config.printer.kind, config.printer.paper_width_mm,
+                config.mqtt.host, config.mqtt.port)
+    if simulate:
+        print(f"Simulated kiosk {k.id}: type a service code ({', '.join(sorted(k.buttons)).lower()})"
+              f"{', p then a code for priority' if k.priority_button else ''} and Enter to press; q to quit.\n"
+              f"Or publish the same text to {extra[0]}. Printed tickets go to {saver.folder if saver else ''}/.",
+              flush=True)
+        threading.Thread(target=simulator.read_keyboard, args=(stdin or sys.stdin, stop), name="keyboard",
+                         daemon=True).start()
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        app.stop()
+    return 0
+
+
+def preview_ticket(config: Config, service_code: str, out: Path, *, priority: bool = False,
+                   waiting_ahead: int = 4, paper_width_mm: int | None = None,
+                   at: datetime | None = None) -> Path:
+    """Draw a sample ticket of `service_code` as it would print (with its QR code) into `out` (PNG)."""
+    service = config.service(service_code.upper())
+    if service is None:
+        raise KioskError(f"no service {service_code!r} in the configuration "
+                         f"(services: {', '.join(s.code for s in config.services)})")
+    width = PAPER_WIDTH_PX[paper_width_mm or config.printer.paper_width_mm]
+    renderer = TicketRenderer(read_fonts(config.printer), width)
+    info = sample_ticket(service, at or datetime.now(config.zone), config.server.public_url,
+                         waiting_ahead=waiting_ahead, priority=priority)
+    image = renderer.render(info, SiteText.from_config(config))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    printed_look(image, info.status_url, 6 if width >= 576 else 5).save(out)
+    return out
