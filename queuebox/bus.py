@@ -62,6 +62,7 @@ class Bus:
         self._status = topics.status(client_id)
         self._session_expiry_s = session_expiry_s
         self._warned_down = False
+        self._stopping = False
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
         if settings.username:
             client.username_pw_set(settings.username, settings.password or None)
@@ -94,9 +95,14 @@ class Bus:
                 info.wait_for_publish(timeout=2)
             except (RuntimeError, ValueError):
                 pass
+        self._stopping = True
         self._client.disconnect()
         self._client.loop_stop()
         close_socket(self._client)
+        # Break the client <-> bus reference cycle, so paho's own socket pair is closed by
+        # its finaliser at once rather than whenever the cycle collector gets to it.
+        for callback in ("on_connect", "on_disconnect", "on_message", "on_socket_open"):
+            setattr(self._client, callback, None)
 
     def wait_connected(self, timeout: float) -> bool:
         return self.connected.wait(timeout)
@@ -125,6 +131,8 @@ class Bus:
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         self.connected.clear()
+        if self._stopping:
+            return
         if not self._warned_down:
             logger.warning("MQTT connection lost (%s); reconnecting", reason)
             self._warned_down = True

@@ -1,7 +1,8 @@
 """`queuebox demo`: the appliance on one machine, for trying it out.
 
 Starts a private Mosquitto (free port, generated accounts and ACL, files in the demo
-folder) and `queuebox server` as child processes, with a config derived from the given
+folder), `queuebox server`, the display (a window if there is a screen, else a PNG redrawn
+after every frame) and a simulated kiosk (presses typed in this terminal) as child processes, with a config derived from the given
 one (database, MQTT and web settings pointed at the demo folder). Ctrl-C or SIGTERM stops
 the children, server first. Every process is a separate program started by path, as in
 production; nothing here imports the devices.
@@ -20,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from queuebox.config import Config, to_toml
+from queuebox.config import WEEKDAYS, Config, to_toml
 from queuebox.errors import QueueboxError
 from server.credentials import SECRETS_FILE, read_secrets, write_credentials
 
@@ -56,16 +57,29 @@ def wait_for_port(port: int, proc: subprocess.Popen, log: Path) -> None:
 
 
 def demo_config(config: Config, folder: Path, broker_port: int, web_port: int) -> Config:
-    """`config` with its database, MQTT and web settings pointed at the demo folder."""
+    """`config` with its database, MQTT and web settings pointed at the demo folder, every
+    service open all day every day (a demo at night should still give tickets)."""
+    always_open = tuple(dataclasses.replace(s, hours=(), open_days=WEEKDAYS) for s in config.services)
     config = dataclasses.replace(
         config,
+        services=always_open,
         database=dataclasses.replace(config.database, path=str(folder / "queuebox.db")),
         mqtt=dataclasses.replace(config.mqtt, host="127.0.0.1", port=broker_port, tls=False),
         server=dataclasses.replace(config.server, listen="127.0.0.1", port=web_port,
                                    public_url=f"http://127.0.0.1:{web_port}"))
-    passwords = read_secrets(folder / "mqtt" / SECRETS_FILE)
-    return dataclasses.replace(config, mqtt=dataclasses.replace(config.mqtt, username="server",
-                                                                   password=passwords["server"]))
+    return as_account(config, folder, "server")
+
+
+def as_account(config: Config, folder: Path, account: str) -> Config:
+    """`config` with the MQTT user name and password of `account` (from the demo's secrets)."""
+    password = read_secrets(folder / "mqtt" / SECRETS_FILE)[account]
+    return dataclasses.replace(config, mqtt=dataclasses.replace(config.mqtt, username=account, password=password))
+
+
+def write_config(config: Config, path: Path) -> Path:
+    path.write_text(to_toml(config), encoding="utf-8")
+    path.chmod(0o600)  # it holds a password
+    return path
 
 
 def broker_conf(folder: Path, port: int) -> str:
@@ -86,6 +100,13 @@ def broker_conf(folder: Path, port: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _start(log: Path, command: str, *args: str, stdin: int | None = subprocess.DEVNULL) -> subprocess.Popen:
+    """Start `queuebox COMMAND ARGS` with its output in `log`."""
+    with open(log, "w") as out:
+        return subprocess.Popen([sys.executable, "-m", "queuebox.cli", command, *args], stdin=stdin,
+                                stdout=out, stderr=out, preexec_fn=_die_with_parent)
+
+
 def run_demo(config: Config, folder: Path, web_port: int) -> int:
     """Run broker and server until interrupted; returns the exit status."""
     folder = folder.resolve()
@@ -95,9 +116,12 @@ def run_demo(config: Config, folder: Path, web_port: int) -> int:
     # the broker runs as this user here, so this user's group may read passwd and acl
     write_credentials(probe, folder / "mqtt", group=grp.getgrgid(os.getegid()).gr_name)
     config = demo_config(config, folder, broker_port, web_port)
-    config_path = folder / "queuebox.toml"
-    config_path.write_text(to_toml(config), encoding="utf-8")
-    config_path.chmod(0o600)
+    config_path = write_config(config, folder / "queuebox.toml")
+    kiosk_path = write_config(as_account(config, folder, f"kiosk-{config.kiosk.id}"), folder / "kiosk.toml")
+    display_path = write_config(as_account(config, folder, f"display-{config.display.id}"), folder / "display.toml")
+    on_screen = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    display_args = ["--windowed", "--size", "1280x720"] if on_screen else \
+        ["--screenshot", str(folder / "board.png"), "--follow", "--size", "1920x1080"]
     (folder / "mosquitto.conf").write_text(broker_conf(folder, broker_port), encoding="utf-8")
 
     children: list[subprocess.Popen] = []
@@ -116,17 +140,22 @@ def run_demo(config: Config, folder: Path, web_port: int) -> int:
         children.append(broker)
         wait_for_port(broker_port, broker, broker_log)
         server_log = folder / "server.log"
-        with open(server_log, "w") as out:
-            server = subprocess.Popen([sys.executable, "-m", "queuebox.cli", "server", "--config", str(config_path)],
-                                      stdout=out, stderr=out, preexec_fn=_die_with_parent)
+        server = _start(server_log, "server", "--config", str(config_path))
         children.append(server)
         wait_for_port(web_port, server, server_log)
+        children.append(_start(folder / "display.log", "display", "--config", str(display_path), *display_args))
+        # the kiosk reads button presses from this terminal: type a service code and Enter
+        children.append(_start(folder / "kiosk.log", "kiosk", "--config", str(kiosk_path), "--simulate",
+                               "--out", str(folder / "tickets"), stdin=None))
         print(f"""
 queuebox demo — {config.site.name}
   web (health):  http://127.0.0.1:{web_port}/healthz
   MQTT broker:   127.0.0.1:{broker_port}, topics under {config.mqtt.root}/{config.site.id}/
+  board:         {"a window" if on_screen else folder / "board.png"} (redrawn on every call)
+  kiosk:         type a service code ({", ".join(s.code for s in config.services)}) and Enter to press its button,
+                 "p" before it for priority (e.g. pa); tickets are saved in {folder / "tickets"}
   accounts:      {folder / 'mqtt' / SECRETS_FILE}
-  logs:          {server_log}, {broker_log}
+  logs:          {folder} (server.log, kiosk.log, display.log, mosquitto.log)
   try:           mosquitto_pub -p {broker_port} -u counter-1 -P <password from the accounts file> -V mqttv5 -q 1 \\
                    -t {config.mqtt.root}/{config.site.id}/counter/1/command -m '{{"id": "try-1", "action": "next"}}'
 Press Ctrl-C to stop.""", flush=True)

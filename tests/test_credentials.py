@@ -71,7 +71,8 @@ R = "queuebox/site/"
 RULES = [
     (Account("server"), [("readwrite", R + "#")]),
     (Account("kiosk", "k1"), [("write", R + "kiosk/k1/take"), ("read", R + "kiosk/k1/reply"), ("read", R + "board"),
-                              ("read", R + "events"), ("readwrite", R + "status/kiosk-k1")]),
+                              ("read", R + "events"), ("read", R + "kiosk/k1/simulate"),
+                              ("readwrite", R + "status/kiosk-k1")]),
     (Account("counter", "3"), [("write", R + "counter/3/command"), ("write", R + "counter/3/rating"),
                                ("read", R + "counter/3/reply"), ("read", R + "counter/3/state"),
                                ("read", R + "board"), ("readwrite", R + "status/counter-3")]),

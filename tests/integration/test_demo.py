@@ -122,3 +122,24 @@ def test_demo_children_do_not_outlive_a_killed_demo(demo):
             return
         time.sleep(0.1)
     raise AssertionError("the broker still listens after the demo was killed")
+
+
+def test_demo_kiosk_prints_and_the_display_draws_the_call(demo):
+    proc, port, passwords, tmp_path = demo
+    folder = tmp_path / "demo"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not (folder / "board.png").exists():
+        time.sleep(0.2)
+    assert (folder / "board.png").exists(), (folder / "display.log").read_text()
+    # press button B of the simulated kiosk (the server account may publish anywhere)
+    pressed = mqtt("mosquitto_pub", port, "server", passwords["server"], "-q", "1",
+                   "-t", f"{SITE}/kiosk/kiosk1/simulate", "-m", "b")
+    assert pressed.returncode == 0, pressed.stderr
+    while time.monotonic() < deadline and not list((folder / "tickets").glob("*.png")):
+        time.sleep(0.2)
+    assert [p.name for p in (folder / "tickets").glob("*.png")], (folder / "kiosk.log").read_text()
+    conn = sqlite3.connect(folder / "queuebox.db")
+    try:
+        assert conn.execute("SELECT label, kiosk FROM tickets").fetchall() == [("B001", "kiosk1")]
+    finally:
+        conn.close()
