@@ -33,6 +33,8 @@ demo: setup
 bench: setup
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/mqtt_latency.py
+	$(BIN)/python bench/kiosk_latency.py
+	$(BIN)/python bench/display.py
 
 lock: setup
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^queuebox' > requirements.lock.new
