@@ -64,7 +64,7 @@ class KioskBus(Protocol):
     connected: threading.Event
 
     def publish(self, topic: str, message: dict[str, Any] | bytes | str, *, retain: bool = False,
-                qos: int = 1) -> None: ...
+                qos: int = 1, expiry_s: float | None = None) -> None: ...
 
 
 @dataclass
@@ -242,8 +242,10 @@ class Kiosk:
         if not self.bus.connected.is_set():  # paho would keep it and send it late, maybe after the deadline
             logger.debug("take %s waits for the broker", request.id)
             return
+        # expires with the wait: a server that comes back later must not issue a ticket nobody prints
         self.bus.publish(self._topics.kiosk_take(self.config.id),
-                         {"id": request.id, "service": request.service, "priority": request.priority})
+                         {"id": request.id, "service": request.service, "priority": request.priority},
+                         expiry_s=self.config.reply_timeout_s)
         request.sends += 1
         if request.sends > 1:
             logger.info("no answer yet to take %s: sent it again (%d)", request.id, request.sends)

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import socket
 import threading
@@ -109,10 +110,19 @@ class Bus:
 
     # --- publishing -------------------------------------------------------------------------
 
-    def publish(self, topic: str, message: dict[str, Any] | bytes | str, *, retain: bool = False, qos: int = 1) -> None:
-        """Queue a message for the broker; dicts are encoded as protocol JSON. Never blocks."""
+    def publish(self, topic: str, message: dict[str, Any] | bytes | str, *, retain: bool = False, qos: int = 1,
+                expiry_s: float | None = None) -> None:
+        """Queue a message for the broker; dicts are encoded as protocol JSON. Never blocks.
+
+        `expiry_s`: the broker drops the message if it could not be delivered within that
+        many seconds (MQTT v5 message expiry), e.g. a request its sender stopped waiting for.
+        """
         payload = encode(message) if isinstance(message, dict) else message
-        self._client.publish(topic, payload, qos=qos, retain=retain)
+        props = None
+        if expiry_s is not None:
+            props = Properties(PacketTypes.PUBLISH)
+            props.MessageExpiryInterval = max(1, math.ceil(expiry_s))
+        self._client.publish(topic, payload, qos=qos, retain=retain, properties=props)
 
     # --- paho callbacks (paho's thread: enqueue only) -------------------------------------------
 

@@ -22,7 +22,8 @@ class FakeBus:
         self.connected.set()
         self.published: list[tuple[str, Any, bool]] = []
 
-    def publish(self, topic: str, message: Any, *, retain: bool = False, qos: int = 1) -> None:
+    def publish(self, topic: str, message: Any, *, retain: bool = False, qos: int = 1,
+                expiry_s: float | None = None) -> None:
         self.published.append((topic, message, retain))
 
 

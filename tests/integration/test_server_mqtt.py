@@ -277,3 +277,23 @@ def test_ratings_are_answered_but_not_recorded_yet(server, client, topics, paylo
 def test_bus_connections_send_without_nagle_delay(server):
     sock = server.bus._client.socket()
     assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+
+
+def test_an_expired_take_is_not_issued_by_a_server_coming_back(config, tmp_path, client, topics):
+    first = Server(config, tmp_path / "q.db", FakeClock())
+    first.stop()  # its persistent session keeps collecting commands
+    kiosk = Bus(config.mqtt, topics, "kiosk-test")
+    kiosk.start()
+    try:
+        assert kiosk.wait_connected(WAIT_S)
+        kiosk.publish(topics.kiosk_take("kiosk1"), {"id": "stale", "service": "A"}, expiry_s=1)
+        kiosk.publish(topics.kiosk_take("kiosk1"), {"id": "fresh", "service": "A"}, expiry_s=60)
+        time.sleep(2.5)  # the broker's clock: let the first one expire in the server's session
+    finally:
+        kiosk.stop()
+    second = Server(config, tmp_path / "q.db", FakeClock())
+    try:
+        assert client.reply(topics.kiosk_reply("kiosk1"), "fresh")["ticket"]["label"] == "A001"
+        assert db_rows(second, "SELECT id FROM commands") == [("kiosk/kiosk1:fresh",)]
+    finally:
+        second.stop()
