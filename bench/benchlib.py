@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import platform
@@ -33,3 +34,12 @@ def machine() -> dict[str, Any]:
     """What the numbers were measured on."""
     return {"cpu_count": os.cpu_count(), "machine": platform.machine(), "platform": platform.platform(),
             "python": platform.python_version(), "sqlite": sqlite3.sqlite_version}
+
+
+def emit(result: dict[str, Any], json_out: str | None) -> int:
+    """Print the result as one JSON line (and write it to `json_out` if given); exit status 0."""
+    text = json.dumps(result, ensure_ascii=False)
+    print(text)
+    if json_out:
+        Path(json_out).write_text(text + "\n", encoding="utf-8")
+    return 0

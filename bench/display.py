@@ -31,14 +31,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import logging
 import os
 import queue
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -56,8 +54,8 @@ os.environ["PYGAME_HIDE_SUPPORT_PROMPT"] = "1"
 import pygame  # noqa: E402
 
 from benchlib import machine, percentile  # noqa: E402 (bench/ is on the path)
-from mqtt_latency import (EXAMPLE_CONFIG, BenchError, Probe, Process, bench_config_text, drain,  # noqa: E402
-                          find_mosquitto, free_port, json_or_none, rss_mb, start_broker, wait_online)
+from mqtt_latency import (run_with_broker, EXAMPLE_CONFIG, BenchError, Probe, Process, bench_config_text, drain,  # noqa: E402
+                          free_port, json_or_none, rss_mb, start_broker, wait_online)
 
 from display.announce import Announcer, Clip, EspeakSynthesizer  # noqa: E402
 from display.app import SAMPLE_TIME, DisplayApp, display_client_id  # noqa: E402
@@ -369,21 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("display.announce").setLevel(logging.ERROR)  # one "queue full" per call: see calls_synthesised
     if args.count < 1 or args.depth < 1 or args.frames < 1 or args.idle_seconds <= 0:
         parser.error("--count, --depth, --frames and --idle-seconds must be more than 0")
-    mosquitto = find_mosquitto()
-    if mosquitto is None:
-        print("mosquitto is not installed (apt install mosquitto)", file=sys.stderr)
-        return 2
-    with tempfile.TemporaryDirectory(prefix="queuebox-bench-display-", dir=args.dir) as tmp:
-        try:
-            result = run(args, Path(tmp), mosquitto)
-        except BenchError as exc:
-            print(f"benchmark failed: {exc}", file=sys.stderr)
-            return 1
-    text = json.dumps(result, ensure_ascii=False)
-    print(text)
-    if args.json_out:
-        Path(args.json_out).write_text(text + "\n", encoding="utf-8")
-    return 0
+    return run_with_broker("queuebox-bench-display-", args, run)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sqlite3
 import statistics
 import sys
@@ -37,7 +36,7 @@ from queuebox.config import WEEKDAYS, Config, load_config
 from server import store
 from server.engine import Engine
 
-from benchlib import filesystem_of, machine, percentile  # noqa: E402 (bench/ is on the path)
+from benchlib import emit, filesystem_of, machine, percentile  # noqa: E402 (bench/ is on the path)
 
 TARGET_COMMANDS_PER_S = 2000
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "queuebox.example.toml"
@@ -216,11 +215,7 @@ def main(argv: list[str] | None = None) -> int:
                      "filesystem": fs, "services": SERVICES, "counters": len(config.counters)},
         "machine": machine(),
     }
-    text = json.dumps(result, ensure_ascii=False)
-    print(text)
-    if args.json_out:
-        Path(args.json_out).write_text(text + "\n", encoding="utf-8")
-    return 0
+    return emit(result, args.json_out)
 
 
 if __name__ == "__main__":

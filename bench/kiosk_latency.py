@@ -30,11 +30,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import queue
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -50,8 +48,8 @@ from queuebox.errors import ConfigError
 from queuebox.protocol import Topics
 
 from benchlib import filesystem_of, machine, percentile  # noqa: E402 (bench/ is on the path)
-from mqtt_latency import (EXAMPLE_CONFIG, ROOT, STOP_TIMEOUT_S, BenchError, Probe, Process,  # noqa: E402
-                          bench_config_text, drain, find_mosquitto, free_port, mosquitto_version, rss_mb,
+from mqtt_latency import (run_with_broker, EXAMPLE_CONFIG, ROOT, STOP_TIMEOUT_S, BenchError, Probe, Process,  # noqa: E402
+                          bench_config_text, drain, free_port, mosquitto_version, rss_mb,
                           start_broker, summary, wait_online)
 
 TARGET_P99_MS = 25
@@ -220,21 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--count must be 1 or more, --warmup and --gap 0 or more")
     if args.budget < 30:
         parser.error("--budget must be 30 seconds or more")
-    mosquitto = find_mosquitto()
-    if mosquitto is None:
-        print("mosquitto is not installed (apt install mosquitto)", file=sys.stderr)
-        return 2
-    with tempfile.TemporaryDirectory(prefix="queuebox-bench-kiosk-", dir=args.dir) as tmp:
-        try:
-            result = run(args, Path(tmp), mosquitto)
-        except BenchError as exc:
-            print(f"benchmark failed: {exc}", file=sys.stderr)
-            return 1
-    text = json.dumps(result, ensure_ascii=False)
-    print(text)
-    if args.json_out:
-        Path(args.json_out).write_text(text + "\n", encoding="utf-8")
-    return 0
+    return run_with_broker("queuebox-bench-kiosk-", args, run)
 
 
 if __name__ == "__main__":

@@ -69,7 +69,7 @@ from queuebox.config import load_config
 from queuebox.errors import ConfigError
 from queuebox.protocol import Topics
 
-from benchlib import filesystem_of, machine, percentile  # noqa: E402 (bench/ is on the path)
+from benchlib import emit, filesystem_of, machine, percentile  # noqa: E402 (bench/ is on the path)
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = ROOT / "config" / "queuebox.example.toml"
@@ -91,6 +91,22 @@ class BenchError(RuntimeError):
 
 
 # --- set-up ---------------------------------------------------------------------------------
+
+def run_with_broker(prefix: str, args: argparse.Namespace,
+                    run: Callable[[argparse.Namespace, Path, str], dict[str, Any]]) -> int:
+    """Find mosquitto, call run(args, temp folder, mosquitto path), print its JSON; exit status."""
+    mosquitto = find_mosquitto()
+    if mosquitto is None:
+        print("mosquitto is not installed (apt install mosquitto)", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix=prefix, dir=args.dir) as tmp:
+        try:
+            result = run(args, Path(tmp), mosquitto)
+        except BenchError as exc:
+            print(f"benchmark failed: {exc}", file=sys.stderr)
+            return 1
+    return emit(result, args.json_out)
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 nobody listens on right now."""
@@ -592,22 +608,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--count and --depth must be 1 or more")
     if args.budget < 30:
         parser.error("--budget must be 30 seconds or more")
-    mosquitto = find_mosquitto()
-    if mosquitto is None:
-        print("mosquitto is not installed (apt install mosquitto)", file=sys.stderr)
-        return 2
-
-    with tempfile.TemporaryDirectory(prefix="queuebox-bench-mqtt-", dir=args.dir) as tmp:
-        try:
-            result = run(args, Path(tmp), mosquitto)
-        except BenchError as exc:
-            print(f"benchmark failed: {exc}", file=sys.stderr)
-            return 1
-    text = json.dumps(result, ensure_ascii=False)
-    print(text)
-    if args.json_out:
-        Path(args.json_out).write_text(text + "\n", encoding="utf-8")
-    return 0
+    return run_with_broker("queuebox-bench-mqtt-", args, run)
 
 
 if __name__ == "__main__":
