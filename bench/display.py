@@ -252,18 +252,7 @@ def bench_idle(config_path: Path, folder: Path, probe: Probe, topics: Topics, id
                                            str(config_path), "--windowed", "--size", f"{SIZE[0]}x{SIZE[1]}"],
                       folder / "display.log", ROOT)
     try:
-        status = topics.status("display-display1")
-        end = time.monotonic() + 15
-        while time.monotonic() < end:
-            display.check_alive()
-            try:
-                _, topic, payload = probe.inbox.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            if topic == status and payload == b"online":
-                break
-        else:
-            raise BenchError(f"the display process did not come online; log:\n{display.log_tail()}")
+        wait_online(probe, topics.status("display-display1"), display, time.monotonic() + 15)
         time.sleep(2.0)  # it draws the retained board; let start-up settle before measuring
         display.check_alive()
         rss_before = rss_mb(display.pid)

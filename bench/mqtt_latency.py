@@ -443,7 +443,7 @@ def bench_commands(probe: Probe, topics: Topics, counters: dict[str, tuple[str, 
 
 
 def wait_online(probe: Probe, status_topic: str, server: Process, deadline: float) -> float:
-    """Seconds until the server's retained status is "online"."""
+    """Seconds until the process's retained status is "online"."""
     start = time.monotonic()
     end = min(start + START_TIMEOUT_S, deadline)
     while time.monotonic() < end:
@@ -454,7 +454,7 @@ def wait_online(probe: Probe, status_topic: str, server: Process, deadline: floa
             continue
         if topic == status_topic and payload == b"online":
             return time.monotonic() - start
-    raise BenchError(f"the server was not online on {status_topic} within {START_TIMEOUT_S:g} s; "
+    raise BenchError(f"{server.name} was not online on {status_topic} within {START_TIMEOUT_S:g} s; "
                      f"log:\n{server.log_tail()}")
 
 

@@ -152,11 +152,16 @@ class Bus:
 
 
 def close_socket(client: mqtt.Client) -> None:
-    """Close the connection's socket after `loop_stop`: paho can stop its loop with the
-    socket still open (leaving it to the garbage collector)."""
+    """Close the client's sockets after `loop_stop`. paho 2.2 can stop its loop with the
+    connection still open, and keeps the loopback socket pair `loop_start` made until the
+    client is garbage-collected (a ResourceWarning when that happens inside a cycle); it has
+    no public call for the pair, so its own reset is used, if present."""
     sock = client.socket()
     if sock is not None:
         sock.close()
+    reset = getattr(client, "_reset_sockets", None)
+    if callable(reset):
+        reset()
 
 
 def _no_delay(client: mqtt.Client, userdata: Any, sock: Any) -> None:

@@ -18,7 +18,7 @@ from queuebox.bus import Bus
 from queuebox.protocol import Topics
 from tests.display.fakes import FakePlayer, FakeSynth, fake_wav
 from tests.factories import FakeClock, make_config
-from tests.integration.test_server_mqtt import WAIT_S, Client, Server
+from tests.integration.test_server_mqtt import WAIT_S, Client, Server, config, server  # noqa: F401 (fixtures)
 
 
 class Display:
@@ -60,18 +60,6 @@ class Display:
 @pytest.fixture(scope="module")
 def fonts(example_config):
     return Fonts(example_config.display.font_path, example_config.display.font_bold_path)
-
-
-@pytest.fixture
-def config(broker, mqtt_root):
-    return make_config(mqtt={"host": broker.host, "port": broker.port, "root": mqtt_root})
-
-
-@pytest.fixture
-def server(config, tmp_path):
-    s = Server(config, tmp_path / "q.db", FakeClock())
-    yield s
-    s.stop()
 
 
 @pytest.fixture

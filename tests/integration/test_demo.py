@@ -131,6 +131,10 @@ def test_demo_kiosk_prints_and_the_display_draws_the_call(demo):
     while time.monotonic() < deadline and not (folder / "board.png").exists():
         time.sleep(0.2)
     assert (folder / "board.png").exists(), (folder / "display.log").read_text()
+    # the kiosk says "online" after subscribing: only then can a press reach it
+    status = mqtt("mosquitto_sub", port, "server", passwords["server"], "-t", f"{SITE}/status/kiosk-kiosk1",
+                  "-C", "1", "-W", "20", timeout=30)
+    assert status.stdout.strip() == "online", (folder / "kiosk.log").read_text()
     # press button B of the simulated kiosk (the server account may publish anywhere)
     pressed = mqtt("mosquitto_pub", port, "server", passwords["server"], "-q", "1",
                    "-t", f"{SITE}/kiosk/kiosk1/simulate", "-m", "b")
