@@ -56,7 +56,7 @@ class Bus:
                  subscriptions: Iterable[str] = (), session_expiry_s: int = SESSION_EXPIRY_S) -> None:
         self.topics = topics
         self.client_id = client_id
-        self.inbox: queue.Queue[Message | Connected] = queue.Queue()
+        self.inbox: queue.Queue[Any] = queue.Queue()  # Message | Connected, and whatever the owner adds
         self.connected = threading.Event()
         self._settings = settings
         self._subscriptions = list(subscriptions)

@@ -57,9 +57,14 @@ class ServiceConfig:
                                   ("07:30-11:30", "13:30-17:00"))
     target_wait_min: int = _key("Target waiting time in minutes, for the 'served within target' share.", 15)
     service_min: int = _key("Expected minutes per citizen, used for wait estimates until real times exist.", 10)
+    override: Literal["hours", "open", "closed"] = _key(
+        "'hours': take tickets by open_days and hours; 'open' or 'closed': now, whatever the hours "
+        "(a manager sets it from the web administration).", "hours")
 
     def is_open(self, local: datetime) -> bool:
         """Whether the service takes tickets at this local (zone-aware or naive local) time."""
+        if self.override != "hours":
+            return self.override == "open"
         if WEEKDAYS[local.weekday()] not in self.open_days:
             return False
         if not self.hours:
@@ -90,6 +95,7 @@ class QueueConfig:
         "A transferred ticket 'keep's its place by original issue time, or goes 'first' in the new service.", "keep")
     no_show_min_calls: int = _key("Calls (first call plus recalls) before a clerk may mark a ticket no-show.", 2)
     no_show_rejoin_min: int = _key("Minutes during which a no-show ticket can still be called back by its label.", 30)
+    rating_window_s: int = _key("Seconds after 'done' during which the citizen's rating of that ticket is accepted.", 60)
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,11 @@ class ServerConfig:
     listen: str = _key("Address the web server listens on.", "0.0.0.0")
     port: int = _key("Port of the web server.", 8080)
     public_url: str = _key("Base URL citizens' phones use for ticket status (the QR code).", "http://queuebox.local:8080")
+    threads: int = _key("Web worker threads; each open counter console or overview page holds one for its live updates.",
+                        24)
+    secure_cookies: bool = _key("Send login cookies only over HTTPS (set true when a TLS proxy is in front).", False)
+    login_attempts: int = _key("Failed logins in a row after which an account is locked.", 5)
+    lockout_min: int = _key("Minutes a locked account waits before it may try again.", 15)
 
 
 @dataclass(frozen=True)
@@ -356,6 +367,16 @@ def _check(config: Config) -> Iterator[str]:
             yield "queue.no_show_min_calls: must be 1 or more"
         if q.no_show_rejoin_min < 0:
             yield "queue.no_show_rejoin_min: must be 0 or more"
+        if q.rating_window_s < 1:
+            yield "queue.rating_window_s: must be 1 or more"
+    s = config.server
+    if _valid(s):
+        if s.threads < 4:
+            yield "server.threads: must be 4 or more"
+        if s.login_attempts < 1:
+            yield "server.login_attempts: must be 1 or more"
+        if s.lockout_min < 1:
+            yield "server.lockout_min: must be 1 or more"
     for key, section in (("mqtt", config.mqtt), ("server", config.server)):
         port = getattr(section, "port", INVALID) if section is not INVALID else INVALID
         if port is not INVALID and not 0 < port < 65536:

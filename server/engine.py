@@ -13,6 +13,7 @@ reload. Any failure rolls back and drops the cached state.
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import threading
@@ -23,8 +24,8 @@ from typing import Any, Callable
 
 from queuebox.clock import business_day, iso, trusted_now, utc_now
 from queuebox.config import Config
-from queuebox.errors import CommandRejected
-from server import rules, store
+from queuebox.errors import CommandRejected, ConfigError
+from server import rules, settings, store
 from server.rules import Outcome, QueueState, Ticket
 from server.store import EventRecord
 
@@ -32,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 MAX_COMMAND_ID = 64
 Rule = Callable[[QueueState, datetime], Outcome]
+Listener = Callable[[tuple[EventRecord, ...]], None]
 
 
 @dataclass(frozen=True)
@@ -52,16 +54,41 @@ class Engine:
     def __init__(self, config: Config, db_path: str | Path | None = None, *,
                  clock: Callable[[], datetime] = utc_now,
                  new_token: Callable[[], str] = lambda: secrets.token_urlsafe(9)) -> None:
-        self.config = config
-        self._db = store.open_database(db_path or config.database.path)
+        self.file_config = config
+        self.db_path = Path(db_path or config.database.path)
+        self._db = store.open_database(self.db_path)
         store.migrate(self._db)
-        store.sync_config(self._db, config)
+        overrides = settings.read_overrides(self._db)
+        try:
+            self.config = settings.effective_config(config, overrides)
+        except ConfigError as exc:  # e.g. the file changed under the saved sections: run on the file alone
+            logger.error("ignoring the settings saved from the web administration: %s", exc)
+            self.config = config
+        self.message: str = overrides.get("message", "")
+        store.sync_config(self._db, self.config)
         self._clock = clock
         self._new_token = new_token
         self._lock = threading.Lock()
         self._state: QueueState | None = None
         self._seq = -1
         self._warned_clock = False
+        self._listeners: list[Listener] = []
+
+    def now(self) -> datetime:
+        """The engine's clock (injected in tests)."""
+        return self._clock()
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call `listener(records)` after every commit that recorded events, on the committing thread,
+        outside the engine's lock. Listeners must be quick (enqueue and return) and must not raise."""
+        self._listeners.append(listener)
+
+    def _notify(self, records: tuple[EventRecord, ...]) -> None:
+        for listener in self._listeners:
+            try:
+                listener(records)
+            except Exception:
+                logger.exception("an engine listener failed")
 
     def close(self) -> None:
         with self._lock:
@@ -116,9 +143,51 @@ class Engine:
             self._state = outcome.state
             if records:
                 self._seq = records[-1].seq
-            if not reply["ok"]:
-                logger.info("%s %s refused: %s", origin, command_id, reply["error"]["message"])
-            return Result(reply, tuple(records))
+        if not reply["ok"]:
+            logger.info("%s %s refused: %s", origin, command_id, reply["error"]["message"])
+        if records:
+            self._notify(tuple(records))
+        return Result(reply, tuple(records))
+
+    def reconfigure(self, changes: dict[str, Any], actor: str) -> Config:
+        """Apply sections saved from the web administration (see `server.settings`) without a restart.
+
+        Validated like the config file; raises ConfigError listing every problem, and refuses to
+        remove a service someone waits in or a counter holding a ticket. Recorded as one
+        `config_changed` event naming the sections and the actor."""
+        unknown = settings.unknown_sections(changes)
+        if unknown:
+            raise ConfigError([f"{key}: not a section the administration can change" for key in unknown],
+                              "the administration")
+        with self._lock:
+            conn = self._db.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                before, now = self._current(conn)
+                overrides = {**settings.read_overrides(self._db), **changes}
+                new = settings.effective_config(self.file_config, overrides)
+                problems = list(_still_in_use(before, new))
+                if problems:
+                    raise ConfigError(problems, "the administration")
+                stamp = iso(now, new.zone)
+                settings.write_overrides(conn, changes, stamp, actor)
+                store.write_config_rows(self._db, new)
+                data = {"sections": sorted(changes)}
+                cur = conn.execute("INSERT INTO events (at, type, actor, data) VALUES (?, 'config_changed', ?, ?)",
+                                   [stamp, actor, json.dumps(data)])
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                self._state = None
+                raise
+            self.config = new
+            self.message = overrides.get("message", "")
+            self._state = None  # rebuilt with the new config on the next read
+            record = EventRecord(cur.lastrowid, stamp, "config_changed", None, None, data)
+        logger.info("%s changed %s", actor, ", ".join(sorted(changes)))
+        self._notify((record,))
+        return new
 
     # --- reading ------------------------------------------------------------------------
 
@@ -133,7 +202,7 @@ class Engine:
                 conn.execute("ROLLBACK")
             return state
 
-    def snapshots(self, message: str = "") -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    def snapshots(self, message: str | None = None) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         """The retained `board` payload and each counter's `counter/<id>/state` payload, as committed."""
         with self._lock:
             conn = self._db.conn
@@ -152,7 +221,7 @@ class Engine:
             "calls": [{"ticket": c["label"], "counter": c["counter"], "counter_name": names.get(c["counter"], c["counter"]),
                        "service": c["service"], "at": c["at"], "recall": c["recall"]} for c in calls],
             "waiting": waiting,
-            "message": message,
+            "message": self.message if message is None else message,
         }
         counters = {}
         for cfg in self.config.counters:
@@ -211,6 +280,18 @@ class Engine:
 
 def _error(command_id: Any, code: str, message: str) -> dict[str, Any]:
     return {"id": command_id, "ok": False, "error": {"code": code, "message": message}}
+
+
+def _still_in_use(state: QueueState, new: Config) -> list[str]:
+    """Why `new` cannot replace the config now: services or counters it drops that are in use."""
+    problems = []
+    for t in state.tickets.values():
+        if t.status in rules.ACTIVE and new.service(t.queue) is None:
+            problems.append(f"services: {t.queue} still has ticket {t.label} in its queue; serve or transfer it first")
+    for cid, c in state.counters.items():
+        if c.ticket is not None and new.counter(cid) is None:
+            problems.append(f"counters: {cid} is holding a ticket; finish it first")
+    return problems
 
 
 def _day_or_none(day: date) -> date | None:

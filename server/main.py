@@ -37,8 +37,9 @@ def run_server(config: Config, db_path: str, listen: str, port: int) -> None:
     bus.start()
     loop.start()
     try:
-        waitress.serve(app, host=listen, port=port, threads=4, ident="queuebox")
+        waitress.serve(app, host=listen, port=port, threads=config.server.threads, ident="queuebox")
     finally:
+        app.extensions["queuebox.hub"].close()
         stop.set()
         loop.join(timeout=5)
         bus.stop()

@@ -103,6 +103,41 @@ def _initial(db: Database) -> None:
         db.execute(statement)
 
 
+_WEB = [
+    "ALTER TABLE services ADD COLUMN override TEXT NOT NULL DEFAULT 'hours'",
+    # Settings changed from the web administration; they take precedence over the config file.
+    """CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        at TEXT NOT NULL,
+        actor TEXT
+    )""",
+    "ALTER TABLE users ADD COLUMN failed_logins INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE users ADD COLUMN locked_until TEXT",
+    "ALTER TABLE users ADD COLUMN active INTEGER NOT NULL DEFAULT 1",
+    """CREATE TABLE api_tokens (
+        name TEXT PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        created_by TEXT,
+        last_used_at TEXT
+    )""",
+    # Rating tablets paired to a counter: the tablet keeps the token in a cookie, we keep its hash.
+    """CREATE TABLE tablets (
+        token_hash TEXT PRIMARY KEY,
+        counter TEXT NOT NULL,
+        paired_at TEXT NOT NULL,
+        paired_by TEXT
+    )""",
+]
+
+
+@_migration("0002_web")
+def _web(db: Database) -> None:
+    for statement in _WEB:
+        db.execute(statement)
+
+
 def check_not_newer(db: Database) -> None:
     """Refuse a database that has migrations this version does not know (written by a newer queuebox)."""
     unknown = [m.name for m in migrations.applied(db) if m.name not in KNOWN]

@@ -14,20 +14,33 @@ import logging
 import queue
 import threading
 
+from dataclasses import dataclass
+
 from queuebox.bus import Bus, Connected, Message
 from queuebox.protocol import ProtocolError, Route, parse_counter_command, parse_rating, parse_take, peek_id
 from server.engine import Engine, Result
+from server.store import EventRecord
 
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Committed:
+    """Events the engine committed (from MQTT, the web or the API), waiting to be published."""
+    records: tuple[EventRecord, ...]
+
+
 class MqttBridge:
-    """Connects one engine to one bus; `serve` runs its loop until `stop` is set."""
+    """Connects one engine to one bus; `serve` runs its loop until `stop` is set.
+
+    Whatever commits through the engine, from any thread, is queued on the same inbox as the
+    bus's messages, so one loop publishes everything, in commit order."""
 
     def __init__(self, engine: Engine, bus: Bus) -> None:
         self.engine = engine
         self.bus = bus
         self.topics = bus.topics
+        engine.add_listener(lambda records: bus.inbox.put(Committed(records)))
 
     def serve(self, stop: threading.Event) -> None:
         """Handle inbox items until `stop` is set; no input stops the loop."""
@@ -41,8 +54,13 @@ class MqttBridge:
             except Exception:  # a database or bug: log it, keep serving the others
                 logger.exception("failed to handle %r", getattr(item, "topic", item))
 
-    def handle(self, item: Message | Connected) -> None:
+    def handle(self, item: Message | Connected | Committed) -> None:
         if isinstance(item, Connected):
+            self.publish_snapshots()
+            return
+        if isinstance(item, Committed):
+            for record in item.records:
+                self.bus.publish(self.topics.events(), record.message())
             self.publish_snapshots()
             return
         route = self.topics.route(item.topic)
@@ -58,11 +76,7 @@ class MqttBridge:
             self.bus.publish(reply_topic, {"id": peek_id(item.payload), "ok": False,
                                            "error": {"code": exc.code, "message": exc.message}})
             return
-        self.bus.publish(reply_topic, result.reply)
-        if result.events:
-            for record in result.events:
-                self.bus.publish(self.topics.events(), record.message())
-            self.publish_snapshots()
+        self.bus.publish(reply_topic, result.reply)  # its events follow as a Committed item
 
     def _apply(self, route: Route, payload: bytes) -> Result:
         if route.kind == "take":

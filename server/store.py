@@ -106,13 +106,18 @@ def migrate(db: Database) -> list[str]:
 def sync_config(db: Database, config: Config) -> None:
     """Write the configured services and counters into their tables, keeping counters' state."""
     with _immediate(db):
-        for s in config.services:
-            row = dataclasses.asdict(s)
-            row["open_days"] = json.dumps(list(s.open_days))
-            row["hours"] = json.dumps(list(s.hours))
-            db["services"].upsert(row, pk="code")
-        for c in config.counters:
-            db["counters"].upsert({"id": c.id, "name": c.name, "services": json.dumps(c.services)}, pk="id")
+        write_config_rows(db, config)
+
+
+def write_config_rows(db: Database, config: Config) -> None:
+    """`sync_config` inside the caller's transaction."""
+    for s in config.services:
+        row = dataclasses.asdict(s)
+        row["open_days"] = json.dumps(list(s.open_days))
+        row["hours"] = json.dumps(list(s.hours))
+        db["services"].upsert(row, pk="code")
+    for c in config.counters:
+        db["counters"].upsert({"id": c.id, "name": c.name, "services": json.dumps(c.services)}, pk="id")
 
 
 # --- reading --------------------------------------------------------------------------------

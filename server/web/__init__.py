@@ -1,21 +1,96 @@
-"""The web application (Flask app factory). For now: the health endpoint a supervisor polls."""
+"""The web application (Flask app factory), served by waitress inside `queuebox server`.
+
+It never writes queue state itself: counter buttons, the API and the administration all go
+through the engine, the single writer. Pages are server-rendered; the little JavaScript
+there is (live updates, shortcuts) is shipped in `static/`, nothing comes from the internet.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, jsonify
+import secrets
+from typing import Any
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from server import rules
 from server.engine import Engine
+from server.web import i18n
+from server.web.common import close_db, json_error
+from server.web.i18n import N_, _
+from server.web.live import Hub
+
+MAX_BODY = 64 * 1024  # bytes; forms and API commands are tiny
+csrf = CSRFProtect()
+
+# Content-Security-Policy: scripts and styles only from this server (no inline script).
+_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
 
 
-def create_app(engine: Engine) -> Flask:
-    """The Flask app serving `engine`; it never writes except through the engine."""
+def create_app(engine: Engine, *, hub: Hub | None = None, secret_key: str | None = None,
+               dev: bool = False) -> Flask:
+    """The Flask app serving `engine`. `secret_key` signs sessions (default: one kept in the
+    database, so logins survive restarts); `dev` adds the demo's virtual-kiosk page."""
     app = Flask(__name__)
-    app.config["JSON_AS_ASCII"] = False
+    config = engine.config
+    app.config.update(
+        SECRET_KEY=secret_key or _stored_secret(engine),
+        MAX_CONTENT_LENGTH=MAX_BODY,
+        SESSION_COOKIE_NAME="queuebox_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.server.secure_cookies,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=config.server.secure_cookies,
+        WTF_CSRF_TIME_LIMIT=None,  # a counter console stays open all day; the token is bound to the session
+        QUEUEBOX_DEV=dev,
+    )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    hub = hub or Hub()
+    engine.add_listener(hub.publish)
+    app.extensions["queuebox.engine"] = engine
+    app.extensions["queuebox.hub"] = hub
+    app.teardown_appcontext(close_db)
+    csrf.init_app(app)
+    i18n.init_app(app, config.site.languages)
+
+    from server.web import admin, api, auth, counter, public, reports
+    auth.login_manager.init_app(app)
+    for module in (auth, counter, admin, public, api, reports):
+        app.register_blueprint(module.bp)
+    csrf.exempt(api.bp)  # the API authenticates each request with a token, not a cookie
+    if dev:
+        from server.web import devkiosk
+        app.register_blueprint(devkiosk.bp)
+
+    @app.context_processor
+    def site() -> dict[str, Any]:
+        return {"site": engine.config.site, "dev": dev}
+
+    @app.after_request
+    def security_headers(response: Any) -> Any:
+        response.headers.setdefault("Content-Security-Policy", _CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")  # status URLs carry their token
+        return response
+
+    @app.errorhandler(CSRFError)
+    def csrf_failed(exc: CSRFError) -> Any:
+        if request.path.startswith("/api/"):
+            return json_error(400, "bad_request", exc.description)
+        return _error_page(400, _("This form has expired or did not come from this page. Reload the page and try again.")), 400
+
+    for status, message in ((400, N_("The request could not be read.")),
+                            (403, N_("You are not allowed to open this page.")),
+                            (404, N_("This page does not exist.")),
+                            (405, N_("This action is not allowed here.")),
+                            (413, N_("The request is too large."))):
+        app.register_error_handler(status, _error_handler(status, message))
 
     @app.get("/healthz")
-    def health():  # type: ignore[no-untyped-def]
+    def health() -> Any:
         state = engine.snapshot()
         return jsonify({
             "ok": True,
@@ -26,3 +101,33 @@ def create_app(engine: Engine) -> Flask:
         })
 
     return app
+
+
+def _error_page(status: int, message: str) -> str:
+    return render_template("error.html", status=status, message=message)
+
+
+def _error_handler(status: int, message: str) -> Any:
+    codes = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+
+    def handle(exc: Exception) -> Any:
+        if request.path.startswith("/api/"):
+            return json_error(status, codes[status], message)
+        return _error_page(status, _(message)), status
+    return handle
+
+
+def _stored_secret(engine: Engine) -> str:
+    """The session signing key, made once and kept in the settings table."""
+    from server import store
+    db = store.open_database(engine.db_path)
+    try:
+        row = db.execute("SELECT value FROM settings WHERE key = 'web.secret_key'").fetchone()
+        if row:
+            return str(row[0])
+        key = secrets.token_hex(32)
+        db.execute("INSERT OR IGNORE INTO settings (key, value, at, actor) VALUES ('web.secret_key', ?, ?, 'server')",
+                   [key, engine.now().isoformat(timespec="seconds")])
+        return str(db.execute("SELECT value FROM settings WHERE key = 'web.secret_key'").fetchone()[0])
+    finally:
+        db.close()

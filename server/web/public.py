@@ -1,0 +1,4 @@
+"""Placeholder (being written)."""
+from flask import Blueprint
+
+bp = Blueprint("public", __name__)
