@@ -1,12 +1,232 @@
-"""Placeholder (being written)."""
-from flask import Blueprint
+"""The managers' reports page: a period (day, week, month or range), charts drawn on the
+server as SVG, the figures table grouped by service, counter, clerk, hour or day, and a CSV
+of every table. The figures and their definitions are `server.reports`'.
 
+Query string: `period` = day | week | month | range, `date` (YYYY-MM-DD, default today),
+`to` (range only), `by` (the table's grouping). `export.csv?table=<grouping>&from=&to=`
+downloads one table (UTF-8 with a byte-order mark, so spreadsheet programs read the
+diacritics).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, Mapping
+
+from flask import Blueprint, Response, abort, render_template, request, url_for
+from markupsafe import Markup
+
+from queuebox.clock import local_date
+from server.report_cli import write_csv
+from server.reports import DIMENSIONS, KEYPAD, Dimension, Period, Report, ReportError, reports
+from server.web import charts
 from server.web.auth import role_required
+from server.web.common import db, get_engine
+from server.web.i18n import N_, _, current_language
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
+
+KINDS = {"day": N_("Day"), "week": N_("Week"), "month": N_("Month"), "range": N_("Range")}
+GROUPS = {"service": N_("Service"), "counter": N_("Counter"), "clerk": N_("Clerk"), "hour": N_("Hour of day"),
+          "day": N_("Day")}
+OTHER_CLERKS = {KEYPAD: N_("(keypad)"), "(api)": N_("(api)")}
+BLUE, LIGHT_BLUE, GREEN, ORANGE, GREY, RED = "#0b5cad", "#a9c8ea", "#1d7a3a", "#d9822b", "#9aa3ad", "#b3261e"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What the manager asked for, as typed (to refill the form) and as a period."""
+    kind: str
+    day: date
+    to: date
+    by: Dimension
+    period: Period
+
+    def shifted(self, direction: int) -> dict[str, str]:
+        """Query arguments of the previous (-1) or next (+1) period of the same kind."""
+        start = self.period.start
+        if self.kind == "month":
+            month = start.month - 1 + direction
+            start = date(start.year + month // 12, month % 12 + 1, 1)
+        else:
+            start += timedelta(days=self.period.days * direction)
+        args = {"period": self.kind, "date": start.isoformat(), "by": self.by}
+        if self.kind == "range":
+            args["to"] = (start + timedelta(days=self.period.days - 1)).isoformat()
+        return args
+
+
+def parse_choice(args: Mapping[str, str], today: date) -> Choice:
+    """The period and grouping of the query string; ReportError (translated) if it makes no sense."""
+    kind = args.get("period") or "day"
+    by = args.get("by") or "service"
+    if kind not in KINDS:
+        raise ReportError(_("Unknown period %(value)s.", value=kind))
+    if by not in DIMENSIONS:
+        raise ReportError(_("Unknown grouping %(value)s.", value=by))
+    day = _date(args.get("date"), today)
+    to = _date(args.get("to"), day)
+    if kind == "range" and to < day:
+        raise ReportError(_("The period ends before it starts."))
+    period = {"day": Period.day, "week": Period.week, "month": Period.month}[kind](day) if kind != "range" \
+        else Period(day, to)
+    return Choice(kind, day, to, by, period)  # type: ignore[arg-type]
+
+
+def _date(text: str | None, default: date) -> date:
+    if not text:
+        return default
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ReportError(_("%(value)s is not a date.", value=text)) from None
 
 
 @bp.get("/")
 @role_required("admin", "manager")
-def index() -> str:
-    return "reports"
+def index() -> Any:
+    engine = get_engine()
+    today = local_date(engine.now(), engine.config.zone)
+    try:
+        choice = parse_choice(request.args, today)
+    except ReportError as exc:
+        fallback = parse_choice({}, today)
+        return render_template("reports/index.html", choice=fallback, error=str(exc), **_form_lists()), 400
+    multi_day = choice.period.days > 1
+    trend_by: Dimension = "day" if multi_day else "hour"
+    found = reports(db(), choice.period, *dict.fromkeys([choice.by, "hour", "service", trend_by]))
+    main = found[choice.by]
+    return render_template(
+        "reports/index.html", choice=choice, error=None, report=main, totals=main.totals,
+        charts=_charts(found["hour"], found["service"], found[trend_by]), trend_by=trend_by,
+        period_label=period_label(choice), previous=choice.shifted(-1), following=choice.shifted(1),
+        minutes=minutes, percent=percent, group_name=group_name, export=_export_url(choice.period), **_form_lists())
+
+
+@bp.get("/export.csv")
+@role_required("admin", "manager")
+def export() -> Response:
+    table = request.args.get("table", "")
+    try:
+        start = date.fromisoformat(request.args.get("from", ""))
+        end = date.fromisoformat(request.args.get("to") or start.isoformat())
+        period = Period(start, end)
+    except ValueError:
+        abort(400)
+    if table not in DIMENSIONS:
+        abort(404)
+    out = io.StringIO()
+    out.write("\ufeff")
+    write_csv(reports(db(), period, table)[table], out)  # type: ignore[arg-type]
+    name = f"queuebox-{table}-{start}{'' if end == start else f'_{end}'}.csv"
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _export_url(period: Period) -> Any:
+    return lambda table: url_for("reports.export", table=table, **{"from": period.start.isoformat(),
+                                                                   "to": period.end.isoformat()})
+
+
+def _form_lists() -> dict[str, Any]:
+    return {"kinds": {k: _(v) for k, v in KINDS.items()}, "groups": {k: _(v) for k, v in GROUPS.items()}}
+
+
+# --- words and numbers ----------------------------------------------------------------------
+
+def short_date(day: date, year: bool = True) -> str:
+    return day.strftime("%d/%m/%Y" if year else "%d/%m")
+
+
+def period_label(choice: Choice) -> str:
+    p = choice.period
+    if choice.kind == "day":
+        return short_date(p.start)
+    if choice.kind == "month":
+        return _("Month %(month)s", month=p.start.strftime("%m/%Y"))
+    text = f"{short_date(p.start, p.start.year != p.end.year)} – {short_date(p.end)}"
+    return _("Week %(dates)s", dates=text) if choice.kind == "week" else text
+
+
+def _decimal(value: float, digits: int) -> str:
+    text = f"{value:.{digits}f}"
+    return text.replace(".", ",") if current_language() == "vi" else text
+
+
+def group_name(report: Report, key: Any) -> str:
+    """A row's name on the page: the report's, with "(keypad)" and the like translated."""
+    name = report.name(key)
+    return _(name) if name in OTHER_CLERKS else name
+
+
+def minutes(seconds: float | None) -> str:
+    """Seconds as minutes to 0.1 ("12,5" in Vietnamese); "—" for none."""
+    return "—" if seconds is None else _decimal(seconds / 60, 1)
+
+
+def percent(share: float | None) -> str:
+    return "—" if share is None else _decimal(share * 100, 0) + " %"
+
+
+# --- charts ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Chart:
+    title: str  # shown above the chart, and its SVG <title>
+    svg: Markup
+
+
+def _charts(by_hour: Report, by_service: Report, trend: Report) -> dict[str, Chart]:
+    decimal = "," if current_language() == "vi" else "."
+    hours = _hour_range(by_hour)
+    rows = {f.key: f for f in by_hour.rows}
+    title = _("Waiting time by hour of arrival (minutes)")
+    wait = Chart(title, charts.columns(
+        title, _("Median and 90th percentile of the wait from ticket to first call, by the hour the ticket was issued."),
+        [f"{h:02d}h" for h in hours],
+        [_min(rows[h].wait_median_s) if h in rows else None for h in hours],
+        [_min(rows[h].wait_p90_s) if h in rows else None for h in hours],
+        [charts.Series(_("Median"), BLUE), charts.Series(_("9 in 10 waited at most (p90)"), LIGHT_BLUE)],
+        decimal=decimal))
+    title = _("Tickets by service")
+    volume = Chart(title, charts.stacked_rows(
+        title, _("Tickets issued per service, by what became of them."),
+        [by_service.name(f.key) for f in by_service.rows],
+        [charts.Series(_("Served"), GREEN), charts.Series(_("No-show"), ORANGE),
+         charts.Series(_("Cancelled or still waiting"), GREY)],
+        [[f.served, f.no_show, f.cancelled + f.open] for f in by_service.rows]))
+    keys = _day_range(trend) if trend.by == "day" else _hour_range(trend)
+    points = {f.key: f for f in trend.rows}
+    title = _("Satisfaction by day") if trend.by == "day" else _("Satisfaction by hour of arrival")
+    satisfaction = Chart(title, charts.lines(
+        title, _("Share of ratings 'very satisfied' or 'satisfied', and share of served citizens who rated."),
+        [short_date(date.fromisoformat(k), False) if trend.by == "day" else f"{k:02d}h" for k in keys],
+        [charts.Series(_("Satisfied"), GREEN), charts.Series(_("Response rate"), BLUE, dashed=True)],
+        [[_pct(points[k].satisfied_share) if k in points else None for k in keys],
+         [_pct(points[k].response_rate) if k in points else None for k in keys]]))
+    title = _("Ratings by score")
+    scores = Chart(title, charts.share_bar(
+        title, _("How the citizens who rated the service answered."),
+        [charts.Series(_("Very satisfied"), GREEN), charts.Series(_("Satisfied"), "#7cb342"),
+         charts.Series(_("Neutral"), GREY), charts.Series(_("Dissatisfied"), RED)], by_service.totals.ratings))
+    return {"wait": wait, "volume": volume, "satisfaction": satisfaction, "scores": scores}
+
+
+def _min(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds / 60
+
+
+def _pct(share: float | None) -> float | None:
+    return None if share is None else share * 100
+
+
+def _hour_range(r: Report) -> list[Any]:
+    hours = [f.key for f in r.rows]
+    return list(range(min(hours), max(hours) + 1)) if hours else []
+
+
+def _day_range(r: Report) -> list[Any]:
+    p = r.period
+    return [(p.start + timedelta(days=i)).isoformat() for i in range(p.days)]

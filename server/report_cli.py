@@ -1,0 +1,103 @@
+"""`queuebox report`: the manager's report of a period in the terminal, as CSV or as JSON.
+
+Reads only the database file, opened read-only: it can run beside a live server or on a copy.
+Bad input (a date that is not YYYY-MM-DD, --from after --to, no such file) exits with status 2
+and one line saying what is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any, TextIO
+
+from server.reports import DIMENSIONS, NONE_LABEL, Period, Report, ReportError, as_json, open_readonly, report, table
+
+FORMATS = ("table", "csv", "json")
+
+
+def iso_date(text: str) -> date:
+    """An argparse type: a YYYY-MM-DD date."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date as YYYY-MM-DD") from None
+
+
+def add_report_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `queuebox report` (the caller adds --config)."""
+    parser.add_argument("--from", dest="start", type=iso_date, required=True, metavar="YYYY-MM-DD",
+                        help="first business day of the period")
+    parser.add_argument("--to", dest="end", type=iso_date, metavar="YYYY-MM-DD",
+                        help="last business day of the period, included (default: --from)")
+    parser.add_argument("--by", choices=DIMENSIONS, default="service",
+                        help="one row per service, counter, clerk, hour of issue or day (default: service)")
+    parser.add_argument("--format", choices=FORMATS, default="table",
+                        help="table (aligned text), csv or json (default: table)")
+    parser.add_argument("--database", metavar="PATH",
+                        help="database file (default: database.path of the config)")
+
+
+def cmd_report(args: argparse.Namespace, database: str | Path, out: TextIO | None = None) -> int:
+    """Print the report of `database`; 2 with a message on stderr for bad input."""
+    out = out or sys.stdout
+    try:
+        period = Period(args.start, args.end or args.start)
+        db = open_readonly(database)
+    except ReportError as exc:
+        print(f"queuebox report: {exc}", file=sys.stderr)
+        return 2
+    try:
+        result = report(db, period, args.by)
+    finally:
+        db.close()
+    if args.format == "json":
+        json.dump(as_json(result), out, ensure_ascii=False, indent=2)
+        out.write("\n")
+    elif args.format == "csv":
+        write_csv(result, out)
+    else:
+        out.write(render_text(result))
+    return 0
+
+
+def write_csv(result: Report, out: TextIO) -> None:
+    """The report as CSV: a header, one line per group, then the totals line."""
+    columns, rows = table(result)
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if row[c] is None else row[c] for c in columns])
+
+
+SHORT = {"name": "", "issued": "issued", "served": "served", "no_show": "no-show", "cancelled": "cancel",
+         "open": "open", "transferred": "transf", "wait_median_min": "wait med", "wait_p90_min": "p90",
+         "wait_max_min": "max", "service_median_min": "svc med", "service_p90_min": "p90",
+         "service_max_min": "max", "within_target_pct": "≤target%", "rated": "rated",
+         "score_1": "1", "score_2": "2", "score_3": "3", "score_4": "4",
+         "satisfied_pct": "satisf%", "response_rate_pct": "resp%"}
+
+
+def render_text(result: Report) -> str:
+    """The report as an aligned text table for a terminal (times in minutes)."""
+    columns, rows = table(result)
+    shown = columns[1:]  # the name column already says the key
+    header = [f"by {result.by}", *(SHORT[c] for c in shown[1:])]
+    lines = [[_cell(row[c]) for c in shown] for row in rows]
+    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
+    text = [f"queuebox report {result.period} — times in minutes, {NONE_LABEL} = none"]
+    for i, line in enumerate([header, *lines]):
+        if i == len(lines):  # before the totals line
+            text.append("  ".join("-" * w for w in widths))
+        text.append("  ".join(cell.ljust(w) if j == 0 else cell.rjust(w) for j, (cell, w) in enumerate(zip(line, widths))))
+    busiest = ", ".join(f"{h:02d}:00 ({n})" for h, n in result.busiest_hours) or NONE_LABEL
+    text.append(f"busiest hours (tickets issued): {busiest}")
+    return "\n".join(text) + "\n"
+
+
+def _cell(value: Any) -> str:
+    return NONE_LABEL if value is None else str(value)
