@@ -7,6 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 EXTRAS := server,kiosk,display,dev
 DEBIAN_PACKAGES := python3-venv mosquitto mosquitto-clients fonts-dejavu-core fonts-noto-core espeak-ng sqlite3
+# Only the tests need a browser: the pages people use are checked in real Chromium.
+TEST_PACKAGES := chromium
 STAMP := $(VENV)/.installed
 DEMO_DIR := var/demo
 DEMO_CONFIG := config/queuebox.example.toml
@@ -25,6 +27,7 @@ $(STAMP): pyproject.toml requirements.lock
 	@touch $@
 
 test: setup
+	@scripts/debian-packages $(TEST_PACKAGES)
 	$(BIN)/python -m pytest
 
 demo: setup

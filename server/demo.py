@@ -100,6 +100,29 @@ def broker_conf(folder: Path, port: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+DEMO_PASSWORD = "demo1234"  # printed by the demo; the demo listens on 127.0.0.1 only
+
+
+def demo_accounts(config: Config) -> list[tuple[str, str, str]]:
+    """Create the demo's web accounts once (admin, manager, one clerk per counter);
+    returns (login, role, home path) of each."""
+    from queuebox.clock import utc_now
+    from server import store, users
+
+    wanted = [("admin", "admin", [], "/admin/"), ("manager", "manager", [], "/admin/")]
+    wanted += [(f"clerk{c.id}".lower(), "clerk", [c.id], f"/counter/{c.id}") for c in config.counters
+               if users.check_login(f"clerk{c.id}".lower()) is None]
+    db = store.open_database(config.database.path)
+    try:
+        store.migrate(db)
+        for login, role, counters, _ in wanted:
+            if users.get(db, login) is None:
+                users.add(db, login, DEMO_PASSWORD, role, counters, utc_now())
+    finally:
+        db.close()
+    return [(login, role, home) for login, role, _, home in wanted]
+
+
 def _start(log: Path, command: str, *args: str, stdin: int | None = subprocess.DEVNULL) -> subprocess.Popen:
     """Start `queuebox COMMAND ARGS` with its output in `log`."""
     with open(log, "w") as out:
@@ -139,6 +162,7 @@ def run_demo(config: Config, folder: Path, web_port: int) -> int:
                                       preexec_fn=_die_with_parent)
         children.append(broker)
         wait_for_port(broker_port, broker, broker_log)
+        accounts = demo_accounts(config)
         server_log = folder / "server.log"
         server = _start(server_log, "server", "--config", str(config_path))
         children.append(server)
@@ -149,7 +173,9 @@ def run_demo(config: Config, folder: Path, web_port: int) -> int:
                                "--out", str(folder / "tickets"), stdin=None))
         print(f"""
 queuebox demo — {config.site.name}
-  web (health):  http://127.0.0.1:{web_port}/healthz
+  web:           http://127.0.0.1:{web_port}/  (log in with a demo account below, password {DEMO_PASSWORD})
+{chr(10).join(f"                 {login:<10} {role:<8} http://127.0.0.1:{web_port}{home}" for login, role, home in accounts)}
+  ticket status: the QR code of each ticket (http://127.0.0.1:{web_port}/t/...)
   MQTT broker:   127.0.0.1:{broker_port}, topics under {config.mqtt.root}/{config.site.id}/
   board:         {"a window" if on_screen else folder / "board.png"} (redrawn on every call)
   kiosk:         type a service code ({", ".join(s.code for s in config.services)}) and Enter to press its button,

@@ -36,7 +36,7 @@ def test_migrate_creates_the_schema_and_loads_services(tmp_path):
     db = tmp_path / "q.db"
     first = queuebox("migrate", "--config", str(EXAMPLE), "--database", str(db))
     assert first.returncode == 0, first.stderr
-    assert "applied 0001_initial" in first.stdout
+    assert "applied 0001_initial, 0002_web" in first.stdout
     again = queuebox("migrate", "--config", str(EXAMPLE), "--database", str(db))
     assert again.returncode == 0 and "up to date" in again.stdout
     conn = sqlite3.connect(db)
