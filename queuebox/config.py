@@ -150,6 +150,41 @@ class KioskConfig:
 
 
 @dataclass(frozen=True)
+class KeypadConfig:
+    counter: str = _key("The counter this keypad serves (an id of counters); its MQTT user is counter-<id>. "
+                        "`queuebox keypad --counter ID` overrides it.", "1")
+    button_next: int = _key("GPIO (BCM) pin of the Next button (finish the current citizen, call the next); 0 for none.",
+                            0)
+    button_recall: int = _key("GPIO pin of the Recall button (call the current number again); 0 for none.", 0)
+    button_no_show: int = _key("GPIO pin of the No-show button (the called citizen did not come); 0 for none.", 0)
+    button_done: int = _key("GPIO pin of the Done button (the citizen has been served); 0 for none.", 0)
+    led_next: int = _key("GPIO pin of the Next button's LED; 0 for none.", 0)
+    led_recall: int = _key("GPIO pin of the Recall button's LED; 0 for none.", 0)
+    led_no_show: int = _key("GPIO pin of the No-show button's LED; 0 for none.", 0)
+    led_done: int = _key("GPIO pin of the Done button's LED; 0 for none.", 0)
+    rating_buttons: tuple[int, ...] = _key(
+        "GPIO pins of the four rating buttons, in score order: 1 very satisfied, 2 satisfied, 3 neutral, "
+        "4 dissatisfied; [] for none.", ())
+    rating_leds: tuple[int, ...] = _key("GPIO pins of the rating buttons' LEDs, same order; 0 for a button "
+                                        "without one; [] for none.", ())
+    blink_s: float = _key("Seconds on, then off, of a blinking LED (Next while a number is being called).", 0.5)
+    cooldown_s: float = _key("Seconds a button is ignored after a press counted (a double press of Next "
+                             "would skip a citizen).", 1.0)
+    reply_timeout_s: float = _key("Seconds to wait for the server's answer, resending the same command, "
+                                  "before giving up (the button's LED flickers).", 5.0)
+    retry_every_s: float = _key("Seconds between two sends of the same command while no answer came.", 1.0)
+
+    def pins(self) -> dict[str, int]:
+        """Every pin in use, by key path (``rating_buttons[0]``), 0s left out."""
+        found = {name: getattr(self, name) for name in ("button_next", "button_recall", "button_no_show",
+                                                        "button_done", "led_next", "led_recall", "led_no_show",
+                                                        "led_done")}
+        for key in ("rating_buttons", "rating_leds"):
+            found.update((f"{key}[{i}]", pin) for i, pin in enumerate(getattr(self, key)))
+        return {name: pin for name, pin in found.items() if pin is not INVALID and pin}
+
+
+@dataclass(frozen=True)
 class PrinterConfig:
     kind: Literal["usb", "serial", "network", "file", "dummy"] = _key(
         "How the thermal printer is connected: usb, serial, network, file (a device file) or dummy (none).", "dummy")
@@ -203,6 +238,8 @@ class Config:
     kiosk: KioskConfig = _key("This kiosk's buttons, LEDs and timing (on a kiosk Pi).", KioskConfig())
     printer: PrinterConfig = _key("This kiosk's thermal printer.", PrinterConfig())
     display: DisplayConfig = _key("This waiting-room display (on a display Pi).", DisplayConfig())
+    keypad: KeypadConfig = _key("A counter keypad's buttons, LEDs and timing (on the Pi it is wired to).",
+                                KeypadConfig())
 
     def service(self, code: str) -> ServiceConfig | None:
         return next((s for s in self.services if s.code == code), None)
@@ -397,6 +434,8 @@ def _check(config: Config) -> Iterator[str]:
         for key in ("cooldown_s", "reply_timeout_s", "retry_every_s", "priority_window_s"):
             if getattr(k, key) <= 0:
                 yield f"kiosk.{key}: must be more than 0"
+    if _valid(config.keypad):
+        yield from _check_keypad(config.keypad)
     d = config.display
     if _valid(d):
         if d.width < 0 or d.height < 0:
@@ -416,6 +455,29 @@ def _check(config: Config) -> Iterator[str]:
                 elif device_id in seen:
                     yield f"devices.{key}[{i}]: {device_id!r} is listed twice"
                 seen.add(device_id)
+
+
+def _check_keypad(kp: KeypadConfig) -> Iterator[str]:
+    if not _COUNTER_ID.fullmatch(kp.counter):
+        yield f"keypad.counter: {kp.counter!r} must be 1-16 letters, digits, - or _"
+    for key in ("rating_buttons", "rating_leds"):
+        if len(getattr(kp, key)) not in (0, 4):
+            yield f"keypad.{key}: must list 4 pins (scores 1 to 4) or none, not {len(getattr(kp, key))}"
+    if kp.rating_leds and not kp.rating_buttons:
+        yield "keypad.rating_leds: there are no rating_buttons to light"
+    for i, pin in enumerate(kp.rating_buttons):
+        if pin == 0:
+            yield f"keypad.rating_buttons[{i}]: 0 is not a GPIO pin (every score needs its button)"
+    pins = kp.pins()
+    for name, pin in pins.items():
+        if not 0 < pin < 28:
+            yield f"keypad.{name}: {pin} is not a GPIO pin (1-27)"
+    values = list(pins.values())
+    for pin in sorted({p for p in values if values.count(p) > 1}):
+        yield f"keypad: GPIO pin {pin} is used twice ({', '.join(n for n, p in pins.items() if p == pin)})"
+    for key in ("blink_s", "cooldown_s", "reply_timeout_s", "retry_every_s"):
+        if getattr(kp, key) <= 0:
+            yield f"keypad.{key}: must be more than 0"
 
 
 def _check_site(site: SiteConfig) -> Iterator[str]:

@@ -11,8 +11,10 @@ Every payload is a UTF-8 JSON object of at most 4096 bytes, except ``status``:
   kiosk/<kiosk>/reply        server → kiosk               {"id", "ok": true, "ticket": {"label": "A023", ...}}
   counter/<counter>/command  counter → server, QoS 1      {"id", "action", "to"?, "ticket"?, "reason"?}
   counter/<counter>/reply    server → counter             {"id", "ok": true, "ticket": {...} | null}
+                                                          a rating: {"id", "ok": true, "ticket": label, "score"}
   counter/<counter>/rating   keypad → server, QoS 1       {"id", "score": 1..4}
-  counter/<counter>/state    server → all, retained       {"seq", "state", "ticket": label | null, "waiting"}
+  counter/<counter>/state    server → all, retained       {"seq", "state", "ticket": label | null, "waiting",
+                                                           "rating_until": ISO-8601 | null}
   board                      server → displays, retained  {"seq", "at", "calls": [...], "waiting", "message"}
   events                     server → all                 {"seq", "at", "type", "ticket"?, "counter"?, ...}
   status/<client>            every client, retained       "online"; last will "offline"
@@ -28,6 +30,11 @@ Counter actions: ``next``, ``recall``, ``start``, ``done``, ``no_show``, ``pause
 ``"reason"`` (at most 200 characters) is free text, e.g. why a counter pauses. An optional
 field that is ``null`` counts as absent; ``"priority"``, when sent, must be true or false.
 
+Ratings: ``score`` 1 very satisfied, 2 satisfied, 3 neutral, 4 dissatisfied (`RATING_SCORES`).
+A rating counts for the ticket the counter finished last, once, until the ``rating_until`` of
+the counter's state (a time with offset; null when there is nothing to rate). Refusals:
+``no_ticket`` (nothing finished, or the window closed), ``already_rated`` (the first counts).
+
 Device ids in topics (kiosk, counter, client) are 1 to 32 ASCII letters, digits, ``-`` and
 ``_``, starting with a letter or digit. Parsers ignore fields they do not know, so a newer
 client can add fields; a field of the wrong type, a payload that is not a JSON object, is
@@ -40,6 +47,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from queuebox.errors import QueueboxError
@@ -54,8 +62,11 @@ COUNTER_ACTIONS = ("next", "recall", "start", "done", "no_show", "transfer", "ca
 EVENT_TYPES = ("issued", "called", "recalled", "started", "done", "no_show", "transferred", "rated",
                "paused", "resumed", "day_opened", "cancelled")
 ERROR_CODES = ("bad_request", "unknown_service", "unknown_counter", "unknown_ticket", "service_closed",
-               "daily_limit", "queue_empty", "not_allowed")
+               "daily_limit", "queue_empty", "not_allowed", "no_ticket", "already_rated")
 COUNTER_STATES = ("idle", "calling", "serving", "paused")
+# A citizen's rating, best first: score -> (Vietnamese, English).
+RATING_SCORES = {1: ("Rất hài lòng", "Very satisfied"), 2: ("Hài lòng", "Satisfied"),
+                 3: ("Bình thường", "Neutral"), 4: ("Không hài lòng", "Dissatisfied")}
 
 _DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 _SERVICE_CODE = re.compile(r"[A-Z]{1,3}")  # the rule of queuebox/config.py
@@ -187,7 +198,8 @@ class CounterCommand:
 
 @dataclass(frozen=True)
 class RatingCommand:
-    """A citizen's score, 1 (bad) to 4 (very good), for the ticket the counter finished last."""
+    """A citizen's score for the ticket the counter finished last: 1 very satisfied, 2 satisfied,
+    3 neutral, 4 dissatisfied."""
     id: str
     score: int
 
@@ -264,7 +276,10 @@ def parse_board(payload: bytes | str) -> dict[str, Any]:
 
 
 def parse_counter_state(payload: bytes | str) -> dict[str, Any]:
-    """A retained `counter/<counter>/state` message, validated; returns the dict."""
+    """A retained `counter/<counter>/state` message, validated; returns the dict.
+
+    ``rating_until`` may be absent (a server before ratings): read it as null.
+    """
     obj = _load(payload)
     f = _Fields(obj)
     f.integer("seq", low=0)
@@ -273,7 +288,16 @@ def parse_counter_state(payload: bytes | str) -> dict[str, Any]:
         raise f.error('"ticket" is required (null when the counter holds no ticket)')
     f.text("ticket")
     f.counts("waiting")
+    f.moment("rating_until")
     return obj
+
+
+def parse_moment(text: str) -> datetime:
+    """An ISO-8601 time of the protocol (with its UTC offset), zone-aware; ValueError otherwise."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has no UTC offset")
+    return moment
 
 
 def parse_event(payload: bytes | str) -> dict[str, Any]:
@@ -291,7 +315,8 @@ def parse_event(payload: bytes | str) -> dict[str, Any]:
 def parse_reply(payload: bytes | str) -> dict[str, Any]:
     """A `kiosk/<kiosk>/reply` or `counter/<counter>/reply` message, validated; returns the dict.
 
-    `ticket` is optional (an object or null); `error` is required when `ok` is false.
+    `ticket` is optional (an object or null); in the reply to a rating, which has `score`
+    (1 to 4), it is the rated ticket's label. `error` is required when `ok` is false.
     The error code is any non-empty string, so a client keeps working when codes are added.
     `id` is null only in an error reply to a command whose id could not be read.
     """
@@ -300,7 +325,10 @@ def parse_reply(payload: bytes | str) -> dict[str, Any]:
     if not ("id" in obj and obj["id"] is None and obj.get("ok") is False):
         f.command_id()
     ok = f.boolean("ok")
-    if obj.get("ticket") is not None and not isinstance(obj["ticket"], dict):
+    if "score" in obj:
+        f.integer("score", low=1, high=4)
+        f.text("ticket", MAX_LABEL, what="the rated ticket's label")
+    elif obj.get("ticket") is not None and not isinstance(obj["ticket"], dict):
         raise f.error(f'"ticket" must be an object or null, not {_show(obj["ticket"])}')
     if "error" in obj or not ok:
         if "error" not in obj:
@@ -468,6 +496,16 @@ class _Fields:
             limit = f" of at most {max_len} characters" if max_len is not None else ""
             raise self.error(f"{self.name(key)} must be {what}{limit}, not {_show(value)}")
         return value
+
+    def moment(self, key: str) -> datetime | None:
+        """An optional ISO-8601 time with offset; absent or null is None."""
+        value = self.text(key, 64, what="an ISO-8601 time with offset")
+        if value is None:
+            return None
+        try:
+            return parse_moment(value)
+        except ValueError:
+            raise self.error(f"{self.name(key)} must be an ISO-8601 time with offset, not {_show(value)}") from None
 
     def array(self, key: str, max_len: int) -> list[Any]:
         if key not in self.obj:

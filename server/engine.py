@@ -109,6 +109,23 @@ class Engine:
             return rules.counter_action(state, counter, action, now, to=to, ticket=ticket, reason=reason)
         return self.execute(origin or f"counter/{counter}", command_id, rule, self._counter_reply)
 
+    def rate(self, command_id: str, counter: str, score: int, *, origin: str | None = None) -> Result:
+        """A citizen's score (1 very satisfied … 4 dissatisfied) for the ticket `counter` finished last.
+
+        Accepted once per ticket, within `queue.rating_window_s` of its finish (see `rules.rate`):
+        writes the `ratings` row and one `rated` event; replies ``{"ticket": label, "score": n}``.
+        Refusals: unknown_counter, bad_request, no_ticket (window closed), already_rated (logged
+        at INFO and ignored). `origin` defaults to the keypad's ``counter/<counter>``; the web
+        rating page sends ``tablet/<counter>``.
+        """
+        def rule(state: QueueState, now: datetime) -> Outcome:
+            return rules.rate(state, counter, score, now)
+
+        def reply(state: QueueState, outcome: Outcome) -> dict[str, Any]:
+            assert outcome.ticket is not None
+            return {"ticket": outcome.ticket.label, "score": score}
+        return self.execute(origin or f"counter/{counter}", command_id, rule, reply)
+
     def execute(self, origin: str, command_id: str, rule: Rule,
                 reply_for: Callable[[QueueState, Outcome], dict[str, Any]]) -> Result:
         """Apply `rule` once per (origin, command id), durably; see the module docstring."""
@@ -148,6 +165,17 @@ class Engine:
         if records:
             self._notify(tuple(records))
         return Result(reply, tuple(records))
+
+    def record(self, event_type: str, actor: str, data: dict[str, Any]) -> EventRecord:
+        """Append an event that changes no queue state (e.g. `user_changed` from the administration)."""
+        with self._lock:
+            stamp = iso(self._clock(), self.config.zone)
+            cur = self._db.conn.execute("INSERT INTO events (at, type, actor, data) VALUES (?, ?, ?, ?)",
+                                        [stamp, event_type, actor, json.dumps(data, ensure_ascii=False)])
+            record = EventRecord(cur.lastrowid, stamp, event_type, None, None, data)
+            self._seq = record.seq if self._state is not None and self._seq == record.seq - 1 else self._seq
+        self._notify((record,))
+        return record
 
     def reconfigure(self, changes: dict[str, Any], actor: str) -> Config:
         """Apply sections saved from the web administration (see `server.settings`) without a restart.
@@ -203,12 +231,15 @@ class Engine:
             return state
 
     def snapshots(self, message: str | None = None) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-        """The retained `board` payload and each counter's `counter/<id>/state` payload, as committed."""
+        """The retained `board` payload and each counter's `counter/<id>/state` payload, as committed.
+
+        A counter's ``rating_until`` is when the rating window of its last finished ticket
+        closes, null if it has none, was rated, or the window has already closed."""
         with self._lock:
             conn = self._db.conn
             conn.execute("BEGIN")
             try:
-                state, _ = self._current(conn)
+                state, now = self._current(conn)
                 seq, last_at = store.head(self._db)
                 calls = store.recent_calls(self._db, state.day) if state.day != date.min else []
             finally:
@@ -227,8 +258,10 @@ class Engine:
         for cfg in self.config.counters:
             c = state.counters[cfg.id]
             held = state.tickets.get(c.ticket) if c.ticket is not None else None
+            until = rules.rating_until(state, cfg.id)
             counters[cfg.id] = {"seq": seq, "state": c.state, "ticket": held.label if held else None,
-                                "waiting": {code: waiting.get(code, 0) for code in cfg.services}}
+                                "waiting": {code: waiting.get(code, 0) for code in cfg.services},
+                                "rating_until": iso(until, self.config.zone) if until and until >= now else None}
         return board, counters
 
     def _current(self, conn: Any) -> tuple[QueueState, datetime]:

@@ -87,8 +87,7 @@ class MqttBridge:
             return self.engine.counter(cmd.id, route.device, cmd.action, to=cmd.to, ticket=cmd.ticket,
                                        reason=cmd.reason)
         rating = parse_rating(payload)
-        return Result({"id": rating.id, "ok": False,
-                       "error": {"code": "not_allowed", "message": "this server version does not record ratings yet"}})
+        return self.engine.rate(rating.id, route.device, rating.score)
 
     def publish_snapshots(self) -> None:
         """Publish the retained board and every counter's retained state, from the database."""

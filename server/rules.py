@@ -12,6 +12,13 @@ Vocabulary:
   label wraps at the service's `number_end`, the number never does;
 - a counter's services carry weights: higher weights are served first, equal weights FIFO;
 - queue order is issue order (ticket id), not the clock, so a clock jump cannot reorder it.
+
+Ratings: a citizen rates the ticket the counter finished last (`QueueState.finished`),
+once, within `queue.rating_window_s` seconds of its finish. Any finish opens that window:
+`done`, and `next` or `call` finishing the ticket the counter held (many clerks never press
+`done`: the citizen at the desk must still be able to rate). A no-show, a transfer or a
+cancelled ticket opens none. A new day does not close a window that is still open.
+Scores: 1 very satisfied, 2 satisfied, 3 neutral, 4 dissatisfied (`RATING_SCORES`).
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from typing import Any, Mapping
 
 from queuebox.config import Config, CounterConfig
 from queuebox.errors import CommandRejected
-from queuebox.protocol import COUNTER_ACTIONS
+from queuebox.protocol import COUNTER_ACTIONS, RATING_SCORES
 
 ACTIVE = frozenset({"waiting", "called", "serving"})
 HELD = frozenset({"called", "serving"})
@@ -63,6 +70,13 @@ class Counter:
 
 
 @dataclass(frozen=True)
+class Finished:
+    """The ticket a counter finished last, as it was finished, and its rating once made."""
+    ticket: Ticket
+    score: int | None = None
+
+
+@dataclass(frozen=True)
 class Event:
     type: str
     ticket: Ticket | None = None
@@ -79,6 +93,7 @@ class QueueState:
     issued: Mapping[str, int]  # last number issued today, per service
     next_id: int
     service_seconds: Mapping[str, tuple[float, ...]] = field(default_factory=dict)  # recent, per queue
+    finished: Mapping[str, Finished] = field(default_factory=dict)  # per counter: its `last_done` ticket
 
 
 @dataclass(frozen=True)
@@ -168,7 +183,9 @@ def open_day(state: QueueState, day: date, now: datetime) -> Outcome:
             closed = replace(t, status="cancelled", finished_at=now)
             events.append(Event("cancelled", closed, t.counter, {"reason": "day_closed"}))
     # Counters holding a ticket are freed by its "cancelled" event; paused ones stay paused.
-    counters = {cid: (c if c.state == "paused" else Counter(cid)) for cid, c in state.counters.items()}
+    # `last_done` (and `finished`) stay: a rating window open at midnight stays open.
+    counters = {cid: (c if c.state == "paused" else Counter(cid, last_done=c.last_done))
+                for cid, c in state.counters.items()}
     previous = None if state.day == date.min else state.day.isoformat()
     events.append(Event("day_opened", None, None, {"day": day.isoformat(), "previous": previous}))
     new = replace(state, day=day, tickets={}, counters=counters, issued={})
@@ -313,6 +330,40 @@ def resume(state: QueueState, counter: str, now: datetime) -> Outcome:
     return Outcome(new, (Event("resumed", None, counter),))
 
 
+# --- ratings --------------------------------------------------------------------------------
+
+def rating_until(state: QueueState, counter: str) -> datetime | None:
+    """Until when a rating of the ticket `counter` finished last is accepted; None if it has
+    none or it was rated. The time may be past: the caller compares it with now."""
+    f = state.finished.get(counter)
+    if f is None or f.score is not None or f.ticket.finished_at is None:
+        return None
+    return f.ticket.finished_at + timedelta(seconds=state.config.queue.rating_window_s)
+
+
+def rate(state: QueueState, counter: str, score: int, now: datetime) -> Outcome:
+    """A citizen's score (1 very satisfied … 4 dissatisfied) for the ticket `counter` finished
+    last, within `queue.rating_window_s` of its finish (the end included), once per ticket.
+
+    Refused: `unknown_counter`, `bad_request` (not a score), `no_ticket` (nothing finished,
+    or the window has closed), `already_rated` (that ticket has its score: the first counts).
+    The outcome's ticket is the rated one; its `rated` event carries {"score": n}.
+    """
+    _counter_config(state, counter)
+    if type(score) is not int or score not in RATING_SCORES:
+        raise CommandRejected("bad_request", f"score must be a whole number from 1 to 4, not {score!r}")
+    until = rating_until(state, counter)
+    f = state.finished.get(counter)
+    if f is not None and f.score is not None:
+        raise CommandRejected("already_rated", f"{f.ticket.label} was rated already ({f.score}); "
+                                               "only the first rating counts")
+    if f is None or until is None or now > until:
+        raise CommandRejected("no_ticket", f"counter {counter} has no ticket to rate: the rating window closed "
+                                           f"({state.config.queue.rating_window_s} s after a ticket is finished)")
+    new = replace(state, finished={**state.finished, counter: replace(f, score=score)})
+    return Outcome(new, (Event("rated", f.ticket, counter, {"score": score}),), f.ticket)
+
+
 # --- helpers --------------------------------------------------------------------------------
 
 def _counter_config(state: QueueState, counter: str) -> CounterConfig:
@@ -396,5 +447,6 @@ def _finish_current(state: QueueState, counter: str, now: datetime) -> Outcome:
     tickets = dict(state.tickets)
     del tickets[t.id]
     new = replace(state, tickets=tickets, service_seconds={**state.service_seconds, t.queue: recent},
-                  counters={**state.counters, counter: replace(c, state="idle", ticket=None, last_done=t.id)})
+                  counters={**state.counters, counter: replace(c, state="idle", ticket=None, last_done=t.id)},
+                  finished={**state.finished, counter: Finished(done)})
     return Outcome(new, (Event("done", done, counter, {"service_s": round(seconds, 1)}),), done)

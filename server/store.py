@@ -22,7 +22,7 @@ from queuebox.clock import iso, parse_iso
 from queuebox.config import Config
 from server import rules
 from server.migrations import apply_migrations
-from server.rules import Counter, Event, QueueState, Ticket
+from server.rules import Counter, Event, Finished, QueueState, Ticket
 
 BUSY_TIMEOUT_S = 30
 
@@ -145,6 +145,12 @@ def load_state(db: Database, config: Config) -> QueueState:
         if r["id"] in counters:
             counters[r["id"]] = Counter(r["id"], r["state"], r["ticket"], r["pause_reason"],
                                         r["normal_streak"], r["last_done"])
+    finished = {}
+    for r in db.query("""SELECT t.*, c.id AS finished_by, r.score AS rated_score FROM counters c
+                         JOIN tickets t ON t.id = c.last_done LEFT JOIN ratings r ON r.ticket = t.id
+                         WHERE t.status = 'done'"""):
+        if r["finished_by"] in counters:
+            finished[r["finished_by"]] = Finished(_ticket(r), r["rated_score"])
     recent: dict[str, list[float]] = {}
     for queue, seconds in db.execute(
             """SELECT queue, (julianday(finished_at) - julianday(coalesce(started_at, called_at))) * 86400
@@ -153,7 +159,7 @@ def load_state(db: Database, config: Config) -> QueueState:
         if len(bucket) < rules.RECENT_SERVICE_TIMES and seconds is not None:
             bucket.insert(0, max(0.0, seconds))
     return dataclasses.replace(state, tickets=tickets, counters=counters, issued=issued,
-                               service_seconds={q: tuple(v) for q, v in recent.items()})
+                               service_seconds={q: tuple(v) for q, v in recent.items()}, finished=finished)
 
 
 def recent_calls(db: Database, day: date, limit: int = 10) -> list[dict[str, Any]]:
@@ -204,7 +210,8 @@ _UPSERT_TICKET = (
 
 def write_outcome(db: Database, before: QueueState, after: QueueState, events: Iterable[Event],
                   at: datetime, actor: str | None) -> list[EventRecord]:
-    """Record a rule outcome: one events row each, the tickets and counters they changed."""
+    """Record a rule outcome: one events row each, the tickets and counters they changed, and
+    a `ratings` row per `rated` event (its primary key, the ticket, refuses a second one)."""
     zone = after.config.zone
     stamp = iso(at, zone)
     conn = db.conn
@@ -219,7 +226,10 @@ def write_outcome(db: Database, before: QueueState, after: QueueState, events: I
             [stamp, event.type, event.ticket.id if event.ticket else None, event.counter, actor,
              json.dumps(data, ensure_ascii=False)])
         records.append(EventRecord(cur.lastrowid, stamp, event.type, event.ticket, event.counter, data))
-        if event.ticket is not None:
+        if event.type == "rated" and event.ticket is not None:  # rating a ticket leaves the ticket as it is
+            conn.execute("INSERT INTO ratings (ticket, counter, score, at) VALUES (?, ?, ?, ?)",
+                         [event.ticket.id, event.counter, event.data["score"], stamp])
+        elif event.ticket is not None:
             latest[event.ticket.id] = event.ticket
     for ticket in latest.values():
         conn.execute(_UPSERT_TICKET, [_column(getattr(ticket, c), zone) for c in _TICKET_COLUMNS])

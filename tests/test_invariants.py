@@ -1,10 +1,11 @@
 """Property tests: random command streams keep the invariants of DESIGN.md §3,
-on the pure rules and through the engine on a real SQLite file."""
+on the pure rules and through the engine on a real SQLite file; and a ticket has at most
+one rating, made after it was done and within the rating window."""
 
 from __future__ import annotations
 
 import sqlite3
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -26,8 +27,37 @@ counter_command = st.tuples(
     st.sampled_from(SERVICES), st.sampled_from(["A001", "A002", "B001", "C001", "A003"]))
 tick = st.tuples(st.just("tick"), st.integers(min_value=0, max_value=90))
 next_day = st.tuples(st.just("day"))
-commands = st.lists(st.one_of(take, take, counter_command, counter_command, counter_command, tick, next_day),
+rate = st.tuples(st.just("rate"), st.sampled_from(COUNTERS), st.integers(min_value=0, max_value=5))
+commands = st.lists(st.one_of(take, take, counter_command, counter_command, counter_command, tick, next_day, rate),
                     max_size=60)
+# Streams where citizens are served and rate (the streams above rarely finish a ticket): an
+# episode is a take, a next and a finish at one counter, a wait of some seconds, a rating.
+wait = st.tuples(st.just("wait"), st.integers(min_value=0, max_value=90))  # seconds
+episode = st.tuples(st.just("serve"), st.sampled_from(COUNTERS), st.sampled_from(["done", "next", "no_show", "call"]),
+                    st.integers(min_value=0, max_value=90), st.integers(min_value=0, max_value=5))
+SERVES = {"1": "A", "2": "B", "3": "C"}
+
+
+def expand(stream):
+    """Episodes into the commands they stand for; other commands as they are."""
+    out = []
+    for cmd in stream:
+        if cmd[0] != "serve":
+            out.append(cmd)
+            continue
+        _, counter, finish, seconds, score = cmd
+        service = SERVES[counter]
+        out += [("take", service, False), ("counter", counter, "next", service, ""),
+                ("counter", counter, "recall", service, "")]
+        if finish == "call":  # a ticket called out of turn finishes the held one
+            out += [("take", service, False), ("counter", counter, "call", service, f"{service}002")]
+        else:
+            out.append(("counter", counter, finish, service, ""))
+        out += [("wait", seconds), ("rate", counter, score)]
+    return out
+
+
+rating_commands = st.lists(st.one_of(episode, episode, wait, rate, next_day), min_size=1, max_size=20).map(expand)
 policies = st.fixed_dictionaries({
     "priority": st.sampled_from(["strict", "interleave"]),
     "interleave_every": st.integers(1, 3),
@@ -74,6 +104,22 @@ def check_call_order(before: QueueState, outcome: rules.Outcome, counter: str) -
                    for w in outcome.state.tickets.values())
 
 
+def check_ratings(events) -> None:
+    """A ticket has at most one rating, made after it was done (by the rating counter) and
+    within the window; no-show, transferred or cancelled tickets are never rated."""
+    done: dict[int, rules.Ticket] = {}
+    rated: set[int] = set()
+    for e in events:
+        if e.type == "done":
+            done[e.ticket.id] = e.ticket
+        elif e.type == "rated":
+            t = done.get(e.ticket.id)
+            assert t is not None and t.counter == e.counter and e.ticket == t
+            assert e.ticket.id not in rated
+            assert 1 <= e.data["score"] <= 4
+            rated.add(e.ticket.id)
+
+
 def run_rules(config, stream):
     """Apply `stream` to the pure rules; returns the final state and every event."""
     clock = MONDAY_9AM
@@ -84,6 +130,9 @@ def run_rules(config, stream):
         if kind == "tick":
             clock += timedelta(minutes=cmd[1])
             continue
+        if kind == "wait":
+            clock += timedelta(seconds=cmd[1])
+            continue
         if kind == "day":
             clock += timedelta(days=1)
             outcome = rules.open_day(state, state.day + timedelta(days=1), clock)
@@ -91,6 +140,10 @@ def run_rules(config, stream):
             try:
                 if kind == "take":
                     outcome = rules.issue_ticket(state, cmd[1], clock, token=f"t{state.next_id}", priority=cmd[2])
+                elif kind == "rate":
+                    outcome = rules.rate(state, cmd[1], cmd[2], clock)
+                    finished = state.finished[cmd[1]].ticket.finished_at
+                    assert timedelta(0) <= clock - finished <= timedelta(seconds=config.queue.rating_window_s)
                 else:
                     _, counter, action, to, label = cmd
                     outcome = rules.counter_action(state, counter, action, clock, to=to, ticket=label, reason="r")
@@ -108,6 +161,7 @@ def run_rules(config, stream):
 @given(policy=policies, stream=commands)
 def test_rules_keep_the_invariants(policy, stream):
     state, events = run_rules(config_for(policy), stream)
+    check_ratings(events)
     issued = [e.ticket for e in events if e.type == "issued"]
     # 1. (day, service, number) unique, and numbers grow by one within a day
     keys = [(t.day, t.service, t.number) for t in issued]
@@ -133,20 +187,41 @@ def apply_to_engine(engine: Engine, clock: FakeClock, stream) -> list:
     for n, cmd in enumerate(stream):
         if cmd[0] == "tick":
             clock.advance(minutes=cmd[1])
+        elif cmd[0] == "wait":
+            clock.advance(seconds=cmd[1])
         elif cmd[0] == "day":
             clock.advance(days=1)
         elif cmd[0] == "take":
             replies.append(engine.take(f"c{n}", "k1", cmd[1], cmd[2]).reply)
+        elif cmd[0] == "rate":
+            replies.append(engine.rate(f"c{n}", cmd[1], cmd[2]).reply)
         else:
             _, counter, action, to, label = cmd
             replies.append(engine.counter(f"c{n}", counter, action, to=to, ticket=label, reason="r").reply)
     return replies
 
 
+@settings(max_examples=300, deadline=None)
+@given(policy=policies, stream=rating_commands)
+def test_ratings_keep_their_invariants(policy, stream):
+    _state, events = run_rules(config_for(policy), stream)
+    check_ratings(events)
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(policy=policies, stream=commands)
 def test_engine_matches_the_rules_and_its_database(tmp_path_factory, policy, stream):
-    config = config_for(policy)
+    check_engine_run(tmp_path_factory, config_for(policy), stream)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(policy=policies, stream=rating_commands)
+def test_engine_keeps_the_rating_invariants_in_its_database(tmp_path_factory, policy, stream):
+    check_engine_run(tmp_path_factory, config_for(policy), stream)
+
+
+def check_engine_run(tmp_path_factory, config, stream) -> None:
+    """Run `stream` through an engine on a new file; check replays, the reloaded state and the rows."""
     path: Path = tmp_path_factory.mktemp("db") / "q.db"
     clock = FakeClock()
     engine = Engine(config, path, clock=clock, new_token=iter(f"tok{i}" for i in range(10**6)).__next__)
@@ -166,6 +241,7 @@ def test_engine_matches_the_rules_and_its_database(tmp_path_factory, policy, str
     assert loaded.tickets == cached.tickets
     assert loaded.counters == cached.counters
     assert loaded.issued == cached.issued and loaded.day == cached.day
+    assert loaded.finished == cached.finished
     check_holding(loaded)
 
     conn = sqlite3.connect(path)
@@ -174,6 +250,15 @@ def test_engine_matches_the_rules_and_its_database(tmp_path_factory, policy, str
     seqs = [r[0] for r in conn.execute("SELECT seq FROM events ORDER BY seq")]
     assert seqs == list(range(1, len(seqs) + 1))
     assert conn.execute("SELECT count(*) FROM commands").fetchone()[0] == len(replies)
+    # a ticket has at most one rating (the primary key), made after its finish, within the window
+    window = timedelta(seconds=config.queue.rating_window_s)
+    ratings = conn.execute("SELECT t.status, t.counter, r.counter, t.finished_at, r.at FROM ratings r "
+                           "JOIN tickets t ON t.id = r.ticket").fetchall()
+    assert len(ratings) == sum(1 for r in replies if r.get("score"))
+    assert conn.execute("SELECT count(*) FROM events WHERE type = 'rated'").fetchone()[0] == len(ratings)
+    for status, finished_by, rated_by, finished_at, at in ratings:
+        assert status == "done" and finished_by == rated_by
+        assert timedelta(0) <= datetime.fromisoformat(at) - datetime.fromisoformat(finished_at) <= window
     conn.close()
 
 

@@ -267,8 +267,8 @@ def test_mosquitto_pub_calls_the_next_ticket(server, client, broker, topics):
     assert client.reply(topics.counter_reply("3"), "kp-0001")["ticket"]["label"] == "B001"
 
 
-@pytest.mark.parametrize("payload, code", [({"id": "r1", "score": 4}, "not_allowed"), ({"id": "r1", "score": 9}, "bad_request")])
-def test_ratings_are_answered_but_not_recorded_yet(server, client, topics, payload, code):
+@pytest.mark.parametrize("payload, code", [({"id": "r1", "score": 4}, "no_ticket"), ({"id": "r1", "score": 9}, "bad_request")])
+def test_a_rating_with_nothing_finished_or_a_bad_score_is_refused(server, client, topics, payload, code):
     client.publish(topics.counter_rating("1"), payload)
     assert client.reply(topics.counter_reply("1"), "r1")["error"]["code"] == code
     assert db_rows(server, "SELECT count(*) FROM ratings") == [(0,)]
