@@ -120,8 +120,8 @@ class ServerConfig:
     listen: str = _key("Address the web server listens on.", "0.0.0.0")
     port: int = _key("Port of the web server.", 8080)
     public_url: str = _key("Base URL citizens' phones use for ticket status (the QR code).", "http://queuebox.local:8080")
-    threads: int = _key("Web worker threads; each open counter console or overview page holds one for its live updates.",
-                        24)
+    threads: int = _key("Web worker threads; each open counter console, rating tablet or overview page holds one "
+                        "for its live updates.", 64)
     secure_cookies: bool = _key("Send login cookies only over HTTPS (set true when a TLS proxy is in front).", False)
     login_attempts: int = _key("Failed logins in a row after which an account is locked.", 5)
     lockout_min: int = _key("Minutes a locked account waits before it may try again.", 15)

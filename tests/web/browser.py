@@ -34,7 +34,8 @@ class LiveServer:
     def __init__(self, app: Any) -> None:
         from waitress.server import create_server
         self.port = free_port()
-        self.server = create_server(app, host="127.0.0.1", port=self.port, threads=8, ident="queuebox-test")
+        self.server = create_server(app, host="127.0.0.1", port=self.port, threads=8, ident="queuebox-test",
+                                    asyncore_use_poll=True)  # select() fails on a closed stream socket
         self.thread = threading.Thread(target=self.server.run, name="waitress", daemon=True)
         self.url = f"http://127.0.0.1:{self.port}"
         self.app = app
