@@ -5,10 +5,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS := server,kiosk,display,dev
+EXTRAS := server,kiosk,display,keypad,dev
 DEBIAN_PACKAGES := python3-venv mosquitto mosquitto-clients fonts-dejavu-core fonts-noto-core espeak-ng sqlite3
 # Only the tests need a browser: the pages people use are checked in real Chromium.
-TEST_PACKAGES := chromium
+TEST_PACKAGES := chromium systemd
 STAMP := $(VENV)/.installed
 DEMO_DIR := var/demo
 DEMO_CONFIG := config/queuebox.example.toml

@@ -19,6 +19,7 @@ from typing import Any, Callable, TextIO
 
 from device.buttons import Panel
 from device.keypad import SCORES, Keypad, KeypadBus, Leds, Result, button_pins, keypad_client_id, led_pins
+from queuebox import notify
 from queuebox.bus import Bus
 from queuebox.config import Config, KioskConfig
 from queuebox.errors import QueueboxError
@@ -169,6 +170,7 @@ def run_keypad(config: Config, *, counter: str | None = None, simulate: bool = F
 
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     app.start()
+    watchdog = notify.ready(f"keypad of counter {counter}")  # systemd Type=notify
     logger.info("keypad of counter %s at %s: buttons %s, MQTT %s:%d", counter, config.site.name,
                 ", ".join(f"{name}=GPIO{pin}" for name, pin in button_pins(kp).items()),
                 config.mqtt.host, config.mqtt.port)
@@ -181,10 +183,11 @@ def run_keypad(config: Config, *, counter: str | None = None, simulate: bool = F
                          daemon=True).start()
     try:
         while not stop.wait(0.5):
-            pass
+            watchdog.ping()
     except KeyboardInterrupt:
         pass
     finally:
+        notify.stopping()
         signal.signal(signal.SIGTERM, previous)
         app.stop()
     return 0

@@ -25,6 +25,7 @@ from device.preview import printed_look
 from device.printer import EscposPrinter, TicketPrinter
 from device.ticket import PAPER_WIDTH_PX, FontData, SiteText, TicketRenderer, compose, missing_glyphs, \
     sample_ticket, texts
+from queuebox import notify
 from queuebox.bus import Bus, Message
 from queuebox.config import Config
 from queuebox.errors import QueueboxError
@@ -33,6 +34,7 @@ from queuebox.protocol import Topics
 logger = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 5.0
+STUCK_AFTER_S = 10.0  # a kiosk loop turn longer than this is stuck (a print takes ~1 s, a USB write times out)
 
 
 class KioskError(QueueboxError, RuntimeError):
@@ -65,7 +67,13 @@ class KioskApp:
         self.renderer = TicketRenderer(fonts, printer.width_px)
         self.site = SiteText.from_config(config)
         self.panel = Panel(k, pin_factory, self.bus.inbox.put, clock=clock)
-        self.kiosk = Kiosk(k, self.site, self.bus, printer, self.renderer, self.panel.lights, clock=clock,
+        self._turned_at = time.monotonic()
+
+        def loop_clock() -> float:  # the kiosk loop reads its clock on every turn, at least every MAX_WAIT_S
+            self._turned_at = time.monotonic()
+            return clock()
+
+        self.kiosk = Kiosk(k, self.site, self.bus, printer, self.renderer, self.panel.lights, clock=loop_clock,
                            on_printed=on_printed, on_outcome=on_outcome, on_message=on_message)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.kiosk.run, args=(self._stop,), name="kiosk", daemon=True)
@@ -92,7 +100,12 @@ class KioskApp:
 
     def start(self) -> None:
         self.bus.start()
+        self._turned_at = time.monotonic()
         self._thread.start()
+
+    def alive(self, stuck_after_s: float = STUCK_AFTER_S) -> bool:
+        """The kiosk loop runs and went round within `stuck_after_s` seconds (for the watchdog)."""
+        return self._thread.is_alive() and time.monotonic() - self._turned_at < stuck_after_s
 
     def stop(self) -> None:
         """Stop the loop, say "offline", release pins and printer."""
@@ -225,12 +238,14 @@ def run_kiosk(config: Config, *, simulate: bool = False, out: Path | None = None
               flush=True)
         threading.Thread(target=simulator.read_keyboard, args=(stdin or sys.stdin, stop), name="keyboard",
                          daemon=True).start()
+    watchdog = notify.ready(f"kiosk {k.id}: printer {'simulated' if simulate else config.printer.kind}")
     try:
         while not stop.wait(0.5):
-            pass
+            watchdog.ping(app.alive())
     except KeyboardInterrupt:
         pass
     finally:
+        notify.stopping()
         signal.signal(signal.SIGTERM, previous)
         app.stop()
     return 0

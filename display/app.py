@@ -31,6 +31,7 @@ from typing import Any, Callable
 
 from display.announce import Announcer, CallGate, EspeakSynthesizer, open_player
 from display.board import Board, Highlight, Layout, fixed_texts, follow, layout, next_change, read_board, sample_board
+from queuebox import notify
 from queuebox.bus import Connected, Message
 from queuebox.config import Config
 from queuebox.errors import QueueboxError
@@ -347,8 +348,10 @@ def run_display(config: Config, *, windowed: bool = False, screenshot: str | Non
                      announcer=announcer, present=present)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    watchdog = notify.Watchdog()  # pinged on every turn of the loop: a stuck loop gets restarted by systemd
 
     def pump() -> bool:
+        watchdog.ping()
         for event in pygame.event.get():
             if event.type == pygame.QUIT or (event.type == pygame.KEYDOWN and event.key in (pygame.K_ESCAPE,
                                                                                               pygame.K_q)):
@@ -359,9 +362,11 @@ def run_display(config: Config, *, windowed: bool = False, screenshot: str | Non
                 *screen.get_size(), " full screen" if full else f" headless to {screenshot}" if follow else "",
                 config.mqtt.host, config.mqtt.port)
     bus.start()
+    notify.ready(f"display {config.display.id}: {screen.get_width()}x{screen.get_height()}")
     try:
         app.run(stop, pump)
     finally:
+        notify.stopping()
         bus.stop()
         if announcer is not None:
             announcer.close()

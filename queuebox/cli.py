@@ -111,6 +111,12 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
     return run_kiosk(_load(args), simulate=args.simulate, out=Path(args.out) if args.out else None)
 
 
+def cmd_keypad(args: argparse.Namespace) -> int:
+    from device.keypad_main import run_keypad
+
+    return run_keypad(_load(args), counter=args.counter, simulate=args.simulate)
+
+
 def cmd_ticket_preview(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -120,6 +126,31 @@ def cmd_ticket_preview(args: argparse.Namespace) -> int:
                           waiting_ahead=args.ahead, paper_width_mm=args.paper)
     print(f"wrote {path}")
     return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from server.report_cli import cmd_report as run_report
+
+    return run_report(args, args.database or _load(args).database.path)
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    from server.user_cli import cmd_user as run_user
+
+    config = _load(args)
+    return run_user(args, config, args.database or config.database.path)
+
+
+def cmd_api_token(args: argparse.Namespace) -> int:
+    from server.api_tokens import run_cli
+
+    return run_cli(args, args.database or _load(args).database.path)
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from server.backup import cmd_backup as run_backup
+
+    return run_backup(args, _load(args))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,6 +186,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--group", default="mosquitto",
                    help="group that may read passwd and acl, the broker's (default: mosquitto)")
 
+    p = command("user", cmd_user, "add web accounts (admin, manager, clerk), change passwords, list them")
+    p.add_argument("--database", metavar="PATH", help="database file (default: database.path of the config)")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    a = actions.add_parser("add", help="create an account", description="create an account")
+    a.add_argument("login", help="login name: lowercase letters, digits, '.', '_' or '-'")
+    a.add_argument("--role", choices=("admin", "manager", "clerk"), required=True,
+                   help="admin: everything; manager: administration and reports; clerk: its counters only")
+    a.add_argument("--counters", default="", metavar="IDS", help="comma-separated counter ids (a clerk needs one)")
+    a.add_argument("--password-stdin", action="store_true",
+                   help="read the password from standard input (for scripts) instead of asking twice")
+    a = actions.add_parser("passwd", help="set an account's password (also unlocks it)",
+                           description="set an account's password (also unlocks it)")
+    a.add_argument("login")
+    a.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    actions.add_parser("list", help="list the accounts", description="list the accounts")
+
+    p = command("api-token", cmd_api_token, "create, list and revoke the tokens of programs using the JSON API")
+    from server.api_tokens import add_cli_arguments
+    add_cli_arguments(p)
+
+    p = command("backup", cmd_backup, "copy the live database (while the server runs) to a file, or to a folder "
+                                      "keeping the newest N copies; the copy is checked")
+    p.add_argument("--database", metavar="PATH", help="database file (default: database.path of the config)")
+    p.add_argument("--to", metavar="FILE_OR_DIR",
+                   help="a file to write, or a folder (one that exists, or a path ending in /) for copies named "
+                        "queuebox-YYYYMMDD-HHMMSS.db (default: backups/ beside the database)")
+    p.add_argument("--keep", type=int, metavar="N", help="into a folder: keep the newest N copies, remove older ones "
+                                                         "(default: remove none)")
+
     p = command("demo", cmd_demo, "run broker and server on this machine with a private broker, for trying it out")
     p.add_argument("--dir", default="var/demo", help="folder for the demo's database, accounts and logs "
                                                      "(default: var/demo)")
@@ -176,12 +236,23 @@ def build_parser() -> argparse.ArgumentParser:
                         "kiosk/<id>/simulate); each ticket is saved as .bin (printer bytes) and .png")
     p.add_argument("--out", metavar="DIR", help="with --simulate: folder for the tickets (default: var/tickets)")
 
+    p = command("keypad", cmd_keypad, "run a counter keypad: Next, Recall, No-show, Done and rating buttons with LEDs")
+    p.add_argument("--counter", metavar="ID", help="the counter it serves (default: keypad.counter)")
+    p.add_argument("--simulate", action="store_true",
+                   help="no GPIO: press buttons by typing n (next), r (recall), s (no-show), d (done) or 1-4 "
+                        "(ratings) and Enter; the LEDs are printed")
+
     p = command("ticket-preview", cmd_ticket_preview, "draw a sample ticket of a service to a PNG file")
     p.add_argument("--service", required=True, metavar="CODE", help="service code, e.g. A")
     p.add_argument("--out", required=True, metavar="PNG", help="the picture to write, e.g. ticket.png")
     p.add_argument("--priority", action="store_true", help="a priority ticket")
     p.add_argument("--ahead", type=int, default=4, metavar="N", help="people waiting ahead (default: 4)")
     p.add_argument("--paper", type=int, choices=(58, 80), help="paper width in mm (default: printer.paper_width_mm)")
+
+    p = command("report", cmd_report, "print the manager's report of a period: tickets, waiting and service "
+                                      "times, satisfaction, by service, counter, clerk, hour or day")
+    from server.report_cli import add_report_arguments
+    add_report_arguments(p)
     return parser
 
 

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import logging
+import queue
 import threading
+from typing import Any, Callable
 
+from queuebox.bus import Connected, Message
 from queuebox.config import Config
+from server.engine import Engine
+from server.mqtt import Committed, MqttBridge
 
 logger = logging.getLogger(__name__)
 
@@ -15,31 +20,89 @@ def server_client_id(config: Config) -> str:
     return f"queuebox-server-{config.site.id}"
 
 
+class Probe:
+    """An inbox item the bridge loop answers by setting `answered`: proof that it goes round."""
+
+    def __init__(self) -> None:
+        self.answered = threading.Event()
+
+
+class WatchedBridge(MqttBridge):
+    """The bridge, answering the watchdog's probes on its own loop."""
+
+    def handle(self, item: Message | Connected | Committed | Probe) -> None:
+        if isinstance(item, Probe):
+            item.answered.set()
+            return
+        super().handle(item)
+
+
+def health_check(loop: threading.Thread, inbox: queue.Queue[Any], engine: Engine,
+                 timeout_s: float) -> Callable[[], bool]:
+    """For the watchdog: True when the bridge `loop` answers a probe put on its `inbox` within
+    `timeout_s` and the engine reads the database (a stuck command holds its lock: the check
+    then hangs, which stops the pings just the same)."""
+    def healthy() -> bool:
+        if not loop.is_alive():
+            return False
+        probe = Probe()
+        inbox.put(probe)
+        if not probe.answered.wait(timeout_s):
+            return False
+        engine.snapshot()
+        return True
+    return healthy
+
+
 def run_server(config: Config, db_path: str, listen: str, port: int) -> None:
-    """Open the engine on `db_path`, bridge it to MQTT, and serve the web app until interrupted."""
+    """Open the engine on `db_path`, bridge it to MQTT, and serve the web app until Ctrl-C or
+    SIGTERM. Under systemd (``Type=notify``) it says READY=1 once the web socket is bound and the
+    bridge runs, then pings the watchdog while the bridge loop and the engine answer."""
+    import signal
+
     import waitress
 
+    from queuebox import notify
     from queuebox.bus import Bus
     from queuebox.protocol import Topics
-    from server.engine import Engine
-    from server.mqtt import MqttBridge
     from server.web import create_app
 
     engine = Engine(config, db_path)
     topics = Topics(config.mqtt.root, config.site.id)
     bus = Bus(config.mqtt, topics, server_client_id(config), subscriptions=topics.server_subscriptions())
-    bridge = MqttBridge(engine, bus)
+    bridge = WatchedBridge(engine, bus)
     stop = threading.Event()
     loop = threading.Thread(target=bridge.serve, args=(stop,), name="mqtt-bridge", daemon=True)
     app = create_app(engine)
+    hub = app.extensions["queuebox.hub"]
+    watchdog = notify.Watchdog()
+    watchdog.healthy = health_check(loop, bus.inbox, engine, timeout_s=watchdog.every_s)
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        hub.close()  # ends the live pages' streams, so the web threads can finish
+        raise SystemExit(0)  # waitress's loop stops on it as on Ctrl-C
+
     logger.info("queuebox server for %s: database %s, MQTT %s:%d, web on http://%s:%d/", config.site.name, db_path,
                 config.mqtt.host, config.mqtt.port, listen, port)
     bus.start()
     loop.start()
+    previous = signal.getsignal(signal.SIGTERM)
     try:
-        waitress.serve(app, host=listen, port=port, threads=config.server.threads, ident="queuebox")
+        # poll(), not select(): no 1024-descriptor limit, and a live page's closed socket is just reported closed
+        server: Any = waitress.create_server(app, host=listen, port=port, threads=config.server.threads,
+                                             ident="queuebox", asyncore_use_poll=True)
+        server.print_listen("Serving on http://{}:{}")
+        watchdog.start()
+        notify.ready(f"web on http://{listen}:{port}/, database {db_path}")
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, on_sigterm)
+        server.run()
     finally:
-        app.extensions["queuebox.hub"].close()
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, previous)
+        notify.stopping()
+        watchdog.stop()
+        hub.close()
         stop.set()
         loop.join(timeout=5)
         bus.stop()

@@ -143,6 +143,16 @@ def test_no_subcommand_is_a_usage_error():
     assert "usage: queuebox" in result.stderr
 
 
+def test_building_the_cli_imports_no_third_party_module():
+    """A kiosk Pi has no server extras installed: `queuebox kiosk --help` must not need them."""
+    code = ("import sys; before = set(sys.modules); from queuebox.cli import build_parser; build_parser(); "
+            "print('\\n'.join(sorted(set(sys.modules) - before)))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    heavy = [m for m in loaded if m.split(".")[0] in {"sqlite_utils", "flask", "werkzeug", "pygame", "gpiozero",
+                                                      "escpos", "PIL", "paho", "babel", "waitress"}]
+    assert heavy == []
+
+
 def test_cli_is_the_queuebox_console_script():
     assert SCRIPTS.get("queuebox") == "queuebox.cli:main"
 
