@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Mapping, Protocol, Union
 
+from device import loop
 from device.buttons import ButtonEvent, PressRules
 from queuebox.bus import Connected, Message
 from queuebox.clock import utc_now
@@ -225,18 +226,7 @@ class Keypad:
 
     def run(self, stop: threading.Event) -> None:
         """Handle events and timers until `stop` is set. Nothing that happens stops the loop."""
-        self.tick()
-        while not stop.is_set():
-            try:
-                item = self.inbox.get(timeout=self._wait_s())
-            except queue.Empty:
-                item = None
-            try:
-                if item is not None:
-                    self.handle(item)
-                self.tick()
-            except Exception:  # a bug: log it, keep the keypad working
-                logger.exception("keypad failed to handle %r", item)
+        loop.serve(self.inbox, self.handle, self.tick, self._wait_s, stop, "keypad")
 
     def handle(self, item: ButtonEvent | Message | Connected) -> None:
         """One item of the inbox."""

@@ -37,6 +37,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
+from device import loop
 from device.buttons import ButtonEvent, Light, Lights, PressRules
 from device.printer import PrinterFault, PrinterStatus, PrintJob, TicketPrinter
 from device.ticket import SiteText, TicketInfo, TicketRenderer
@@ -165,18 +166,7 @@ class Kiosk:
 
     def run(self, stop: threading.Event) -> None:
         """Handle events and timers until `stop` is set. Nothing that happens stops the loop."""
-        self.tick()
-        while not stop.is_set():
-            try:
-                item = self.inbox.get(timeout=self._wait_s())
-            except queue.Empty:
-                item = None
-            try:
-                if item is not None:
-                    self.handle(item)
-                self.tick()
-            except Exception:  # a bug: log it, keep the kiosk serving
-                logger.exception("kiosk failed to handle %r", item)
+        loop.serve(self.inbox, self.handle, self.tick, self._wait_s, stop, "kiosk")
 
     def handle(self, item: ButtonEvent | Message | Connected) -> None:
         """One item of the inbox."""
