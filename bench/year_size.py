@@ -10,7 +10,8 @@ the end of the day is cancelled by the next day's rollover, as in a real centre.
 Prints one JSON object (and writes it to --json-out FILE): commands, tickets, the database
 file, its WAL and the bytes per ticket after each tenth of the run (to see it is linear),
 the bytes of each table and index, the engine's INFO log bytes (what journald would keep of
-the engine), the time taken, and the time of a `queuebox backup` of the result. With --days below 250 the year is
+the engine), the time taken, and the time of a `queuebox backup` of the result. Command ids are
+pruned at the start of each day as the server does (--keep-commands: never, as before). With --days below 250 the year is
 extrapolated linearly from the measured days, and `extrapolated` says so.
 
     .venv/bin/python bench/year_size.py [--days 250] [--tickets 600] [--seed 1] [--dir DIR] [--json-out FILE]
@@ -32,7 +33,7 @@ from typing import Any
 
 from queuebox.config import WEEKDAYS, Config, load_config
 from server.backup import backup
-from server.engine import Engine
+from server.engine import COMMAND_RETENTION, Engine
 
 from benchlib import emit, filesystem_of, machine  # noqa: E402 (bench/ is on the path)
 
@@ -180,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json-out", metavar="FILE", help="also write the JSON object to FILE")
     parser.add_argument("--dir", metavar="DIR", help="where to make the temporary folder (default: system temp)")
     parser.add_argument("--config", metavar="FILE", default=str(EXAMPLE_CONFIG), help="config to start from")
+    parser.add_argument("--keep-commands", action="store_true",
+                        help="never prune old command ids (as before they were pruned after "
+                             f"{COMMAND_RETENTION.days} days)")
     args = parser.parse_args(argv)
     if args.days < 1 or args.tickets < 1:
         parser.error("--days and --tickets must be 1 or more")
@@ -199,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
         day = FIRST_DAY
         try:
             for n in range(1, args.days + 1):
+                if not args.keep_commands:  # what the server does when a day opens
+                    clock.now = datetime.combine(day, datetime.min.time(), LOCAL)
+                    engine.prune_commands()
                 Day(engine, clock, config, day, args.tickets, rng, ids).run()
                 day += timedelta(days=3 if day.weekday() == 4 else 1)  # Friday -> Monday
                 if n % max(1, args.days // 10) == 0 or n == args.days:
@@ -247,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         "growth": [{**c, "bytes_per_ticket": round(c["db_bytes"] / (c["days"] * args.tickets), 1)}
                    for c in checkpoints],
         "backup": {"seconds": round(copy.seconds, 3), "bytes": copy.size},
-        "settings": {"journal_mode": "wal", "synchronous": "FULL", "filesystem": fs, "seed": args.seed},
+        "settings": {"journal_mode": "wal", "synchronous": "FULL", "filesystem": fs, "seed": args.seed,
+                     "command_retention_days": None if args.keep_commands else COMMAND_RETENTION.days},
         "machine": machine(),
     }
     return emit(result, args.json_out)

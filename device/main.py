@@ -10,19 +10,20 @@ Dummy printer whose tickets are saved as files) and runs until SIGTERM or Ctrl-C
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from device.buttons import PRIORITY, Panel
 from device.fonts import read_fonts
 from device.kiosk import Kiosk, KioskBus, Outcome, PrintedTicket, kiosk_client_id
 from device.preview import printed_look
-from device.printer import EscposPrinter, TicketPrinter
+from device.printer import EscposPrinter, PrinterStatus, PrintJob, TicketPrinter
 from device.ticket import PAPER_WIDTH_PX, FontData, SiteText, TicketRenderer, compose, missing_glyphs, \
     sample_ticket, texts
 from queuebox import notify
@@ -30,6 +31,9 @@ from queuebox.bus import Bus, Message
 from queuebox.config import Config
 from queuebox.errors import QueueboxError
 from queuebox.protocol import Topics
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +166,27 @@ class Simulator:
         logger.info("no more keyboard input; buttons can still be pressed through the simulation topic")
 
 
+class SlowPrinter:
+    """A `TicketPrinter` that takes `delay_s` before handing each ticket to `inner`, as a real
+    thermal printer takes about a second to print one (``--print-delay`` of a simulated kiosk:
+    the time between the server's reply and the ticket in the tray, where a crash loses it)."""
+
+    def __init__(self, inner: TicketPrinter, delay_s: float) -> None:
+        self.inner = inner
+        self.delay_s = delay_s
+        self.width_px = inner.width_px
+
+    def status(self) -> PrinterStatus:
+        return self.inner.status()
+
+    def print_ticket(self, image: Image.Image, qr_text: str) -> PrintJob:
+        time.sleep(self.delay_s)  # the printer's own time: the kiosk loop waits for it like for a USB write
+        return self.inner.print_ticket(image, qr_text)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 class TicketFiles:
     """Saves each printed ticket into `folder`: the bytes the printer got (.bin) and a
     picture of the paper with its QR code (.png)."""
@@ -174,14 +199,17 @@ class TicketFiles:
     def __call__(self, printed: PrintedTicket) -> None:
         stem = self.folder / f"{printed.ticket.issued_at:%Y%m%d-%H%M%S}-{printed.ticket.label}"
         stem.with_suffix(".bin").write_bytes(printed.job.data)
-        printed_look(printed.image, printed.ticket.status_url, self.module_px).save(stem.with_suffix(".png"))
+        partial = stem.with_name(f".{stem.name}.partial.png")  # written whole, then renamed: readers never see half
+        printed_look(printed.image, printed.ticket.status_url, self.module_px).save(partial)
+        os.replace(partial, stem.with_suffix(".png"))
         logger.info("ticket %s saved as %s.bin and .png (%.1f ms from press to printed)", printed.ticket.label,
                     stem, (printed.printed_at - printed.pressed_at) * 1000)
 
 
 def run_kiosk(config: Config, *, simulate: bool = False, out: Path | None = None,
-              stdin: TextIO | None = None) -> int:
-    """The kiosk process: run until SIGTERM, Ctrl-C (or, simulating, `q` typed)."""
+              stdin: TextIO | None = None, print_delay_s: float = 0.0) -> int:
+    """The kiosk process: run until SIGTERM, Ctrl-C (or, simulating, `q` typed).
+    `print_delay_s`: simulating, the seconds the simulated printer takes per ticket."""
     k = config.kiosk
     if k.id not in config.devices.kiosks:
         logger.warning("kiosk.id %r is not one of devices.kiosks (%s): the broker may refuse its account",
@@ -197,7 +225,7 @@ def run_kiosk(config: Config, *, simulate: bool = False, out: Path | None = None
 
         pin_factory: Any = MockFactory()
         simulated = EscposPrinter(Dummy(), PAPER_WIDTH_PX[config.printer.paper_width_mm], keep_dummy_output=False)
-        printer: TicketPrinter = simulated
+        printer: TicketPrinter = SlowPrinter(simulated, print_delay_s) if print_delay_s > 0 else simulated
         simulator = Simulator(config, pin_factory)
         extra = (simulate_topic(topics, k.id),)
         saver = TicketFiles(out or Path("var/tickets"), simulated.qr_size)

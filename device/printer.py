@@ -19,8 +19,11 @@ Every error of python-escpos, pyusb, pyserial or the socket is translated here i
 from __future__ import annotations
 
 import enum
+import importlib
 import logging
 import os
+import pickle
+import platform
 import tempfile
 import time
 from dataclasses import dataclass
@@ -59,8 +62,27 @@ def _capabilities_dir() -> str:
     return tempfile.mkdtemp(prefix="queuebox-escpos-")
 
 
+def _import_escpos() -> None:
+    """Import escpos. It writes its capabilities cache in place, unlocked, on the first import:
+    a process killed meanwhile, or a second one importing at the same moment, leaves a cut file
+    that would make every later import fail (EOFError) until someone removed it. A cache that
+    cannot be read is removed and made again."""
+    for _ in range(3):
+        try:
+            importlib.import_module("escpos.capabilities")
+            return
+        except (EOFError, pickle.UnpicklingError) as exc:
+            folder = Path(os.environ["ESCPOS_CAPABILITIES_PICKLE_DIR"])
+            cache = folder / f"{platform.python_version()}.capabilities.pickle"  # escpos's own name for it
+            logger.warning("escpos's capabilities cache %s cannot be read (%s: %s): making it again", cache,
+                           type(exc).__name__, exc)
+            cache.unlink(missing_ok=True)
+    importlib.import_module("escpos.capabilities")  # the last try raises what is wrong
+
+
 if not os.environ.get("ESCPOS_CAPABILITIES_PICKLE_DIR"):
     os.environ["ESCPOS_CAPABILITIES_PICKLE_DIR"] = _capabilities_dir()
+_import_escpos()
 
 from escpos import printer as escpos_printer  # noqa: E402 - after the variable above
 from escpos.constants import (QR_ECLEVEL_M, RT_MASK_LOWPAPER, RT_MASK_NOPAPER, RT_MASK_ONLINE,  # noqa: E402
@@ -123,6 +145,7 @@ class EscposPrinter:
         self.width_px = width_px
         self.keep_dummy_output = keep_dummy_output
         self._silent_until = -float("inf")  # status queries skipped until then (the printer did not answer)
+        self._last_failure: str | None = None  # why the last status query failed, logged once
         self.qr_size = qr_size or (6 if width_px >= 576 else 5)  # module size in dots: ~2-3 cm codes
         _set_media(connection, width_px)
         self._encoder = escpos_printer.Dummy()
@@ -207,9 +230,13 @@ class EscposPrinter:
                 logger.info("the printer does not answer status queries; printing without them")
                 self._silent_until = time.monotonic() + SILENT_RECHECK_S
                 return PrinterStatus.UNKNOWN
-            logger.debug("printer status query failed: %s", _describe(exc))
+            reason = _describe(exc)
+            if reason != self._last_failure:  # once per fault: a missing libusb or permission is not a pulled cable
+                logger.warning("printer status query failed: %s", reason)
+            self._last_failure = reason
             self._reset_connection()
             return PrinterStatus.OFFLINE
+        self._last_failure = None
         if not paper:
             return PrinterStatus.READY
         if paper[0] & RT_MASK_NOPAPER == RT_MASK_NOPAPER:

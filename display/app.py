@@ -14,6 +14,8 @@ lost connection and keep the window responsive.
   can be (clipped and sane, display/board.py) with one warning; anything else is dropped.
 
 `render_screenshot` draws one board off-screen to a PNG (the `--screenshot` option).
+`DrawnLog` (the `--drawn-log FILE` option) appends one JSON line per frame drawn: which
+board is on the screen and since when, for tests and monitoring to read.
 """
 
 from __future__ import annotations
@@ -61,14 +63,17 @@ class DisplayApp:
     """The display's state and loop; see the module docstring.
 
     `renderer` draws on the screen (or any surface); `present(rects)` pushes changed
-    rectangles to the screen; `connected()` says whether the bus is connected now.
+    rectangles to the screen; `connected()` says whether the bus is connected now;
+    `on_drawn(board, offline)` is told after each layout drawn and presented (also when no
+    pixel changed: the screen then already showed it).
     """
 
     def __init__(self, config: Config, renderer: Any, inbox: queue.Queue[Message | Connected], *,
                  connected: Callable[[], bool], topics: Topics, announcer: Announcer | None = None,
                  present: Callable[[list[Any]], None] = lambda rects: None,
                  clock: Callable[[], datetime] = wall_clock, monotonic: Callable[[], float] = time.monotonic,
-                 offline_after_s: float = OFFLINE_AFTER_S) -> None:
+                 offline_after_s: float = OFFLINE_AFTER_S,
+                 on_drawn: Callable[[Board, bool], None] | None = None) -> None:
         self.config = config
         self.renderer = renderer
         self.inbox = inbox
@@ -79,6 +84,7 @@ class DisplayApp:
         self.clock = clock
         self.monotonic = monotonic
         self.offline_after_s = offline_after_s
+        self.on_drawn = on_drawn  # (board, offline) after each frame presented
         self.board = Board()
         self.highlight: Highlight | None = None
         self.gate = CallGate()
@@ -139,6 +145,8 @@ class DisplayApp:
         rects = self.renderer.draw(lay)
         if rects:
             self.present(rects)
+        if self.on_drawn is not None:  # the screen shows this layout now, whether or not pixels changed
+            self.on_drawn(self.board, self.offline)
         return bool(rects)
 
     def run(self, stop: threading.Event, pump: Callable[[], bool] = lambda: True) -> None:
@@ -294,10 +302,32 @@ def screen_size(config: Config, windowed: bool, size: tuple[int, int] | None) ->
     return (config.display.width or DEFAULT_WINDOW[0], config.display.height or DEFAULT_WINDOW[1]), False
 
 
+class DrawnLog:
+    """Appends one JSON line per frame drawn to a file (`--drawn-log`), flushed at once:
+    ``{"mono": s, "at": ISO time, "seq": board seq (-1 before any), "calls": [[ticket, counter,
+    recall], ...] newest first, "offline": bool}``. ``mono`` is CLOCK_MONOTONIC, one clock for
+    every process of the machine, so another program can tell how long after an event a board
+    was on the screen."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._file = open(path, "a", encoding="utf-8")
+
+    def __call__(self, board: Board, offline: bool) -> None:
+        line = {"mono": round(time.monotonic(), 4), "at": wall_clock().isoformat(), "seq": board.seq,
+                "calls": [[c.ticket, c.counter, c.recall] for c in board.calls], "offline": offline}
+        self._file.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
 def run_display(config: Config, *, windowed: bool = False, screenshot: str | None = None, sample: bool = False,
-                size: tuple[int, int] | None = None, wait_s: float = 10.0, follow: bool = False) -> int:
+                size: tuple[int, int] | None = None, wait_s: float = 10.0, follow: bool = False,
+                drawn_log: str | None = None) -> int:
     """The `queuebox display` command: the board full screen (or in a window), or one screenshot,
-    or (`follow`) the live board headless, rewriting the screenshot after every frame."""
+    or (`follow`) the live board headless, rewriting the screenshot after every frame.
+    `drawn_log`: a file to append a line to for each frame drawn (see `DrawnLog`)."""
     if follow and (not screenshot or sample):
         raise QueueboxError("--follow goes with --screenshot PNG (and not with --sample)")
     if screenshot and follow:
@@ -344,8 +374,9 @@ def run_display(config: Config, *, windowed: bool = False, screenshot: str | Non
             announcer = Announcer(config, player, speech if speech.available else None)
     topics = Topics(config.mqtt.root, config.site.id)
     bus = Bus(config.mqtt, topics, display_client_id(config), subscriptions=[topics.board(), topics.events()])
+    log = DrawnLog(drawn_log) if drawn_log else None
     app = DisplayApp(config, renderer, bus.inbox, connected=bus.connected.is_set, topics=topics,
-                     announcer=announcer, present=present)
+                     announcer=announcer, present=present, on_drawn=log)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     watchdog = notify.Watchdog()  # pinged on every turn of the loop: a stuck loop gets restarted by systemd
@@ -370,6 +401,8 @@ def run_display(config: Config, *, windowed: bool = False, screenshot: str | Non
         bus.stop()
         if announcer is not None:
             announcer.close()
+        if log is not None:
+            log.close()
         pygame.quit()
     return 0
 

@@ -61,7 +61,8 @@ def cmd_server(args: argparse.Namespace) -> int:
 
     config = _load(args)
     run_server(config, args.database or config.database.path,
-               args.listen or config.server.listen, args.port or config.server.port)
+               args.listen or config.server.listen, args.port or config.server.port,
+               dev=args.dev, dev_tickets=args.dev_tickets)
     return 0
 
 
@@ -100,7 +101,7 @@ def cmd_display(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise QueueboxError(str(exc)) from None
     return run_display(_load(args), windowed=args.windowed, screenshot=args.screenshot, sample=args.sample,
-                       size=size, follow=args.follow)
+                       size=size, follow=args.follow, drawn_log=args.drawn_log)
 
 
 def cmd_kiosk(args: argparse.Namespace) -> int:
@@ -108,7 +109,8 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
 
     from device.main import run_kiosk
 
-    return run_kiosk(_load(args), simulate=args.simulate, out=Path(args.out) if args.out else None)
+    return run_kiosk(_load(args), simulate=args.simulate, out=Path(args.out) if args.out else None,
+                     print_delay_s=args.print_delay)
 
 
 def cmd_keypad(args: argparse.Namespace) -> int:
@@ -177,6 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--database", metavar="PATH", help="database file (default: database.path of the config)")
     p.add_argument("--listen", metavar="ADDR", help="address to listen on (default: server.listen)")
     p.add_argument("--port", type=int, help="port to listen on (default: server.port)")
+    p.add_argument("--dev", action="store_true",
+                   help="demo only (`queuebox demo` sets it): add the virtual kiosk page /dev/kiosk, whose buttons "
+                        "press a simulated kiosk's buttons (answers requests from this machine only)")
+    p.add_argument("--dev-tickets", metavar="DIR",
+                   help="with --dev: the simulated kiosk's --out folder, whose ticket pictures the page shows "
+                        "(default: var/tickets)")
 
     p = command("mqtt-credentials", cmd_mqtt_credentials,
                 "write the Mosquitto password file, ACL and conf snippet, and the device passwords")
@@ -215,7 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", type=int, metavar="N", help="into a folder: keep the newest N copies, remove older ones "
                                                          "(default: remove none)")
 
-    p = command("demo", cmd_demo, "run broker and server on this machine with a private broker, for trying it out")
+    p = command("demo", cmd_demo, "run a private broker, the server, the display, a simulated kiosk (virtual kiosk "
+                "page) and a simulated keypad on this machine, for trying it out")
     p.add_argument("--dir", default="var/demo", help="folder for the demo's database, accounts and logs "
                                                      "(default: var/demo)")
     p.add_argument("--web-port", type=int, default=8080, help="port of the web server (default: 8080)")
@@ -229,12 +238,17 @@ def build_parser() -> argparse.ArgumentParser:
                                                          "after every frame (for a machine without a screen)")
     p.add_argument("--size", metavar="WxH", help="window or screenshot size, e.g. 1920x1080 or 1080x1920 "
                                                  "(default: display.width/height, else the screen's)")
+    p.add_argument("--drawn-log", metavar="FILE", help="append a JSON line to FILE for each frame drawn: the board's "
+                                                       "seq and calls, and when (for tests and monitoring)")
 
     p = command("kiosk", cmd_kiosk, "run the ticket kiosk: buttons, LEDs and the thermal printer")
     p.add_argument("--simulate", action="store_true",
                    help="no GPIO or printer: press buttons by typing their service code (or publishing it to "
                         "kiosk/<id>/simulate); each ticket is saved as .bin (printer bytes) and .png")
     p.add_argument("--out", metavar="DIR", help="with --simulate: folder for the tickets (default: var/tickets)")
+    p.add_argument("--print-delay", type=float, default=0.0, metavar="S",
+                   help="with --simulate: seconds the simulated printer takes per ticket, like a real one "
+                        "(default: 0)")
 
     p = command("keypad", cmd_keypad, "run a counter keypad: Next, Recall, No-show, Done and rating buttons with LEDs")
     p.add_argument("--counter", metavar="ID", help="the counter it serves (default: keypad.counter)")

@@ -3,18 +3,46 @@
 A Raspberry Pi has no real-time clock: at boot it runs on the last saved time until NTP
 syncs, then jumps. So the business day is the local date in the centre's zone, but it only
 ever moves forward, and recorded times never go backwards (a clock that jumps back is
-held at the last recorded time until it catches up). Pure functions: `now` is passed in.
+held at the last recorded time until it catches up). Pure functions: `now` is passed in,
+except `utc_now`, the one place queuebox reads the wall clock.
+
+Tests and demos only: with the environment variable `QUEUEBOX_CLOCK_OFFSET_FILE` naming a
+file that holds a number of seconds, `utc_now` is the system clock plus that offset, re-read
+whenever the file changes. It lets a test move the clock of a real `queuebox server` process
+(across midnight, back an hour, a day forward) the way a Pi without a real-time clock sees it
+move, without touching the machine's clock (which needs root and moves every other program).
+Never set it on an appliance.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+import os
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
+
+CLOCK_OFFSET_ENV = "QUEUEBOX_CLOCK_OFFSET_FILE"
+_offset_cache: tuple[tuple[str, int, int, int], float] | None = None  # ((path, inode, mtime, size), seconds)
 
 
 def utc_now() -> datetime:
-    """The wall clock, zone-aware UTC. The only place queuebox reads the time."""
-    return datetime.now(timezone.utc)
+    """The wall clock, zone-aware UTC (plus the test offset, see the module docstring)."""
+    now = datetime.now(timezone.utc)
+    path = os.environ.get(CLOCK_OFFSET_ENV)
+    return now + timedelta(seconds=_offset_s(path)) if path else now
+
+
+def _offset_s(path: str) -> float:
+    """The offset in the file, cached until the file changes; 0 while it is missing or unreadable."""
+    global _offset_cache
+    try:
+        st = os.stat(path)
+        key = (path, st.st_ino, st.st_mtime_ns, st.st_size)
+        if _offset_cache is None or _offset_cache[0] != key:
+            with open(path, encoding="utf-8") as f:
+                _offset_cache = (key, float(f.read().strip() or 0))
+        return _offset_cache[1]
+    except (OSError, ValueError):
+        return 0.0
 
 
 def local_date(now: datetime, zone: ZoneInfo) -> date:

@@ -1,11 +1,16 @@
 """`queuebox demo`: the appliance on one machine, for trying it out.
 
 Starts a private Mosquitto (free port, generated accounts and ACL, files in the demo
-folder), `queuebox server`, the display (a window if there is a screen, else a PNG redrawn
-after every frame) and a simulated kiosk (presses typed in this terminal) as child processes, with a config derived from the given
-one (database, MQTT and web settings pointed at the demo folder). Ctrl-C or SIGTERM stops
-the children, server first. Every process is a separate program started by path, as in
-production; nothing here imports the devices.
+folder), `queuebox server` with its virtual kiosk page (``--dev``), the display (a window if
+there is a screen, else a PNG redrawn after every frame), a simulated kiosk (pressed from the
+virtual kiosk page, its tickets saved as pictures) and a simulated keypad of the first counter
+(pressed by typing in this terminal, its LEDs printed here) as child processes, with a config
+derived from the given one (database, MQTT and web settings pointed at the demo folder).
+
+Each child runs in its own session, so a Ctrl-C in the terminal reaches the demo alone, and
+the demo stops them in order: devices, then the server, the broker last. Ctrl-C, ``q`` typed
+or SIGTERM stop it with status 0; a child that dies stops it with status 1. Every process is
+a separate program started by path, as in production; nothing here imports the devices.
 """
 
 from __future__ import annotations
@@ -18,8 +23,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import IO, Callable
 
 from queuebox.config import WEEKDAYS, Config, to_toml
 from queuebox.errors import QueueboxError
@@ -29,7 +36,7 @@ STARTUP_TIMEOUT_S = 15
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child before exec: get SIGTERM when the demo dies, even by SIGKILL (Linux)."""
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -43,9 +50,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for_port(port: int, proc: subprocess.Popen, log: Path) -> None:
+def wait_for_port(port: int, proc: subprocess.Popen, log: Path, cancelled: Callable[[], bool] = lambda: False) -> None:
+    """Wait until something listens on 127.0.0.1:`port`; raises if `proc` exits first or it
+    takes too long. Returns early once `cancelled()` is true."""
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not cancelled():
         if proc.poll() is not None:
             raise QueueboxError(f"{proc.args[0]} exited with {proc.returncode}:\n{log.read_text(errors='replace')}")
         try:
@@ -53,7 +62,8 @@ def wait_for_port(port: int, proc: subprocess.Popen, log: Path) -> None:
             return
         except OSError:
             time.sleep(0.1)
-    raise QueueboxError(f"nothing listens on port {port} after {STARTUP_TIMEOUT_S}s; see {log}")
+    if not cancelled():
+        raise QueueboxError(f"nothing listens on port {port} after {STARTUP_TIMEOUT_S}s; see {log}")
 
 
 def demo_config(config: Config, folder: Path, broker_port: int, web_port: int) -> Config:
@@ -91,6 +101,7 @@ def broker_conf(folder: Path, port: int) -> str:
         f"acl_file {mqtt / 'acl'}",
         "persistence true",
         f"persistence_location {mqtt}/",
+        "autosave_interval 60",  # as in production (server/credentials.py conf_text)
         "max_queued_messages 10000",
         "set_tcp_nodelay true",
         "log_dest stderr",
@@ -123,15 +134,139 @@ def demo_accounts(config: Config) -> list[tuple[str, str, str]]:
     return [(login, role, home) for login, role, _, home in wanted]
 
 
-def _start(log: Path, command: str, *args: str, stdin: int | None = subprocess.DEVNULL) -> subprocess.Popen:
-    """Start `queuebox COMMAND ARGS` with its output in `log`."""
-    with open(log, "w") as out:
-        return subprocess.Popen([sys.executable, "-m", "queuebox.cli", command, *args], stdin=stdin,
-                                stdout=out, stderr=out, preexec_fn=_die_with_parent)
+
+STOP_TIMEOUT_S = 10  # seconds a child has to stop on SIGTERM before it is killed
+QUIT = {"q", "quit", "exit"}  # typed in the terminal: stop the demo
+
+
+BROKER, SERVER, DEVICE = 0, 1, 2  # the order children start in; they stop in the reverse order
+
+
+class Children:
+    """The demo's child processes, each `queuebox COMMAND` (or the broker) in its own session,
+    its output in a log file. `stop` ends the devices (together), then the server, then the broker."""
+
+    def __init__(self) -> None:
+        self.procs: list[tuple[int, subprocess.Popen]] = []
+
+    def start(self, rank: int, argv: list[str], log: Path, *, stdin: int | None = subprocess.DEVNULL,
+              stdout: int | None = None) -> subprocess.Popen:
+        """Start `argv` with stderr (and stdout, unless it is given) appended to `log`;
+        `rank` is BROKER, SERVER or DEVICE."""
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(argv, stdin=stdin, stdout=out if stdout is None else stdout, stderr=out,
+                                    start_new_session=True,  # the terminal's Ctrl-C is the demo's to handle
+                                    preexec_fn=die_with_parent)
+        self.procs.append((rank, proc))
+        return proc
+
+    def queuebox(self, rank: int, log: Path, command: str, *args: str, **kwargs: int | None) -> subprocess.Popen:
+        """Start `queuebox COMMAND ARGS` (this Python, by module path)."""
+        return self.start(rank, [sys.executable, "-m", "queuebox.cli", command, *args], log, **kwargs)
+
+    def first_dead(self) -> subprocess.Popen | None:
+        return next((proc for _, proc in self.procs if proc.poll() is not None), None)
+
+    def stop(self) -> None:
+        """SIGTERM the children rank by rank, highest first, and wait for them (SIGKILL after
+        STOP_TIMEOUT_S): the devices say "offline" and the server its last words to a broker
+        that still runs."""
+        for rank in sorted({rank for rank, _ in self.procs}, reverse=True):
+            procs = [proc for r, proc in self.procs if r == rank]
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.terminate()
+            for proc in procs:
+                try:
+                    proc.wait(timeout=STOP_TIMEOUT_S)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+                if proc.stdin is not None:  # its stdout is the LED relay's, which reads it to the end
+                    try:
+                        proc.stdin.close()
+                    except (OSError, ValueError):
+                        pass
+
+
+def name_of(proc: subprocess.Popen) -> str:
+    """`mosquitto`, or `queuebox COMMAND`."""
+    args = list(proc.args)  # type: ignore[arg-type]
+    return f"queuebox {args[3]}" if args[0] == sys.executable else str(args[0])
+
+
+class StopFlag:
+    """Set by a signal handler or by `q` typed: a plain flag, which a handler may set at any
+    moment (an Event's lock, held by the interrupted code, would deadlock it)."""
+
+    def __init__(self) -> None:
+        self._asked = False
+
+    def __call__(self, *signal_args: object) -> None:
+        self._asked = True
+
+    def asked(self) -> bool:
+        return self._asked
+
+
+def keypad_counter(config: Config) -> str | None:
+    """The counter whose keypad the demo simulates (keypad.counter, else the first one); None
+    when the config's keypad has no button."""
+    k = config.keypad
+    if not any((k.button_next, k.button_recall, k.button_no_show, k.button_done, *k.rating_buttons)):
+        return None
+    return k.counter if config.counter(k.counter) is not None else config.counters[0].id
+
+
+def relay_typing(keypad: subprocess.Popen, quit: Callable[[], None]) -> None:
+    """Forward the lines typed in this terminal to the keypad; ``q`` calls `quit` instead. Reads
+    the descriptor itself (no buffered stdin a daemon thread could hold at exit); at the end of
+    the input the keypad's input ends too, and it keeps running."""
+    pipe: IO[bytes] = keypad.stdin  # type: ignore[assignment]
+    pending = b""
+    try:
+        while True:
+            chunk = os.read(0, 4096)
+            if not chunk:
+                break
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                if line.strip().decode(errors="replace").lower() in QUIT:
+                    quit()
+                    return
+                pipe.write(line + b"\n")
+                pipe.flush()
+    except (OSError, ValueError):  # the keypad stopped (broken or closed pipe), or standard input is closed
+        pass
+    finally:
+        try:
+            pipe.close()
+        except (OSError, ValueError):
+            pass
+
+
+def relay_leds(keypad: subprocess.Popen, log: Path, prefix: str) -> None:
+    """Copy the keypad's output to its log, and its LED lines to this terminal."""
+    with open(log, "ab") as out, keypad.stdout:  # type: ignore[union-attr]
+        for line in keypad.stdout:  # type: ignore[union-attr]
+            out.write(line)
+            out.flush()
+            if line.startswith(b"LEDs:"):
+                print(prefix + line.decode(errors="replace").rstrip(), flush=True)
+
+
+def may_read_terminal() -> bool:
+    """Whether reading standard input is safe: not a terminal (a pipe, a file), or a terminal
+    this process is in the foreground of (a background job reading it would be stopped)."""
+    try:
+        return not os.isatty(0) or os.tcgetpgrp(0) == os.getpgrp()
+    except OSError:
+        return False
 
 
 def run_demo(config: Config, folder: Path, web_port: int) -> int:
-    """Run broker and server until interrupted; returns the exit status."""
+    """Run the broker, the server and the simulated devices until Ctrl-C, ``q`` or SIGTERM
+    (status 0), or until one of them dies (status 1)."""
     folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
     broker_port = free_port()
@@ -142,65 +277,89 @@ def run_demo(config: Config, folder: Path, web_port: int) -> int:
     config_path = write_config(config, folder / "queuebox.toml")
     kiosk_path = write_config(as_account(config, folder, f"kiosk-{config.kiosk.id}"), folder / "kiosk.toml")
     display_path = write_config(as_account(config, folder, f"display-{config.display.id}"), folder / "display.toml")
+    counter = keypad_counter(config)
+    keypad_path = None
+    if counter is not None:  # the keypad uses its counter's account
+        keypad_config = dataclasses.replace(as_account(config, folder, f"counter-{counter}"),
+                                            keypad=dataclasses.replace(config.keypad, counter=counter))
+        keypad_path = write_config(keypad_config, folder / "keypad.toml")
     on_screen = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     display_args = ["--windowed", "--size", "1280x720"] if on_screen else \
         ["--screenshot", str(folder / "board.png"), "--follow", "--size", "1920x1080"]
     (folder / "mosquitto.conf").write_text(broker_conf(folder, broker_port), encoding="utf-8")
+    tickets = folder / "tickets"
+    for name in ("mosquitto.log", "server.log", "display.log", "kiosk.log", "keypad.log"):
+        (folder / name).write_bytes(b"")  # each run's logs from the start
 
-    children: list[subprocess.Popen] = []
-    stopping = False
-
-    def stop(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    previous = signal.signal(signal.SIGTERM, stop)
+    children = Children()
+    leds: threading.Thread | None = None
+    stop = StopFlag()  # no KeyboardInterrupt halfway through starting a child: it would be left behind
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        broker_log = folder / "mosquitto.log"
-        with open(broker_log, "w") as out:
-            broker = subprocess.Popen(["mosquitto", "-c", str(folder / "mosquitto.conf")], stdout=out, stderr=out,
-                                      preexec_fn=_die_with_parent)
-        children.append(broker)
-        wait_for_port(broker_port, broker, broker_log)
-        accounts = demo_accounts(config)
-        server_log = folder / "server.log"
-        server = _start(server_log, "server", "--config", str(config_path))
-        children.append(server)
-        wait_for_port(web_port, server, server_log)
-        children.append(_start(folder / "display.log", "display", "--config", str(display_path), *display_args))
-        # the kiosk reads button presses from this terminal: type a service code and Enter
-        children.append(_start(folder / "kiosk.log", "kiosk", "--config", str(kiosk_path), "--simulate",
-                               "--out", str(folder / "tickets"), stdin=None))
-        print(f"""
-queuebox demo — {config.site.name}
-  web:           http://127.0.0.1:{web_port}/  (log in with a demo account below, password {DEMO_PASSWORD})
-{chr(10).join(f"                 {login:<10} {role:<8} http://127.0.0.1:{web_port}{home}" for login, role, home in accounts)}
-  ticket status: the QR code of each ticket (http://127.0.0.1:{web_port}/t/...)
-  MQTT broker:   127.0.0.1:{broker_port}, topics under {config.mqtt.root}/{config.site.id}/
-  board:         {"a window" if on_screen else folder / "board.png"} (redrawn on every call)
-  kiosk:         type a service code ({", ".join(s.code for s in config.services)}) and Enter to press its button,
-                 "p" before it for priority (e.g. pa); tickets are saved in {folder / "tickets"}
-  accounts:      {folder / 'mqtt' / SECRETS_FILE}
-  logs:          {folder} (server.log, kiosk.log, display.log, mosquitto.log)
-  try:           mosquitto_pub -p {broker_port} -u counter-1 -P <password from the accounts file> -V mqttv5 -q 1 \\
-                   -t {config.mqtt.root}/{config.site.id}/counter/1/command -m '{{"id": "try-1", "action": "next"}}'
-Press Ctrl-C to stop.""", flush=True)
-        while not stopping:
-            for child in children:
-                if child.poll() is not None:
-                    print(f"{child.args[0]} stopped with {child.returncode}; stopping the demo", file=sys.stderr)
-                    return 1
+        broker = children.start(BROKER, ["mosquitto", "-c", str(folder / "mosquitto.conf")], folder / "mosquitto.log")
+        wait_for_port(broker_port, broker, folder / "mosquitto.log", stop.asked)
+        if stop.asked():
+            return 0
+        accounts = demo_accounts(config)  # about a second of password hashing
+        if stop.asked():
+            return 0
+        server = children.queuebox(SERVER, folder / "server.log", "server", "--config", str(config_path),
+                                   "--dev", "--dev-tickets", str(tickets))
+        wait_for_port(web_port, server, folder / "server.log", stop.asked)
+        if stop.asked():
+            return 0
+        children.queuebox(DEVICE, folder / "display.log", "display", "--config", str(display_path), *display_args)
+        children.queuebox(DEVICE, folder / "kiosk.log", "kiosk", "--config", str(kiosk_path), "--simulate",
+                          "--out", str(tickets))
+        if keypad_path is not None:
+            keypad = children.queuebox(DEVICE, folder / "keypad.log", "keypad", "--config", str(keypad_path),
+                                       "--simulate", stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            leds = threading.Thread(target=relay_leds, args=(keypad, folder / "keypad.log", f"  keypad {counter} | "),
+                                    name="keypad-leds", daemon=True)
+            leds.start()
+            if may_read_terminal():
+                threading.Thread(target=relay_typing, args=(keypad, stop), name="typing",
+                                 daemon=True).start()
+        print(banner(config, folder, web_port, broker_port, accounts, on_screen, counter), flush=True)
+        while not stop.asked():
+            dead = children.first_dead()
+            if dead is not None:
+                print(f"{name_of(dead)} stopped with {dead.returncode}; stopping the demo (logs in {folder})",
+                      file=sys.stderr)
+                return 1
             time.sleep(0.2)
         return 0
-    except KeyboardInterrupt:
-        return 0
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        for child in reversed(children):  # server first, then the broker
-            if child.poll() is None:
-                child.terminate()
-                try:
-                    child.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-                    child.wait()
+        children.stop()
+        if leds is not None:  # done printing before this process exits (its stdout lock must be free)
+            leds.join(timeout=2)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def banner(config: Config, folder: Path, web_port: int, broker_port: int, accounts: list[tuple[str, str, str]],
+           on_screen: bool, counter: str | None) -> str:
+    """What the demo prints once everything runs: where to look, what to press, how to log in."""
+    web = f"http://127.0.0.1:{web_port}"
+    topics = f"{config.mqtt.root}/{config.site.id}"
+    logins = "\n".join(f"                 {login:<10} {role:<8} {web}{home}" for login, role, home in accounts)
+    keypad = (f"counter {counter}'s keypad reads this terminal: type n (next), r (recall), s (no-show),\n"
+              "                 d (done) or 1-4 (rating: 1 very satisfied ... 4 dissatisfied) and Enter;\n"
+              "                 its LEDs are printed here as they change") if counter is not None \
+        else "none ([keypad] of the configuration has no button)"
+    other = next((c.id for c in config.counters if c.id != counter), counter or config.counters[0].id)
+    return f"""
+queuebox demo — {config.site.name}
+  web:           {web}/  (log in with a demo account below, password {DEMO_PASSWORD})
+{logins}
+  virtual kiosk: {web}/dev/kiosk/  (no login: press a service, see the printed ticket)
+  keypad:        {keypad}
+  board:         {"a window" if on_screen else folder / "board.png"} (redrawn on every call)
+  ticket status: the QR code of each ticket ({web}/t/...)
+  tickets:       {folder / "tickets"} (.png pictures, .bin printer bytes)
+  MQTT broker:   127.0.0.1:{broker_port}, topics under {topics}/
+  accounts:      {folder / 'mqtt' / SECRETS_FILE}
+  logs:          {folder} (server.log, kiosk.log, keypad.log, display.log, mosquitto.log)
+  try:           mosquitto_pub -p {broker_port} -u counter-{other} -P <password from the accounts file> -V mqttv5 \\
+                   -q 1 -t {topics}/counter/{other}/command -m '{{"id": "try-1", "action": "next"}}'
+Press Ctrl-C (or type q and Enter) to stop."""

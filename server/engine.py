@@ -18,7 +18,7 @@ import logging
 import secrets
 import threading
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
 
@@ -32,6 +32,13 @@ from server.store import EventRecord
 logger = logging.getLogger(__name__)
 
 MAX_COMMAND_ID = 64
+# How long a command id is remembered: far longer than any device re-sends a command (seconds),
+# and short enough that the `commands` table stays small (it was two thirds of a year's file).
+COMMAND_RETENTION = timedelta(days=2)
+PRUNE_BATCH = 5000  # rows deleted per transaction, so a command never waits long for the lock
+# the newest ids are kept whatever the clock says: a clock jumped far ahead must not make a
+# re-send from a minute ago look new (a busy day is a few thousand commands)
+COMMANDS_KEPT_AT_LEAST = 10_000
 Rule = Callable[[QueueState, datetime], Outcome]
 Listener = Callable[[tuple[EventRecord, ...]], None]
 
@@ -72,11 +79,13 @@ class Engine:
         self._state: QueueState | None = None
         self._seq = -1
         self._warned_clock = False
+        self._last_at: datetime | None = None  # time of the last event seen, for `now`
         self._listeners: list[Listener] = []
 
     def now(self) -> datetime:
-        """The engine's clock (injected in tests)."""
-        return self._clock()
+        """The engine's clock (injected in tests), held at the last recorded time if it is behind it,
+        so what the web shows (waiting times, the rating window, today) never runs backwards."""
+        return trusted_now(self._clock(), self._last_at)
 
     def add_listener(self, listener: Listener) -> None:
         """Call `listener(records)` after every commit that recorded events, on the committing thread,
@@ -158,6 +167,7 @@ class Engine:
                 self._state = None
                 raise
             self._state = outcome.state
+            self._last_at = now
             if records:
                 self._seq = records[-1].seq
         if not reply["ok"]:
@@ -166,10 +176,96 @@ class Engine:
             self._notify(tuple(records))
         return Result(reply, tuple(records))
 
+    def open_day_if_due(self) -> tuple[EventRecord, ...]:
+        """Open the new business day now if the local date has moved on, without waiting for a command.
+
+        Commits what a command would have done first (yesterday's unfinished tickets cancelled,
+        counters freed, `day_opened`) and notifies the listeners, so the board, the counters'
+        states and the web show the new day from midnight on. Returns the committed events
+        (none if the day is current, or if no day was ever opened: a new database opens its
+        first day on its first command)."""
+        with self._lock:
+            conn = self._db.conn
+            conn.execute("BEGIN")
+            try:
+                state, now = self._current(conn)
+            finally:
+                conn.execute("ROLLBACK")
+            if state.day == date.min or business_day(state.day, now, self.config.zone) == state.day:
+                return ()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                before, now = self._current(conn)  # again under the write lock: another process may have opened it
+                opened = rules.open_day(before, business_day(_day_or_none(before.day), now, self.config.zone), now)
+                records = store.write_outcome(self._db, before, opened.state, opened.events, now, "clock")
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                self._state = None
+                raise
+            self._state = opened.state
+            self._last_at = now
+            if records:
+                self._seq = records[-1].seq
+                logger.info("business day %s opened at %s", opened.state.day, iso(now, self.config.zone))
+        if records:
+            self._notify(tuple(records))
+        return tuple(records)
+
+    def watch_day(self, stop: threading.Event, every_s: float = 1.0) -> None:
+        """Until `stop` is set (the server runs this on a thread of its own): every `every_s`
+        seconds `open_day_if_due`, and once per business day (at start, then whenever the day
+        has changed) `prune_commands`. A failure is logged and tried again next time."""
+        pruned_for: date | None = None
+        while True:
+            try:
+                self.open_day_if_due()
+                day = self.snapshot().day
+                if day != pruned_for:
+                    self.prune_commands()
+                    pruned_for = day
+            except Exception:
+                logger.exception("could not open the new business day or prune old command ids")
+            if stop.wait(every_s):
+                return
+
+    def prune_commands(self, keep: timedelta = COMMAND_RETENTION, batch: int = PRUNE_BATCH,
+                       keep_at_least: int = COMMANDS_KEPT_AT_LEAST) -> int:
+        """Forget the command ids recorded more than `keep` before now (trusted time), except the
+        newest `keep_at_least`; returns how many. A repeat of a forgotten id would be applied
+        again, so `keep` must outlast every re-send; the events and tickets the commands made
+        stay. Deletes `batch` rows per transaction, so commands in between never wait long for
+        the lock."""
+        total = 0
+        while True:
+            with self._lock:
+                conn = self._db.conn
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    _, now = self._current(conn)
+                    cutoff = iso(now - keep, self.config.zone)
+                    deleted = conn.execute(
+                        "DELETE FROM commands WHERE rowid IN (SELECT rowid FROM commands WHERE julianday(at) < "
+                        "julianday(?) AND rowid <= (SELECT max(rowid) FROM commands) - ? LIMIT ?)",
+                        [cutoff, keep_at_least, batch]).rowcount
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    self._state = None
+                    raise
+            total += deleted
+            if deleted < batch:
+                if total:
+                    logger.info("forgot %d command ids older than %s", total, cutoff)
+                return total
+
     def record(self, event_type: str, actor: str, data: dict[str, Any]) -> EventRecord:
         """Append an event that changes no queue state (e.g. `user_changed` from the administration)."""
         with self._lock:
-            stamp = iso(self._clock(), self.config.zone)
+            _, last_at = store.head(self._db)
+            stamp = iso(trusted_now(self._clock(), last_at), self.config.zone)  # times never go back
             cur = self._db.conn.execute("INSERT INTO events (at, type, actor, data) VALUES (?, ?, ?, ?)",
                                         [stamp, event_type, actor, json.dumps(data, ensure_ascii=False)])
             record = EventRecord(cur.lastrowid, stamp, event_type, None, None, data)
@@ -230,6 +326,11 @@ class Engine:
                 conn.execute("ROLLBACK")
             return state
 
+    def recent_events(self, limit: int = 50) -> list[EventRecord]:
+        """The last `limit` committed events, oldest first (to publish again after a crash)."""
+        with self._lock:
+            return store.recent_events(self._db, limit)
+
     def snapshots(self, message: str | None = None) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         """The retained `board` payload and each counter's `counter/<id>/state` payload, as committed.
 
@@ -271,6 +372,7 @@ class Engine:
             self._seq = seq
         wall = self._clock()
         now = trusted_now(wall, last_at)
+        self._last_at = last_at
         if now is not wall and not self._warned_clock:
             logger.warning("clock is behind the last recorded event (%s < %s): holding time until it catches up",
                            wall.isoformat(), last_at.isoformat() if last_at else "-")

@@ -54,10 +54,14 @@ def health_check(loop: threading.Thread, inbox: queue.Queue[Any], engine: Engine
     return healthy
 
 
-def run_server(config: Config, db_path: str, listen: str, port: int) -> None:
+def run_server(config: Config, db_path: str, listen: str, port: int, *, dev: bool = False,
+               dev_tickets: str | None = None) -> None:
     """Open the engine on `db_path`, bridge it to MQTT, and serve the web app until Ctrl-C or
     SIGTERM. Under systemd (``Type=notify``) it says READY=1 once the web socket is bound and the
-    bridge runs, then pings the watchdog while the bridge loop and the engine answer."""
+    bridge runs, then pings the watchdog while the bridge loop and the engine answer.
+
+    `dev` (the demo only) adds the virtual kiosk page, which presses the simulated kiosk's
+    buttons through this process's MQTT connection and shows the tickets saved in `dev_tickets`."""
     import signal
 
     import waitress
@@ -73,7 +77,12 @@ def run_server(config: Config, db_path: str, listen: str, port: int) -> None:
     bridge = WatchedBridge(engine, bus)
     stop = threading.Event()
     loop = threading.Thread(target=bridge.serve, args=(stop,), name="mqtt-bridge", daemon=True)
-    app = create_app(engine)
+    # opens the new business day at midnight even if no command comes (board and states follow)
+    days = threading.Thread(target=engine.watch_day, args=(stop,), name="day-watch", daemon=True)
+
+    def press(topic: str, text: str) -> None:  # the virtual kiosk's; a press not taken within a minute is stale
+        bus.publish(topic, text, expiry_s=60)
+    app = create_app(engine, dev=dev, dev_publish=press, dev_tickets=dev_tickets)
     hub = app.extensions["queuebox.hub"]
     watchdog = notify.Watchdog()
     watchdog.healthy = health_check(loop, bus.inbox, engine, timeout_s=watchdog.every_s)
@@ -86,6 +95,7 @@ def run_server(config: Config, db_path: str, listen: str, port: int) -> None:
                 config.mqtt.host, config.mqtt.port, listen, port)
     bus.start()
     loop.start()
+    days.start()
     previous = signal.getsignal(signal.SIGTERM)
     try:
         # poll(), not select(): no 1024-descriptor limit, and a live page's closed socket is just reported closed
@@ -105,5 +115,6 @@ def run_server(config: Config, db_path: str, listen: str, port: int) -> None:
         hub.close()
         stop.set()
         loop.join(timeout=5)
+        days.join(timeout=5)
         bus.stop()
         engine.close()

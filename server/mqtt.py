@@ -24,6 +24,9 @@ from server.store import EventRecord
 logger = logging.getLogger(__name__)
 
 
+REPLAYED_EVENTS = 50  # more than a crash can lose: one command commits a handful
+
+
 @dataclass(frozen=True)
 class Committed:
     """Events the engine committed (from MQTT, the web or the API), waiting to be published."""
@@ -41,6 +44,7 @@ class MqttBridge:
         self.bus = bus
         self.topics = bus.topics
         engine.add_listener(lambda records: bus.inbox.put(Committed(records)))
+        self._replayed = False
 
     def serve(self, stop: threading.Event) -> None:
         """Handle inbox items until `stop` is set; no input stops the loop."""
@@ -56,6 +60,10 @@ class MqttBridge:
 
     def handle(self, item: Message | Connected | Committed) -> None:
         if isinstance(item, Connected):
+            if not self._replayed:  # a crash between a commit and its publish lost those events: send
+                self._replayed = True  # the last ones again; clients skip seqs they have (QoS 1 dedupe)
+                for record in self.engine.recent_events(REPLAYED_EVENTS):
+                    self.bus.publish(self.topics.events(), record.message())
             self.publish_snapshots()
             return
         if isinstance(item, Committed):

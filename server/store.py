@@ -128,6 +128,18 @@ def head(db: Database) -> tuple[int, datetime | None]:
     return (row[0], parse_iso(row[1])) if row else (0, None)
 
 
+def recent_events(db: Database, limit: int) -> list[EventRecord]:
+    """The last `limit` events, oldest first, as they were published (tickets as they are now:
+    only their label and service go into the message, and those never change)."""
+    rows = db.execute("SELECT seq, at, type, ticket, counter, data FROM events ORDER BY seq DESC LIMIT ?",
+                      [limit]).fetchall()
+    ids = sorted({r[3] for r in rows if r[3] is not None})
+    tickets = {t.id: t for t in (_ticket(r) for r in db.query(
+        f"SELECT * FROM tickets WHERE id IN ({', '.join('?' for _ in ids)})", ids))} if ids else {}
+    return [EventRecord(seq, at, kind, tickets.get(ticket) if ticket is not None else None, counter, json.loads(data))
+            for seq, at, kind, ticket, counter, data in reversed(rows)]
+
+
 def load_state(db: Database, config: Config) -> QueueState:
     """The queue state of the current business day as committed; `date.min` if no day was opened."""
     row = db.execute("SELECT max(day) FROM days").fetchone()

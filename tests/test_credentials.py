@@ -170,7 +170,8 @@ def test_conf_snippet_names_the_files_by_absolute_path(tmp_path, monkeypatch):
     assert settings == {
         "listener": "1883", "allow_anonymous": "false",
         "password_file": str(tmp_path / "out" / "passwd"), "acl_file": str(tmp_path / "out" / "acl"),
-        "persistence": "true", "max_queued_messages": "10000", "set_tcp_nodelay": "true",
+        "persistence": "true", "autosave_interval": "60", "max_queued_messages": "10000",
+        "set_tcp_nodelay": "true",
         "max_inflight_messages": "20", "persistent_client_expiration": "7d",
     }
 

@@ -225,3 +225,40 @@ def test_estimate_in_the_reply_counts_people_ahead(engine):
     ticket = engine.take("t9", "k", "A").reply["ticket"]
     # counters 1 and 2 serve A, service_min defaults to 10: 3 ahead × 10 / 2 = 15
     assert (ticket["waiting_ahead"], ticket["estimated_wait_min"]) == (3, 15)
+
+
+def test_command_ids_are_remembered_for_two_days_then_forgotten(engine, db_path, clock):
+    first = engine.take("k1-0001", "kiosk1", "A").reply
+    engine.counter("c1-0001", "1", "next")
+    clock.advance(days=1, hours=23)
+    assert engine.prune_commands(keep_at_least=0) == 0
+    repeat = engine.take("k1-0001", "kiosk1", "A")  # a re-send within the window: the first reply
+    assert repeat.duplicate and repeat.reply == first
+    clock.advance(hours=1, seconds=1)
+    assert engine.prune_commands() == 0  # too few to prune: the newest 10,000 stay whatever the clock says
+    assert engine.prune_commands(keep_at_least=0) == 2
+    assert rows(db_path, "SELECT count(*) FROM commands") == [(0,)]
+    assert rows(db_path, "SELECT count(*) FROM events WHERE type IN ('issued', 'called')") == [(2,)]  # history stays
+
+
+def test_pruning_deletes_in_batches_and_keeps_recent_ids(db_path, clock):
+    engine = Engine(make_config(), db_path, clock=clock)
+    try:
+        for i in range(7):
+            engine.take(f"old-{i}", "k", "B")
+        clock.advance(days=3)
+        engine.take("new", "k", "B")
+        assert engine.prune_commands(batch=3, keep_at_least=0) == 7
+        assert rows(db_path, "SELECT id FROM commands") == [("kiosk/k:new",)]
+        assert engine.take("new", "k", "B").duplicate
+    finally:
+        engine.close()
+
+
+def test_a_clock_far_ahead_does_not_forget_the_newest_ids(engine, db_path, clock):
+    for i in range(5):
+        engine.take(f"k-{i}", "kiosk1", "A")
+    clock.advance(days=365)  # a clock set a year ahead: every id looks old
+    assert engine.prune_commands(keep_at_least=3) == 2
+    assert rows(db_path, "SELECT id FROM commands ORDER BY rowid") == [(f"kiosk/kiosk1:k-{i}",) for i in (2, 3, 4)]
+    assert engine.take("k-4", "kiosk1", "A").duplicate

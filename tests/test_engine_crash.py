@@ -21,14 +21,12 @@ import os
 import random
 import signal
 import sqlite3
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from tests.factories import MONDAY_9AM
+from tests.helpers.child import Child
 
 ROUNDS = 25
 HELPER = Path(__file__).resolve().parent / "helpers" / "issue_loop.py"
@@ -36,35 +34,6 @@ EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "queuebox.exam
 READY_TIMEOUT_S = 30
 
 Row = tuple[str, str, int, str, str]  # day, service, number, label, token
-
-
-class Child:
-    """The helper process, its stdout drained by a thread (so it never blocks on a full pipe)."""
-
-    def __init__(self, args: list[str], stderr: IO[str]) -> None:
-        self.lines: list[str] = []
-        self.ready_or_gone = threading.Event()  # it printed "ready", or its stdout closed
-        self.proc = subprocess.Popen([sys.executable, str(HELPER), *args], stdout=subprocess.PIPE,
-                                     stderr=stderr, text=True, cwd=HELPER.parents[2])
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            if line.endswith("\n"):  # a line cut short by the kill was not printed
-                self.lines.append(line.rstrip("\n"))
-            if line == "ready\n":
-                self.ready_or_gone.set()
-        self.ready_or_gone.set()
-
-    def kill(self) -> int:
-        self.proc.send_signal(signal.SIGKILL)
-        code = self.proc.wait(timeout=30)
-        self._reader.join(timeout=30)
-        assert self.proc.stdout is not None
-        self.proc.stdout.close()
-        return code
 
 
 def read_file(db_path: Path) -> dict[str, Any]:
@@ -141,7 +110,7 @@ def test_sigkill_at_random_moments_loses_and_reuses_nothing(tmp_path):
                 ticket = json.loads(reply)["ticket"]
                 expected_replay = f"= {ticket['label']} {ticket['status_url'].rsplit('/', 1)[1]} 1"
                 args += ["--replay", command_id, command_id.rsplit("-", 1)[1]]
-            child = Child(args, stderr)
+            child = Child(HELPER, args, stderr)
             try:
                 # The random moment: one round in five from the start (import, migration, opening),
                 # the others while tickets are being issued. The delay is the test's input, not a wait.

@@ -8,7 +8,8 @@ there is (live updates, shortcuts) is shipped in `static/`, nothing comes from t
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -29,9 +30,12 @@ _CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'
 
 
 def create_app(engine: Engine, *, hub: Hub | None = None, secret_key: str | None = None,
-               dev: bool = False) -> Flask:
+               dev: bool = False, dev_publish: Callable[[str, str], None] | None = None,
+               dev_tickets: str | Path | None = None) -> Flask:
     """The Flask app serving `engine`. `secret_key` signs sessions (default: one kept in the
-    database, so logins survive restarts); `dev` adds the demo's virtual-kiosk page."""
+    database, so logins survive restarts); `dev` adds the demo's virtual-kiosk page, which
+    presses buttons with `dev_publish(topic, text)` (MQTT) and shows the ticket pictures in
+    `dev_tickets` (see `server.web.devkiosk`)."""
     app = Flask(__name__)
     config = engine.config
     app.config.update(
@@ -62,7 +66,7 @@ def create_app(engine: Engine, *, hub: Hub | None = None, secret_key: str | None
     csrf.exempt(api.bp)  # the API authenticates each request with a token, not a cookie
     if dev:
         from server.web import devkiosk
-        app.register_blueprint(devkiosk.bp)
+        devkiosk.init_app(app, publish=dev_publish, tickets=dev_tickets)
 
     @app.context_processor
     def site() -> dict[str, Any]:

@@ -195,3 +195,18 @@ def test_a_printer_that_does_not_answer_status_is_not_asked_before_every_ticket(
     connection.answers[RT_STATUS_ONLINE] = OSError(19, "No such device")  # would read as offline if asked
     assert printer.status() is PrinterStatus.UNKNOWN
     assert connection.output.count(RT_STATUS_ONLINE) == 1
+
+
+def test_why_a_status_query_failed_is_logged_once_per_fault(caplog):
+    connection = AnsweringDummy({RT_STATUS_ONLINE: OSError(13, "Access denied (insufficient permissions)"),
+                                 RT_STATUS_PAPER: OK})
+    printer = EscposPrinter(connection, 576)
+    with caplog.at_level("WARNING", logger="device.printer"):
+        assert printer.status() is PrinterStatus.OFFLINE
+        assert printer.status() is PrinterStatus.OFFLINE
+        connection.answers[RT_STATUS_ONLINE] = OK
+        assert printer.status() is PrinterStatus.READY
+        connection.answers[RT_STATUS_ONLINE] = OSError(13, "Access denied (insufficient permissions)")
+        assert printer.status() is PrinterStatus.OFFLINE
+    failures = [r.getMessage() for r in caplog.records if "status query failed" in r.getMessage()]
+    assert len(failures) == 2 and all("Access denied" in m for m in failures)  # not once per query

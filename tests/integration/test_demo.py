@@ -1,8 +1,13 @@
-"""`queuebox demo`: a private authenticated broker and the real server process, end to end."""
+"""`queuebox demo` as a person runs it: a private authenticated broker, the real server with
+its virtual kiosk page, the display, a simulated kiosk and a simulated keypad, each its own
+process; stopped by Ctrl-C (SIGINT to the demo's process group, as a terminal sends it) or
+SIGTERM, with nothing left behind."""
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
+import os
 import re
 import signal
 import socket
@@ -12,15 +17,20 @@ import sys
 import time
 import tomllib
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any, Callable, Iterator
 
 import pytest
 
 from server.demo import free_port
+from tests.web.browser import screenshot
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "queuebox.example.toml"
 SITE = "queuebox/xa-an-phu"
+CHILDREN = {"mosquitto", "server", "display", "kiosk", "keypad"}
+STOPPED_WITHIN_S = 6.0  # Ctrl-C to the last child gone (measured ~1.5 s on 2 cores)
 
 
 def mqtt(tool: str, port: int, user: str, password: str, *args: str, timeout: float = 10) -> subprocess.CompletedProcess:
@@ -28,122 +38,256 @@ def mqtt(tool: str, port: int, user: str, password: str, *args: str, timeout: fl
                            *args], capture_output=True, text=True, timeout=timeout)
 
 
+def wait_for(condition: Callable[[], Any], timeout: float, what: Callable[[], str]) -> Any:
+    """Poll `condition` until it returns something true; fails with `what()` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(what())
+        time.sleep(0.1)
+
+
+def children_of(pid: int) -> dict[int, str]:
+    """The running child processes of `pid`: their pid and name (mosquitto, or the queuebox command)."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            state, ppid = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[:2]
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile
+            continue
+        if int(ppid) == pid and state != "Z":
+            name = argv[3].decode() if len(argv) > 3 and argv[1:3] == [b"-m", b"queuebox.cli"] else \
+                Path(argv[0].decode()).name
+            found[int(entry)] = name
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@dataclass
+class Demo:
+    proc: subprocess.Popen
+    web: str
+    broker_port: int
+    passwords: dict[str, str]
+    folder: Path
+    out: Path
+
+    def output(self) -> str:
+        return self.out.read_text(errors="replace")
+
+    def log(self, name: str) -> str:
+        return (self.folder / f"{name}.log").read_text(errors="replace")
+
+    def online(self, client: str) -> None:
+        """Wait until `client` (an MQTT account) says "online": it has connected and subscribed."""
+        status = mqtt("mosquitto_sub", self.broker_port, "server", self.passwords["server"],
+                      "-t", f"{SITE}/status/{client}", "-C", "1", "-W", "20", timeout=30)
+        assert status.stdout.strip() == "online", f"{client} is not online:\n{self.output()}"
+
+    def type(self, text: str) -> None:
+        """Type a line in the demo's terminal."""
+        stdin: IO[bytes] = self.proc.stdin  # type: ignore[assignment]
+        stdin.write(text.encode() + b"\n")
+        stdin.flush()
+
+
+class Browser:
+    """urllib with cookies: the virtual kiosk's CSRF token is bound to the session cookie."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def get(self, path: str) -> bytes:
+        with self.opener.open(self.base + path, timeout=5) as response:
+            return response.read()
+
+    def post_json(self, path: str, body: Any, token: str) -> Any:
+        request = urllib.request.Request(self.base + path, data=json.dumps(body).encode(), method="POST",
+                                         headers={"Content-Type": "application/json", "X-CSRFToken": token})
+        with self.opener.open(request, timeout=5) as response:
+            return json.loads(response.read())
+
+
 @pytest.fixture
-def demo(tmp_path):
+def demo(tmp_path: Path) -> Iterator[Demo]:
     web_port = free_port()
-    log = open(tmp_path / "demo.out", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "queuebox.cli", "demo", "--config", str(EXAMPLE),
-                             "--dir", str(tmp_path / "demo"), "--web-port", str(web_port)],
-                            stdout=log, stderr=log, cwd=ROOT)
-    deadline = time.monotonic() + 30
-    health = None
-    while time.monotonic() < deadline and health is None:
-        assert proc.poll() is None, (tmp_path / "demo.out").read_text()
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/healthz", timeout=2) as response:
-                health = json.loads(response.read())
-        except OSError:
-            time.sleep(0.2)
-    assert health is not None and health["ok"], (tmp_path / "demo.out").read_text()
-    broker_port = int(re.search(r"listener (\d+)", (tmp_path / "demo" / "mosquitto.conf").read_text()).group(1))
-    passwords = tomllib.loads((tmp_path / "demo" / "mqtt" / "secrets.toml").read_text())["passwords"]
-    yield proc, broker_port, passwords, tmp_path
-    if proc.poll() is None:
-        proc.terminate()  # the demo stops its broker and server on SIGTERM
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    log.close()
+    out = tmp_path / "demo.out"
+    with open(out, "w") as log:
+        # its own session: its process group is the one a terminal's Ctrl-C reaches
+        proc = subprocess.Popen([sys.executable, "-m", "queuebox.cli", "demo", "--config", str(EXAMPLE),
+                                 "--dir", str(tmp_path / "demo"), "--web-port", str(web_port)],
+                                stdin=subprocess.PIPE, stdout=log, stderr=log, cwd=ROOT, start_new_session=True)
+    web = f"http://127.0.0.1:{web_port}"
+
+    def started() -> bool:  # the banner comes once every child has been started
+        assert proc.poll() is None, out.read_text()
+        return "Press Ctrl-C" in out.read_text()
+    folder = tmp_path / "demo"
+    try:
+        wait_for(started, 30, out.read_text)
+        with urllib.request.urlopen(f"{web}/healthz", timeout=2) as response:
+            assert json.loads(response.read())["ok"]
+        broker_port = int(re.search(r"listener (\d+)", (folder / "mosquitto.conf").read_text()).group(1))
+        passwords = tomllib.loads((folder / "mqtt" / "secrets.toml").read_text())["passwords"]
+        yield Demo(proc, web, broker_port, passwords, folder, out)
+    finally:
+        children = children_of(proc.pid)
+        if proc.poll() is None:
+            proc.terminate()  # the demo stops its children on SIGTERM
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for pid in children:  # never leave a process behind, whatever the test found
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        proc.stdin.close()
 
 
-def test_demo_runs_an_authenticated_broker_and_the_server(demo):
-    proc, port, passwords, tmp_path = demo
-    watcher = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-u", "counter-1",
-                                "-P", passwords["counter-1"], "-V", "mqttv5", "-t", f"{SITE}/counter/1/reply",
-                                "-C", "1", "-W", "10"], stdout=subprocess.PIPE, text=True)
-    time.sleep(0.5)  # let the subscription reach the broker before the command is sent
-    sent = mqtt("mosquitto_pub", port, "counter-1", passwords["counter-1"], "-q", "1",
-                "-t", f"{SITE}/counter/1/command", "-m", '{"id": "demo-1", "action": "next"}')
-    assert sent.returncode == 0, sent.stderr
-    out, _ = watcher.communicate(timeout=15)
-    assert json.loads(out) == {"id": "demo-1", "ok": True, "ticket": None}
-    refused = mqtt("mosquitto_pub", port, "counter-1", "wrong-password", "-q", "1",
-                   "-t", f"{SITE}/counter/1/command", "-m", '{"id": "demo-2", "action": "next"}')
-    assert refused.returncode != 0
-
-
-def test_demo_stops_its_children_on_sigterm(demo):
-    proc, port, passwords, tmp_path = demo
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=20) == 0
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_the_demo_stops_every_child_cleanly_server_before_broker(demo, how):
+    for device in ("display-display1", "kiosk-kiosk1", "counter-1"):
+        demo.online(device)
+    children = children_of(demo.proc.pid)
+    assert set(children.values()) == CHILDREN, children
+    started = time.monotonic()
+    if how == "ctrl-c":
+        os.killpg(demo.proc.pid, signal.SIGINT)  # what a terminal sends to its foreground job
+    else:
+        demo.proc.send_signal(signal.SIGTERM)  # what systemd or kill sends
+    assert demo.proc.wait(timeout=20) == 0, demo.output()
+    wait_for(lambda: not any(alive(pid) for pid in children), STOPPED_WITHIN_S,
+             lambda: f"left running: {[name for pid, name in children.items() if alive(pid)]}")
+    took = time.monotonic() - started
+    print(f"{how} to every process gone: {took:.2f} s", file=sys.stderr)
+    assert took < STOPPED_WITHIN_S
+    assert "Traceback" not in demo.output() + "".join(demo.log(n) for n in ("server", "kiosk", "keypad", "display"))
     with pytest.raises(OSError):
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        socket.create_connection(("127.0.0.1", demo.broker_port), timeout=1).close()
+    broker = demo.log("mosquitto")
+    # the server said goodbye to a broker that was still there, and the broker stopped after it
+    assert broker.index("Client queuebox-server-xa-an-phu disconnected") < broker.index("terminating"), broker
+    for client in ("kiosk-kiosk1", "counter-1", "display-display1", "queuebox-server-xa-an-phu"):
+        assert f"Client {client} disconnected" in broker, broker  # a clean goodbye, not a lost connection
+        assert f"Client {client} closed its connection" not in broker, broker
 
 
-@pytest.mark.parametrize("user, topic, payload", [
-    ("kiosk-kiosk1", "counter/1/command", '{"id": "x1", "action": "pause", "reason": "hack"}'),
-    ("counter-2", "counter/1/command", '{"id": "x2", "action": "pause", "reason": "hack"}'),
-    ("display-display1", "counter/1/command", '{"id": "x3", "action": "pause", "reason": "hack"}'),
-    ("display-display1", "kiosk/kiosk1/take", '{"id": "x4", "service": "A"}'),
-])
-def test_publishes_the_acl_refuses_change_nothing_in_the_database(demo, user, topic, payload):
-    proc, port, passwords, tmp_path = demo
-    refused = mqtt("mosquitto_pub", port, user, passwords[user], "-q", "1", "-t", f"{SITE}/{topic}", "-m", payload)
-    assert "Not authorized" in refused.stderr + refused.stdout
-    # a fence: an allowed command from counter 1 is answered, so anything sent before it was handled
-    watcher = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-u", "counter-1",
-                                "-P", passwords["counter-1"], "-V", "mqttv5", "-t", f"{SITE}/counter/1/reply",
+def test_the_broker_wants_passwords_and_what_the_acl_refuses_changes_nothing(demo):
+    port, passwords = demo.broker_port, demo.passwords
+    refused = mqtt("mosquitto_pub", port, "counter-2", "wrong-password", "-q", "1",
+                   "-t", f"{SITE}/counter/2/command", "-m", '{"id": "demo-2", "action": "next"}')
+    assert refused.returncode != 0
+    for n, (user, topic) in enumerate([("kiosk-kiosk1", "counter/2/command"), ("counter-3", "counter/2/command"),
+                                       ("display-display1", "counter/2/command"),
+                                       ("display-display1", "kiosk/kiosk1/take")]):
+        payload = json.dumps({"id": f"x{n}", "action": "pause", "reason": "hack", "service": "A"})
+        refused = mqtt("mosquitto_pub", port, user, passwords[user], "-q", "1", "-t", f"{SITE}/{topic}", "-m", payload)
+        assert "Not authorized" in refused.stderr + refused.stdout, (user, topic)
+    # a fence: an allowed command from counter 2 is answered, so anything sent before it was handled
+    watcher = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-u", "counter-2",
+                                "-P", passwords["counter-2"], "-V", "mqttv5", "-t", f"{SITE}/counter/2/reply",
                                 "-C", "1", "-W", "10"], stdout=subprocess.PIPE, text=True)
     time.sleep(0.5)
-    mqtt("mosquitto_pub", port, "counter-1", passwords["counter-1"], "-q", "1",
-         "-t", f"{SITE}/counter/1/command", "-m", '{"id": "fence", "action": "next"}')
+    mqtt("mosquitto_pub", port, "counter-2", passwords["counter-2"], "-q", "1",
+         "-t", f"{SITE}/counter/2/command", "-m", '{"id": "fence", "action": "next"}')
     out, _ = watcher.communicate(timeout=15)
-    assert json.loads(out)["id"] == "fence"
-    conn = sqlite3.connect(tmp_path / "demo" / "queuebox.db")
+    assert json.loads(out) == {"id": "fence", "ok": True, "ticket": None}
+    conn = sqlite3.connect(demo.folder / "queuebox.db")
     try:
-        assert conn.execute("SELECT id FROM commands").fetchall() == [("counter/1:fence",)]
+        assert conn.execute("SELECT id FROM commands").fetchall() == [("counter/2:fence",)]
         assert conn.execute("SELECT count(*) FROM events WHERE type = 'paused'").fetchone() == (0,)
-        assert conn.execute("SELECT state FROM counters WHERE id = '1'").fetchone() == ("idle",)
+        assert conn.execute("SELECT count(*) FROM tickets").fetchone() == (0,)
+        assert conn.execute("SELECT state FROM counters WHERE id = '2'").fetchone() == ("idle",)
     finally:
         conn.close()
 
 
 def test_demo_children_do_not_outlive_a_killed_demo(demo):
-    proc, port, passwords, tmp_path = demo
-    proc.kill()
-    proc.wait(timeout=10)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-        except OSError:
-            return
-        time.sleep(0.1)
-    raise AssertionError("the broker still listens after the demo was killed")
+    children = children_of(demo.proc.pid)
+    demo.proc.kill()
+    demo.proc.wait(timeout=10)
+    wait_for(lambda: not any(alive(pid) for pid in children), 15,
+             lambda: f"left running after the demo was killed: {children}")
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", demo.broker_port), timeout=0.5).close()
 
 
-def test_demo_kiosk_prints_and_the_display_draws_the_call(demo):
-    proc, port, passwords, tmp_path = demo
-    folder = tmp_path / "demo"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not (folder / "board.png").exists():
-        time.sleep(0.2)
-    assert (folder / "board.png").exists(), (folder / "display.log").read_text()
-    # the kiosk says "online" after subscribing: only then can a press reach it
-    status = mqtt("mosquitto_sub", port, "server", passwords["server"], "-t", f"{SITE}/status/kiosk-kiosk1",
-                  "-C", "1", "-W", "20", timeout=30)
-    assert status.stdout.strip() == "online", (folder / "kiosk.log").read_text()
-    # press button B of the simulated kiosk (the server account may publish anywhere)
-    pressed = mqtt("mosquitto_pub", port, "server", passwords["server"], "-q", "1",
-                   "-t", f"{SITE}/kiosk/kiosk1/simulate", "-m", "b")
-    assert pressed.returncode == 0, pressed.stderr
-    while time.monotonic() < deadline and not list((folder / "tickets").glob("*.png")):
-        time.sleep(0.2)
-    assert [p.name for p in (folder / "tickets").glob("*.png")], (folder / "kiosk.log").read_text()
-    conn = sqlite3.connect(folder / "queuebox.db")
+def test_the_virtual_kiosk_prints_and_the_keypad_typed_in_the_terminal_calls(demo):
+    assert "keypad" in children_of(demo.proc.pid).values()
+    wait_for(lambda: (demo.folder / "board.png").exists(), 20, lambda: demo.log("display"))  # the display draws
+    demo.online("kiosk-kiosk1")
+    demo.online("counter-1")  # the keypad, with its counter's account
+    assert f"{demo.web}/dev/kiosk/" in demo.output()
+    browser = Browser(demo.web)
+    page = browser.get("/dev/kiosk/").decode()
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    assert browser.post_json("/dev/kiosk/press", {"service": "A"}, token)["pressed"] == "a"
+    listed = wait_for(lambda: json.loads(browser.get("/dev/kiosk/tickets.json"))["tickets"], 20,
+                      lambda: demo.log("kiosk"))
+    assert [t["label"] for t in listed] == ["A001"]
+    picture = browser.get(listed[0]["url"])
+    assert picture.startswith(b"\x89PNG") and picture == (demo.folder / "tickets" / listed[0]["name"]).read_bytes()
+
+    demo.type("n")  # the keypad of counter 1 (A and E): Next
+    conn = sqlite3.connect(demo.folder / "queuebox.db")
     try:
-        assert conn.execute("SELECT label, kiosk FROM tickets").fetchall() == [("B001", "kiosk1")]
+        wait_for(lambda: conn.execute("SELECT status, counter FROM tickets WHERE label = 'A001'").fetchone()
+                 == ("called", "1"), 15, lambda: demo.log("keypad") + demo.log("server"))
     finally:
         conn.close()
+    # the keypad's LEDs, printed in the terminal: Next blinks while the number is being called
+    wait_for(lambda: re.search(r"keypad 1 \| LEDs: next=blink recall=on", demo.output()), 10, demo.output)
+    children = children_of(demo.proc.pid)
+    demo.type("q")  # stops the demo, not just the keypad
+    assert demo.proc.wait(timeout=20) == 0, demo.output()
+    assert [name for pid, name in children.items() if alive(pid)] == []
+
+
+def drawn(page: Any, selector: str) -> None:
+    """Wait until the picture `selector` is loaded and decoded (polled from here: the page's CSP
+    forbids the eval that Playwright's in-page wait_for_function needs)."""
+    wait_for(lambda: page.locator(selector).evaluate("img => img.complete && img.naturalWidth > 0"), 10,
+             lambda: f"{selector} not drawn")
+
+
+def test_the_virtual_kiosk_page_in_chromium(demo, page):
+    demo.online("kiosk-kiosk1")
+    page.goto(f"{demo.web}/dev/kiosk/")
+    assert page.locator("h1").inner_text() == "Xin mời chọn lĩnh vực"
+    assert page.locator("#dk-empty").is_visible()
+    page.click("#dk-priority")
+    assert page.get_attribute("#dk-priority", "aria-pressed") == "true"
+    page.click("button[data-service=B]")
+    page.wait_for_selector("#dk-latest-img[src$='-B001.png']")
+    assert page.locator("#dk-status").inner_text() == "Đã in phiếu số B001."
+    assert page.get_attribute("#dk-priority", "aria-pressed") == "false"  # one priority ticket per toggle
+    page.click("button[data-service=A]")
+    page.wait_for_selector("#dk-latest-img[src$='-A001.png']")
+    drawn(page, "#dk-latest-img")
+    assert page.locator("#dk-latest-caption").inner_text().startswith("A001 · ")
+    assert page.locator(".dk-thumb span").all_inner_texts() == ["A001", "B001"]
+    page.click(".dk-thumb[data-name$='-B001.png']")  # a thumbnail shows that ticket large
+    page.wait_for_selector("#dk-latest-img[src$='-B001.png']")
+    page.click(".dk-thumb[data-name$='-A001.png']")
+    drawn(page, "#dk-latest-img")
+    conn = sqlite3.connect(demo.folder / "queuebox.db")
+    try:
+        assert conn.execute("SELECT label, priority FROM tickets ORDER BY issued_at").fetchall() == [
+            ("B001", 1), ("A001", 0)]
+    finally:
+        conn.close()
+    assert screenshot(page, "devkiosk").stat().st_size > 20_000

@@ -297,3 +297,23 @@ def test_an_expired_take_is_not_issued_by_a_server_coming_back(config, tmp_path,
         assert db_rows(second, "SELECT id FROM commands") == [("kiosk/kiosk1:fresh",)]
     finally:
         second.stop()
+
+
+def test_events_committed_but_never_published_are_sent_when_the_server_comes_back(config, tmp_path, client, topics):
+    # a server killed between COMMIT and publish: here, an engine that commits with no bridge at all
+    crashed = Engine(config, tmp_path / "q.db", clock=FakeClock())
+    crashed.take("t1", "kiosk1", "A")
+    lost = crashed.counter("c1", "1", "next").events  # the call the displays never heard
+    crashed.close()
+    assert lost and client.seen == []
+    server = Server(config, tmp_path / "q.db", FakeClock())
+    try:
+        for record in lost:
+            sent = client.wait_for(lambda t, b: t == topics.events() and b.get("seq") == record.seq)
+            assert sent == record.message() and sent["ticket"] == "A001"
+        board = client.wait_for(lambda t, b: t == topics.board())
+        assert board["seq"] == lost[-1].seq  # the board follows the replayed events
+        assert [b["seq"] for t, b, _ in client.seen if t == topics.events()] == sorted(
+            b["seq"] for t, b, _ in client.seen if t == topics.events())
+    finally:
+        server.stop()

@@ -1,0 +1,1 @@
+"""The chaos test: a busy day against real processes killed and restarted at random (see harness.py)."""
