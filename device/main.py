@@ -45,11 +45,6 @@ class KioskError(QueueboxError, RuntimeError):
     """The kiosk cannot start: no GPIO on this machine, or its parts cannot be set up."""
 
 
-def simulate_topic(topics: Topics, kiosk_id: str) -> str:
-    """Where a simulated kiosk takes button presses from (payload as typed: ``a``, ``pb``)."""
-    return f"{topics.root}/{topics.site}/kiosk/{kiosk_id}/simulate"
-
-
 class KioskApp:
     """The kiosk's parts, wired; `start` connects and starts the loop, `stop` ends both.
 
@@ -227,7 +222,7 @@ def run_kiosk(config: Config, *, simulate: bool = False, out: Path | None = None
         simulated = EscposPrinter(Dummy(), PAPER_WIDTH_PX[config.printer.paper_width_mm], keep_dummy_output=False)
         printer: TicketPrinter = SlowPrinter(simulated, print_delay_s) if print_delay_s > 0 else simulated
         simulator = Simulator(config, pin_factory)
-        extra = (simulate_topic(topics, k.id),)
+        extra = (topics.kiosk_simulate(k.id),)
         saver = TicketFiles(out or Path("var/tickets"), simulated.qr_size)
     else:
         pin_factory = None  # gpiozero's default for this board (lgpio on a Pi 5, …)

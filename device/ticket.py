@@ -61,6 +61,8 @@ class TicketInfo:
     @classmethod
     def from_reply(cls, ticket: Mapping[str, Any]) -> TicketInfo:
         """The `ticket` object of an ok reply; ValueError naming the field if it is unusable."""
+        if not isinstance(ticket, Mapping):
+            raise ValueError(f"ticket must be an object, not {ticket!r}")
         def get(key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
             value = ticket.get(key, default)
             if value is ...:

@@ -114,7 +114,7 @@ def spoken_label(label: str) -> str:
     digits as a number ("A023" → "a hai mươi ba", "AB-105" → "a bê một trăm linh năm")."""
     words = []
     for token in re.findall(r"\d+|[^\W\d_]", unicodedata.normalize("NFC", label)):
-        if token.isdigit():
+        if token.isdecimal():  # not isdigit: '²' is a digit int() cannot read
             words.append(vietnamese_number(int(token[-12:])))
         else:
             words.append(LETTERS.get(token.upper(), token.lower()))
@@ -148,7 +148,7 @@ def english_counter(name: str, counter_id: str) -> str:
 
 def call_text(label: str, counter_name: str, counter_id: str = "") -> dict[str, str]:
     """The sentences for one call, by language (vi, en)."""
-    english_label = " ".join(str(int(t[-12:])) if t.isdigit() else t.upper()
+    english_label = " ".join(str(int(t[-12:])) if t.isdecimal() else t.upper()
                              for t in re.findall(r"\d+|[^\W\d_]", _ascii(label)))
     return {
         "vi": f"Mời công dân có số thứ tự {spoken_label(label)} đến {spoken_counter(counter_name)}",

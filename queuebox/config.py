@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import re
 import tomllib
 import typing
@@ -342,7 +343,7 @@ def _convert(tp: Any, value: Any, path: str, problems: list[str]) -> Any:
         choices = typing.get_args(tp)
         if value not in choices:
             shown = ", ".join(repr(c) for c in choices)
-            hint = _did_you_mean(value, choices) if isinstance(value, str) else ""
+            hint = _did_you_mean(value, [c for c in choices if isinstance(c, str)]) if isinstance(value, str) else ""
             problems.append(f"{path}: must be one of {shown}, not {value!r}{hint}")
             return INVALID
         return value
@@ -364,6 +365,9 @@ def _convert(tp: Any, value: Any, path: str, problems: list[str]) -> Any:
         ok, value = True, float(value)
     if not ok:
         problems.append(f"{path}: must be {wanted}, not {value!r}")
+        return INVALID
+    if tp is float and not math.isfinite(value):  # nan and inf pass every "more than 0" check
+        problems.append(f"{path}: must be a finite number, not {value!r}")
         return INVALID
     return value
 
@@ -488,7 +492,7 @@ def _check_site(site: SiteConfig) -> Iterator[str]:
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a region folder such as 'Asia'
         yield f"site.timezone: unknown time zone {site.timezone!r} (e.g. 'Asia/Ho_Chi_Minh')"
     for i, lang in enumerate(site.languages):
-        if lang not in ("vi", "en"):
+        if lang is not INVALID and lang not in ("vi", "en"):
             yield f"site.languages[{i}]: {lang!r} is not supported (vi, en){_did_you_mean(lang, ('vi', 'en'))}"
 
 
@@ -577,6 +581,11 @@ def redacted(config: Config) -> dict[str, Any]:
     return scrub(dataclasses.asdict(config))
 
 
+def _toml_string(text: str) -> str:
+    # JSON string escapes are valid TOML, but JSON leaves DEL raw and TOML forbids it
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
 def to_toml(config: Config) -> str:
     """The config as TOML text that `load_config` reads back to an equal Config."""
     def value(v: Any) -> str:
@@ -585,11 +594,11 @@ def to_toml(config: Config) -> str:
         if isinstance(v, (int, float)):
             return repr(v)
         if isinstance(v, str):
-            return json.dumps(v, ensure_ascii=False)  # JSON string escapes are valid TOML
+            return _toml_string(v)
         if isinstance(v, (list, tuple)):
             return "[" + ", ".join(value(x) for x in v) + "]"
         if isinstance(v, dict):
-            return "{ " + ", ".join(f"{json.dumps(k, ensure_ascii=False)} = {value(x)}" for k, x in v.items()) + " }"
+            return "{ " + ", ".join(f"{_toml_string(k)} = {value(x)}" for k, x in v.items()) + " }"
         raise TypeError(f"cannot write {v!r} as TOML")
 
     def table(header: str, obj: Any) -> str:

@@ -113,6 +113,11 @@ class Topics:
         """Where the server answers kiosk `kiosk`."""
         return self._topic("kiosk", _check_device("kiosk", kiosk), "reply")
 
+    def kiosk_simulate(self, kiosk: str) -> str:
+        """Where a simulated kiosk (``kiosk --simulate``) takes button presses: the text typed,
+        e.g. ``a`` or ``pb``; sent by the server account (the demo's virtual kiosk) or a test."""
+        return self._topic("kiosk", _check_device("kiosk", kiosk), "simulate")
+
     def counter_command(self, counter: str) -> str:
         """Where counter `counter` sends its actions."""
         return self._topic("counter", _check_device("counter", counter), "command")
@@ -251,7 +256,7 @@ def encode(message: dict[str, Any]) -> bytes:
     command_id = _valid_id(message.get("id"))
     try:
         data = json.dumps(message, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
-    except ValueError as exc:  # NaN/Infinity, a circular reference, a lone surrogate
+    except (ValueError, TypeError, RecursionError) as exc:  # NaN, a lone surrogate, a set, a cycle, deep nesting
         raise ProtocolError(f"message is not valid JSON: {exc}", command_id) from exc
     if len(data) > MAX_PAYLOAD:
         raise ProtocolError(f"message is {len(data)} bytes, more than the {MAX_PAYLOAD}-byte limit", command_id)

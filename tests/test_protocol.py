@@ -76,6 +76,19 @@ def test_topic_builders_and_their_route(topic, expected, kind, device):
     assert T.route(topic) == Route(kind, device)
 
 
+def test_the_simulated_kiosk_topic_is_the_one_its_account_may_read():
+    from server.credentials import accounts, acl_rules
+    from tests.factories import make_config
+
+    assert T.kiosk_simulate("k1") == f"{BASE}/kiosk/k1/simulate"
+    config = make_config()
+    kiosk = next(a for a in accounts(config) if a.kind == "kiosk")
+    topics = Topics(config.mqtt.root, config.site.id)
+    assert ("read", topics.kiosk_simulate(kiosk.device)) in acl_rules(kiosk, f"{topics.root}/{topics.site}/")
+    with pytest.raises(ValueError):
+        T.kiosk_simulate("k/1")
+
+
 def test_server_subscribes_to_the_three_command_topics():
     assert T.server_subscriptions() == [f"{BASE}/kiosk/+/take", f"{BASE}/counter/+/command", f"{BASE}/counter/+/rating"]
 

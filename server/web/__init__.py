@@ -11,7 +11,7 @@ import secrets
 from pathlib import Path
 from typing import Any, Callable
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from server import rules
@@ -116,8 +116,12 @@ def _error_handler(status: int, message: str) -> Any:
 
     def handle(exc: Exception) -> Any:
         if request.path.startswith("/api/"):
-            return json_error(status, codes[status], message)
-        return _error_page(status, _(message)), status
+            response = json_error(status, codes[status], message)
+        else:
+            response = make_response(_error_page(status, _(message)), status)
+        if status == 405 and getattr(exc, "valid_methods", None):  # RFC 9110: a 405 says what is allowed
+            response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+        return response
     return handle
 
 

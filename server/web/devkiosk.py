@@ -26,6 +26,7 @@ from typing import Any, Callable
 from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, request, send_from_directory, \
     url_for
 
+from queuebox.protocol import Topics
 from server.web.common import get_engine, json_error
 from server.web.i18n import _
 
@@ -67,11 +68,6 @@ def from_this_machine_only() -> None:
 def not_cached(response: Any) -> Any:
     response.headers.setdefault("Cache-Control", "no-store")
     return response
-
-
-def simulate_topic(root: str, site: str, kiosk_id: str) -> str:
-    """The simulated kiosk's press topic (the same as `device.main.simulate_topic`)."""
-    return f"{root}/{site}/kiosk/{kiosk_id}/simulate"
 
 
 def kiosk_services() -> list[dict[str, Any]]:
@@ -137,7 +133,7 @@ def press() -> Any:
     if publish is None:
         return json_error(503, "unavailable", _("This server has no connection to press the kiosk's buttons with."))
     try:
-        publish(simulate_topic(config.mqtt.root, config.site.id, config.kiosk.id), text)
+        publish(Topics(config.mqtt.root, config.site.id).kiosk_simulate(config.kiosk.id), text)
     except (OSError, RuntimeError, ValueError) as exc:
         current_app.logger.warning("virtual kiosk: press %r not sent: %s", text, exc)
         return json_error(503, "unavailable", _("This server has no connection to press the kiosk's buttons with."))

@@ -33,6 +33,14 @@ COMMAND_ID = {"type": "string", "minLength": 1, "maxLength": MAX_ID,
               "description": "client-made unique id, the idempotency key: a repeat gets the first reply"}
 SERVICE_CODE = {"type": "string", "pattern": "^[A-Z]{1,3}$", "examples": ["A"]}
 COUNTS = {"type": "object", "additionalProperties": INT, "description": "service code → tickets waiting"}
+LABEL = {"type": "string", "minLength": 1, "maxLength": MAX_LABEL, "pattern": r"\S", "examples": ["A023"]}
+
+
+def _needs(action: str, key: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """The rule that `action` needs `key` (not null)."""
+    return {"if": {"required": ["action"], "properties": {"action": {"const": action}}},
+            "then": {"required": [key], "properties": {key: schema}}}
+
 
 SCHEMAS: dict[str, Any] = {
     "Error": _obj(["code", "message"],
@@ -53,11 +61,15 @@ SCHEMAS: dict[str, Any] = {
                          status_url={"type": "string", "format": "uri", "description": "the public status page (QR)"}),
     "TakeReply": _obj(["id", "ok", "ticket"], id=STR, ok={"const": True}, ticket=_ref("IssuedTicket")),
     "CounterCommand": {**_obj(["id", "action"], id=COMMAND_ID, action={"enum": list(COUNTER_ACTIONS)},
-                              to={**SERVICE_CODE, "description": "transfer: the service to send the ticket to"},
-                              ticket={"type": "string", "minLength": 1, "maxLength": MAX_LABEL,
-                                      "description": "call: the label to call, e.g. A023"},
-                              reason={"type": "string", "maxLength": MAX_REASON, "description": "e.g. why it pauses"}),
-                       "description": "the MQTT `counter/<counter>/command` payload; unknown fields are ignored"},
+                              to={**_nullable(SERVICE_CODE), "description": "transfer: the service to send the "
+                                                                            "ticket to"},
+                              ticket={**_nullable(LABEL), "description": "call: the label to call, e.g. A023"},
+                              reason={**_nullable({"type": "string", "maxLength": MAX_REASON}),
+                                      "description": "e.g. why it pauses"}),
+                       # transfer needs "to", call needs "ticket" (null counts as absent)
+                       "allOf": [_needs("transfer", "to", SERVICE_CODE), _needs("call", "ticket", LABEL)],
+                       "description": "the MQTT `counter/<counter>/command` payload; unknown fields are ignored, "
+                                      "a null field counts as absent"},
     "TicketView": _obj(["label", "service", "queue", "service_name", "priority", "status", "counter", "issued_at",
                         "called_at", "call_count", "transferred_from"],
                        label=STR, service=SERVICE_CODE, queue={**SERVICE_CODE, "description": "the queue it is in now"},

@@ -27,7 +27,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from device.main import simulate_topic
 from queuebox.bus import Bus, Message
 from queuebox.config import Config
 from tests.chaos.site import KEYPAD, Site
@@ -105,7 +104,7 @@ class Observer:
 
     def press(self, kiosk: str, text: str) -> None:
         """Press buttons of a simulated kiosk (``a``, ``pb``)."""
-        self.bus.publish(simulate_topic(self.site.topics, kiosk), text.encode())
+        self.bus.publish(self.site.topics.kiosk_simulate(kiosk), text.encode())
 
     def probe(self, timeout_s: float) -> float | None:
         """Send a command the server must answer (to a counter that does not exist), again every
