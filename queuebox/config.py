@@ -13,6 +13,7 @@ import difflib
 import json
 import math
 import re
+import string
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import Any, Iterator, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from queuebox.errors import ConfigError
+from queuebox.protocol import MAX_LABEL  # the longest label a `call` command can name
 
 DEFAULT_PATH = "/etc/queuebox/queuebox.toml"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -508,7 +510,12 @@ def _check_service(p: str, s: ServiceConfig, seen: set[str]) -> Iterator[str]:
     if s.number_end <= s.number_start:
         yield f"{p}.number_end: must be greater than number_start ({s.number_start})"
     try:
-        s.label_format.format(code=s.code, number=s.number_start)
+        # a width like {number:1000000000} would build a gigabyte string: refuse it before formatting
+        if any(re.search(r"[1-9]\d{2,}", spec or "") for _, _, spec, _ in string.Formatter().parse(s.label_format)):
+            raise ValueError("a width or precision over 99")
+        label = s.label_format.format(code=s.code, number=s.number_end)
+        if len(label) > MAX_LABEL:
+            raise ValueError(f"{label!r} is longer than {MAX_LABEL} characters")
     except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
         yield f"{p}.label_format: {s.label_format!r} does not format with {{code}} and {{number}}: {exc}"
     if s.daily_limit < 0:

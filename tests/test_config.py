@@ -231,6 +231,8 @@ BAD_VALUES = [
     ({"service": {"label_format": "{code}{num}"}}, "services[0].label_format", "does not format"),
     ({"service": {"label_format": "{number.x}"}}, "services[0].label_format", "does not format"),
     ({"service": {"label_format": "{number[0]}"}}, "services[0].label_format", "does not format"),
+    ({"service": {"label_format": "{number:1000000000}"}}, "services[0].label_format", "width or precision over 99"),
+    ({"service": {"label_format": "{code}-{number:020d}"}}, "services[0].label_format", "longer than 16"),
     ({"service": {"daily_limit": -1}}, "services[0].daily_limit", "0 (no limit) or more"),
     ({"service": {"hours": ["07:30"]}}, "services[0].hours[0]", "is not HH:MM-HH:MM"),
     ({"service": {"hours": ["25:00-26:00"]}}, "services[0].hours[0]", "hour must be"),
