@@ -64,6 +64,7 @@ class Bus:
         self._session_expiry_s = session_expiry_s
         self._warned_down = False
         self._stopping = False
+        self.dropped = 0  # messages paho refused to queue (logged): should stay 0
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
         if settings.username:
             client.username_pw_set(settings.username, settings.password or None)
@@ -122,7 +123,13 @@ class Bus:
         if expiry_s is not None:
             props = Properties(PacketTypes.PUBLISH)
             props.MessageExpiryInterval = max(1, math.ceil(expiry_s))
-        self._client.publish(topic, payload, qos=qos, retain=retain, properties=props)
+        info = self._client.publish(topic, payload, qos=qos, retain=retain, properties=props)
+        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):  # NO_CONN: kept for the reconnect
+            # e.g. "message queue full": 65,535 QoS 1 messages waiting for an ack (a broker far behind)
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                logger.warning("MQTT dropped a message to %s: %s (%d dropped so far)", topic,
+                               mqtt.error_string(info.rc), self.dropped)
 
     # --- paho callbacks (paho's thread: enqueue only) -------------------------------------------
 

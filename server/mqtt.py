@@ -1,11 +1,15 @@
 """The server's MQTT side: command topics in, through the engine, replies and snapshots out.
 
 Every message from the bus goes to `MqttBridge.handle` on one loop. A command is parsed
-(`queuebox.protocol`), applied by the engine (which commits it), then the reply goes to
-the sender's reply topic and the committed events, the retained board and the retained
-counter states are published. On every (re)connect the snapshots are published again from
-the database, so a broker that lost its retained messages heals itself. Bad input is
-answered with an error reply where there is a reply topic, logged once, and dropped.
+(`queuebox.protocol`), applied by the engine (which commits it), then the reply goes to the
+sender's reply topic and the committed events are published. The retained board and the
+retained counter states follow once the commands already queued are handled (at most
+SNAPSHOT_EVERY_S later), so a burst costs one snapshot; only the counter states that changed
+are sent, and a change of waiting counts alone at most every STATE_REFRESH_S. On every
+(re)connect all snapshots are published again from the database, so a broker that lost its
+retained messages heals itself; on the first connect the last events are sent again, so a
+crash between a commit and its publish loses none. Bad input is answered with an error
+reply where there is a reply topic, logged once, and dropped.
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-
+import time
 from dataclasses import dataclass
+from typing import Any
 
 from queuebox.bus import Bus, Connected, Message
 from queuebox.protocol import ProtocolError, Route, parse_counter_command, parse_rating, parse_take, peek_id
@@ -25,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 
 REPLAYED_EVENTS = 50  # more than a crash can lose: one command commits a handful
+SNAPSHOT_EVERY_S = 0.05  # under a burst, the board is still republished at least this often
+STATE_REFRESH_S = 2.0  # a counter state whose waiting counts alone changed is re-sent at most this often
 
 
 @dataclass(frozen=True)
@@ -45,10 +52,20 @@ class MqttBridge:
         self.topics = bus.topics
         engine.add_listener(lambda records: bus.inbox.put(Committed(records)))
         self._replayed = False
+        self._dirty_since: float | None = None  # when a commit made the published board stale
+        # counter id -> (state as last sent, less seq; when): only changes are sent again
+        self._published_states: dict[str, tuple[dict[str, Any], float]] = {}
+        self._counts_due: float | None = None  # when held-back changes of waiting counts must go out
 
     def serve(self, stop: threading.Event) -> None:
         """Handle inbox items until `stop` is set; no input stops the loop."""
         while not stop.is_set():
+            if self._dirty_since is not None and (self.bus.inbox.empty()
+                                                  or time.monotonic() - self._dirty_since >= SNAPSHOT_EVERY_S):
+                self._publish_dirty()
+            elif self._counts_due is not None and time.monotonic() >= self._counts_due:
+                self._counts_due = None
+                self._publish_states(self.engine.snapshots()[1])
             try:
                 item = self.bus.inbox.get(timeout=0.2)
             except queue.Empty:
@@ -64,12 +81,16 @@ class MqttBridge:
                 self._replayed = True  # the last ones again; clients skip seqs they have (QoS 1 dedupe)
                 for record in self.engine.recent_events(REPLAYED_EVENTS):
                     self.bus.publish(self.topics.events(), record.message())
+            self._published_states.clear()  # the broker may have lost its retained messages: send all
             self.publish_snapshots()
             return
         if isinstance(item, Committed):
             for record in item.records:
                 self.bus.publish(self.topics.events(), record.message())
-            self.publish_snapshots()
+            # the board and states follow once the commands already queued are handled (at the
+            # latest SNAPSHOT_EVERY_S later): one snapshot for a burst, not one per command
+            if self._dirty_since is None:
+                self._dirty_since = time.monotonic()
             return
         route = self.topics.route(item.topic)
         if route is None or route.kind not in ("take", "command", "rating"):
@@ -97,9 +118,39 @@ class MqttBridge:
         rating = parse_rating(payload)
         return self.engine.rate(rating.id, route.device, rating.score)
 
+    def _publish_dirty(self) -> None:
+        self._dirty_since = None
+        self.publish_snapshots()
+
     def publish_snapshots(self) -> None:
-        """Publish the retained board and every counter's retained state, from the database."""
+        """Publish the retained board, and the retained state of each counter that changed."""
         board, counters = self.engine.snapshots()
         self.bus.publish(self.topics.board(), board, retain=True)
+        self._publish_states(counters)
+
+    def _publish_states(self, counters: dict[str, dict[str, Any]]) -> None:
+        """Send each counter's state that changed since it was last sent. A change of its waiting
+        counts alone (every ticket taken changes them at every counter of that service: with 200
+        counters, most of the work) is sent at most every STATE_REFRESH_S; a change of its
+        state, ticket or rating window, or of which services have someone waiting, at once."""
+        now = time.monotonic()
         for counter_id, state in counters.items():
+            current = {k: v for k, v in state.items() if k != "seq"}
+            sent = self._published_states.get(counter_id)
+            if sent is not None and sent[0] == current:
+                continue
+            if sent is not None and _only_counts_moved(sent[0], current) and now - sent[1] < STATE_REFRESH_S:
+                due = sent[1] + STATE_REFRESH_S
+                self._counts_due = due if self._counts_due is None else min(self._counts_due, due)
+                continue
             self.bus.publish(self.topics.counter_state(counter_id), state, retain=True)
+            self._published_states[counter_id] = (current, now)
+
+
+def _only_counts_moved(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Only numbers of waiting people differ, not which services have someone waiting (what a
+    keypad's Next LED shows)."""
+    def outline(state: dict[str, Any]) -> dict[str, Any]:
+        waiting = state.get("waiting") or {}
+        return {**state, "waiting": sorted(code for code, n in waiting.items() if n)}
+    return outline(before) == outline(after)

@@ -317,3 +317,36 @@ def test_events_committed_but_never_published_are_sent_when_the_server_comes_bac
             b["seq"] for t, b, _ in client.seen if t == topics.events())
     finally:
         server.stop()
+
+
+def test_a_message_paho_refuses_to_queue_is_counted_and_logged(config, topics, caplog):
+    bus = Bus(config.mqtt, topics, "refusing")  # never started: everything waits in paho's queue
+    bus._client.max_queued_messages_set(1)  # stands for paho's 65,535 unacknowledged messages
+    with caplog.at_level("WARNING", logger="queuebox.bus"):
+        bus.publish(topics.board(), {"seq": 1})
+        bus.publish(topics.board(), {"seq": 2})
+    assert bus.dropped == 1
+    assert any("MQTT dropped a message to" in r.getMessage() and topics.board() in r.getMessage()
+               for r in caplog.records)
+    close_socket(bus._client)
+
+
+def test_a_burst_of_commands_publishes_few_boards_and_only_changed_states(server, client, topics):
+    for i in range(30):
+        client.publish(topics.kiosk_take("kiosk1"), {"id": f"burst-{i}", "service": "C"})
+    client.reply(topics.kiosk_reply("kiosk1"), "burst-29")
+    board = client.wait_for(lambda t, b: t == topics.board() and b["waiting"].get("C") == 30)
+    boards = [b for t, b, _ in client.seen if t == topics.board()]
+    assert board is boards[-1] and len(boards) < 30  # coalesced, and the last one is up to date
+    client.wait_for(lambda t, b: t == topics.counter_state("3") and b["waiting"]["C"] == 30)
+    # counter 1 serves only A: its state did not change, so it was sent once (at connect) at most
+    assert len([b for t, b, _ in client.seen if t == topics.counter_state("1")]) <= 1
+
+
+def test_waiting_counts_held_back_in_a_counter_state_still_arrive(server, client, topics):
+    client.publish(topics.kiosk_take("kiosk1"), {"id": "w-1", "service": "C"})
+    client.wait_for(lambda t, b: t == topics.counter_state("3") and b["waiting"]["C"] == 1)  # C not empty: at once
+    client.publish(topics.kiosk_take("kiosk1"), {"id": "w-2", "service": "C"})
+    client.reply(topics.kiosk_reply("kiosk1"), "w-2")
+    # only a count moved: sent within STATE_REFRESH_S although no other command comes
+    assert client.wait_for(lambda t, b: t == topics.counter_state("3") and b["waiting"]["C"] == 2)["state"] == "idle"
