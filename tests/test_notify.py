@@ -166,10 +166,12 @@ class BlockingBus:
         self.inbox: queue.Queue = queue.Queue()
         self.blocked = threading.Event()
         self.released = threading.Event()
+        self.stuck = threading.Event()  # a publish is waiting
 
     def publish(self, topic: str, message: object, *, retain: bool = False, qos: int = 1,
                 expiry_s: float | None = None) -> None:
         if self.blocked.is_set():
+            self.stuck.set()
             self.released.wait(WAIT_S)
 
 
@@ -185,6 +187,7 @@ def test_the_server_is_healthy_while_its_bridge_loop_goes_round(tmp_path):
         assert healthy() is True
         bus.blocked.set()
         bus.inbox.put(Committed(()))  # the loop now hangs publishing the snapshots
+        assert bus.stuck.wait(WAIT_S)
         assert healthy() is False
         bus.released.set()
         assert healthy() is True
