@@ -47,7 +47,6 @@ import random
 import re
 import sqlite3
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -56,8 +55,8 @@ from typing import Any
 
 import paho.mqtt
 
-from benchlib import emit, filesystem_of, machine, percentile  # noqa: E402 (bench/ is on the path)
-from mqtt_latency import BenchError, find_mosquitto, mosquitto_version
+from benchlib import filesystem_of, machine, percentile  # noqa: E402 (bench/ is on the path)
+from mqtt_latency import BenchError, mosquitto_version, run_with_broker
 from queuebox.protocol import Topics
 from scale_clients import Hub
 from scale_load import Load
@@ -326,17 +325,7 @@ def main(argv: list[str] | None = None) -> int:
             and args.kiosks > args.real_kiosks and args.displays >= 1):
         parser.error("need counters >= 1, displays >= 1, 0 <= real-X <= X, and at least one protocol kiosk")
     print(f"seed {args.seed} (QUEUEBOX_BENCH_SEED={args.seed} replays it)", file=sys.stderr)
-    mosquitto = find_mosquitto()
-    if mosquitto is None:
-        print("mosquitto is not installed (apt install mosquitto)", file=sys.stderr)
-        return 2
-    with tempfile.TemporaryDirectory(prefix="queuebox-bench-scale-", dir=args.dir) as tmp:
-        try:
-            result = run(args, Path(tmp), mosquitto)
-        except BenchError as exc:
-            print(f"benchmark failed: {exc}", file=sys.stderr)
-            return 1
-    return emit(result, args.json_out)
+    return run_with_broker("queuebox-bench-scale-", args, run)
 
 
 if __name__ == "__main__":

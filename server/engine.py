@@ -16,11 +16,13 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import sqlite3
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from queuebox.clock import business_day, iso, trusted_now, utc_now
 from queuebox.config import Config
@@ -142,9 +144,7 @@ class Engine:
             return Result(_error(command_id, "bad_request", f"command id must be 1 to {MAX_COMMAND_ID} characters"))
         key = f"{origin}:{command_id}"
         with self._lock:
-            conn = self._db.conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with self._writing() as conn:
                 first = store.find_command(self._db, key)
                 if first is not None:
                     conn.execute("ROLLBACK")
@@ -160,21 +160,36 @@ class Engine:
                     reply = _error(command_id, rejected.code, rejected.message)
                 records = store.write_outcome(self._db, before, outcome.state, outcome.events, now, origin)
                 store.save_command(self._db, key, now, reply, self.config)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                self._state = None
-                raise
-            self._state = outcome.state
-            self._last_at = now
-            if records:
-                self._seq = records[-1].seq
+            self._committed(outcome.state, now, records)
         if not reply["ok"]:
             logger.info("%s %s refused: %s", origin, command_id, reply["error"]["message"])
         if records:
             self._notify(tuple(records))
         return Result(reply, tuple(records))
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (the caller holds the lock): BEGIN IMMEDIATE, COMMIT at the end
+        of the block (unless it rolled back itself); on any error ROLLBACK, and the cached state
+        is dropped, so the next command reads what is committed."""
+        conn = self._db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self._state = None
+            raise
+
+    def _committed(self, state: QueueState, now: datetime, records: list[EventRecord]) -> None:
+        """Remember what was just committed: the state, the time and the last seq."""
+        self._state = state
+        self._last_at = now
+        if records:
+            self._seq = records[-1].seq
 
     def open_day_if_due(self) -> tuple[EventRecord, ...]:
         """Open the new business day now if the local date has moved on, without waiting for a command.
@@ -193,21 +208,12 @@ class Engine:
                 conn.execute("ROLLBACK")
             if state.day == date.min or business_day(state.day, now, self.config.zone) == state.day:
                 return ()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with self._writing():
                 before, now = self._current(conn)  # again under the write lock: another process may have opened it
                 opened = rules.open_day(before, business_day(_day_or_none(before.day), now, self.config.zone), now)
                 records = store.write_outcome(self._db, before, opened.state, opened.events, now, "clock")
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                self._state = None
-                raise
-            self._state = opened.state
-            self._last_at = now
+            self._committed(opened.state, now, records)
             if records:
-                self._seq = records[-1].seq
                 logger.info("business day %s opened at %s", opened.state.day, iso(now, self.config.zone))
         if records:
             self._notify(tuple(records))
@@ -239,22 +245,13 @@ class Engine:
         the lock."""
         total = 0
         while True:
-            with self._lock:
-                conn = self._db.conn
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    _, now = self._current(conn)
-                    cutoff = iso(now - keep, self.config.zone)
-                    deleted = conn.execute(
-                        "DELETE FROM commands WHERE rowid IN (SELECT rowid FROM commands WHERE julianday(at) < "
-                        "julianday(?) AND rowid <= (SELECT max(rowid) FROM commands) - ? LIMIT ?)",
-                        [cutoff, keep_at_least, batch]).rowcount
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    self._state = None
-                    raise
+            with self._lock, self._writing() as conn:
+                _, now = self._current(conn)
+                cutoff = iso(now - keep, self.config.zone)
+                deleted = conn.execute(
+                    "DELETE FROM commands WHERE rowid IN (SELECT rowid FROM commands WHERE julianday(at) < "
+                    "julianday(?) AND rowid <= (SELECT max(rowid) FROM commands) - ? LIMIT ?)",
+                    [cutoff, keep_at_least, batch]).rowcount
             total += deleted
             if deleted < batch:
                 if total:
@@ -284,9 +281,7 @@ class Engine:
             raise ConfigError([f"{key}: not a section the administration can change" for key in unknown],
                               "the administration")
         with self._lock:
-            conn = self._db.conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with self._writing() as conn:
                 before, now = self._current(conn)
                 overrides = {**settings.read_overrides(self._db), **changes}
                 new = settings.effective_config(self.file_config, overrides)
@@ -299,12 +294,6 @@ class Engine:
                 data = {"sections": sorted(changes)}
                 cur = conn.execute("INSERT INTO events (at, type, actor, data) VALUES (?, 'config_changed', ?, ?)",
                                    [stamp, actor, json.dumps(data)])
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                self._state = None
-                raise
             self.config = new
             self.message = overrides.get("message", "")
             self._state = None  # rebuilt with the new config on the next read
