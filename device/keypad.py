@@ -40,21 +40,20 @@ every change and again on each (re)connection:
 from __future__ import annotations
 
 import logging
-import queue
 import secrets
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Mapping, Protocol, Union
+from typing import Any, Callable, Mapping, Union
 
 from device import loop
 from device.buttons import ButtonEvent, PressRules
 from queuebox.bus import Connected, Message
 from queuebox.clock import utc_now
 from queuebox.config import KeypadConfig
-from queuebox.protocol import RATING_SCORES, ProtocolError, Topics, parse_counter_state, parse_moment, parse_reply
+from queuebox.protocol import RATING_SCORES, ProtocolError, parse_counter_state, parse_moment, parse_reply
 
 logger = logging.getLogger(__name__)
 
@@ -69,17 +68,6 @@ CLOCK_SLACK_S = 5.0  # a rating window further ahead than the configured one mea
 ON = "on"
 FLICKER = (0.1, 0.1)
 Pattern = Union[None, str, tuple[float, float]]  # off, ON, or (on_s, off_s) blinking
-
-
-class KeypadBus(Protocol):
-    """What the keypad needs of `queuebox.bus.Bus`."""
-    topics: Topics
-    client_id: str
-    inbox: queue.Queue[Any]
-    connected: threading.Event
-
-    def publish(self, topic: str, message: dict[str, Any] | bytes | str, *, retain: bool = False,
-                qos: int = 1, expiry_s: float | None = None) -> None: ...
 
 
 def keypad_client_id(counter: str) -> str:
@@ -195,7 +183,7 @@ class Keypad:
     tests call them directly.
     """
 
-    def __init__(self, config: KeypadConfig, counter: str, bus: KeypadBus, leds: Leds, *, rating_window_s: float,
+    def __init__(self, config: KeypadConfig, counter: str, bus: loop.DeviceBus, leds: Leds, *, rating_window_s: float,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], datetime] = utc_now,
                  new_id: Callable[[], str] | None = None,
                  on_result: Callable[[Result], None] | None = None) -> None:

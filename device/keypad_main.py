@@ -18,7 +18,8 @@ import time
 from typing import Any, Callable, TextIO
 
 from device.buttons import Panel
-from device.keypad import SCORES, Keypad, KeypadBus, Leds, Result, button_pins, keypad_client_id, led_pins
+from device.keypad import SCORES, Keypad, Leds, Result, button_pins, keypad_client_id, led_pins
+from device.loop import DeviceBus
 from queuebox import notify
 from queuebox.bus import Bus
 from queuebox.config import Config, KioskConfig
@@ -44,7 +45,7 @@ class KeypadApp:
     `counter` overrides `keypad.counter`; `bus` defaults to a real `Bus`."""
 
     def __init__(self, config: Config, *, pin_factory: Any, counter: str | None = None,
-                 bus: KeypadBus | None = None, on_result: Callable[[Result], None] | None = None,
+                 bus: DeviceBus | None = None, on_result: Callable[[Result], None] | None = None,
                  on_leds: Callable[[Leds], None] | None = None,
                  clock: Callable[[], float] = time.monotonic, **keypad_options: Any) -> None:
         from gpiozero import LED

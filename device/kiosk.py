@@ -30,12 +30,11 @@ message. A fault is logged once when it starts and once when it clears.
 from __future__ import annotations
 
 import logging
-import queue
 import secrets
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable
 
 from device import loop
 from device.buttons import ButtonEvent, Light, Lights, PressRules
@@ -43,7 +42,7 @@ from device.printer import PrinterFault, PrinterStatus, PrintJob, TicketPrinter
 from device.ticket import SiteText, TicketInfo, TicketRenderer
 from queuebox.bus import Connected, Message
 from queuebox.config import KioskConfig
-from queuebox.protocol import ProtocolError, Topics, parse_reply
+from queuebox.protocol import ProtocolError, parse_reply
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -55,17 +54,6 @@ STATUS_POLL_S = 5.0  # printer status read while idle
 FAULT_POLL_S = 1.0  # ... and while the printer is faulted, to see it clear soon
 MAX_WAIT_S = 0.5  # the loop wakes at least this often
 ABANDONED_KEPT = 64  # ids given up on, remembered to recognise a late reply
-
-
-class KioskBus(Protocol):
-    """What the kiosk needs of `queuebox.bus.Bus`."""
-    topics: Topics
-    client_id: str
-    inbox: queue.Queue[Any]
-    connected: threading.Event
-
-    def publish(self, topic: str, message: dict[str, Any] | bytes | str, *, retain: bool = False,
-                qos: int = 1, expiry_s: float | None = None) -> None: ...
 
 
 @dataclass
@@ -132,7 +120,7 @@ class Kiosk:
     `handle` and `tick` are the loop's two steps; tests call them directly.
     """
 
-    def __init__(self, config: KioskConfig, site: SiteText, bus: KioskBus, printer: TicketPrinter,
+    def __init__(self, config: KioskConfig, site: SiteText, bus: loop.DeviceBus, printer: TicketPrinter,
                  renderer: TicketRenderer, lights: Lights, *, clock: Callable[[], float] = time.monotonic,
                  new_id: Callable[[], str] | None = None,
                  on_printed: Callable[[PrintedTicket], None] | None = None,

@@ -1,13 +1,27 @@
-"""The one loop of a device process (kiosk, keypad): drain the inbox, run the timers."""
+"""The one loop of a device process (kiosk, keypad): drain the inbox, run the timers; and
+what such a device needs of the bus."""
 
 from __future__ import annotations
 
 import logging
 import queue
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
+
+from queuebox.protocol import Topics
 
 logger = logging.getLogger(__name__)
+
+
+class DeviceBus(Protocol):
+    """What a kiosk or keypad needs of `queuebox.bus.Bus` (tests give a fake)."""
+    topics: Topics
+    client_id: str
+    inbox: queue.Queue[Any]
+    connected: threading.Event
+
+    def publish(self, topic: str, message: dict[str, Any] | bytes | str, *, retain: bool = False,
+                qos: int = 1, expiry_s: float | None = None) -> None: ...
 
 
 def serve(inbox: "queue.Queue[Any]", handle: Callable[[Any], None], tick: Callable[[], None],

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from device.buttons import PRIORITY, Panel
 from device.fonts import read_fonts
-from device.kiosk import Kiosk, KioskBus, Outcome, PrintedTicket, kiosk_client_id
+from device.kiosk import Kiosk, Outcome, PrintedTicket, kiosk_client_id
+from device.loop import DeviceBus
 from device.preview import printed_look
 from device.printer import EscposPrinter, PrinterStatus, PrintJob, TicketPrinter
 from device.ticket import PAPER_WIDTH_PX, FontData, SiteText, TicketRenderer, compose, missing_glyphs, \
@@ -53,7 +54,7 @@ class KioskApp:
     """
 
     def __init__(self, config: Config, *, pin_factory: Any, printer: TicketPrinter, fonts: FontData,
-                 bus: KioskBus | None = None, on_printed: Callable[[PrintedTicket], None] | None = None,
+                 bus: DeviceBus | None = None, on_printed: Callable[[PrintedTicket], None] | None = None,
                  on_outcome: Callable[[Outcome], None] | None = None,
                  on_message: Callable[[Message], bool] | None = None, extra_subscriptions: tuple[str, ...] = (),
                  clock: Callable[[], float] = time.monotonic) -> None:

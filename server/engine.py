@@ -184,6 +184,16 @@ class Engine:
             self._state = None
             raise
 
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction (the caller holds the lock): one consistent view, rolled back."""
+        conn = self._db.conn
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("ROLLBACK")
+
     def _committed(self, state: QueueState, now: datetime, records: list[EventRecord]) -> None:
         """Remember what was just committed: the state, the time and the last seq."""
         self._state = state
@@ -200,15 +210,11 @@ class Engine:
         (none if the day is current, or if no day was ever opened: a new database opens its
         first day on its first command)."""
         with self._lock:
-            conn = self._db.conn
-            conn.execute("BEGIN")
-            try:
+            with self._reading() as conn:
                 state, now = self._current(conn)
-            finally:
-                conn.execute("ROLLBACK")
             if state.day == date.min or business_day(state.day, now, self.config.zone) == state.day:
                 return ()
-            with self._writing():
+            with self._writing() as conn:
                 before, now = self._current(conn)  # again under the write lock: another process may have opened it
                 opened = rules.open_day(before, business_day(_day_or_none(before.day), now, self.config.zone), now)
                 records = store.write_outcome(self._db, before, opened.state, opened.events, now, "clock")
@@ -306,14 +312,9 @@ class Engine:
 
     def snapshot(self) -> QueueState:
         """The committed state (reloaded if the file changed); for snapshots and health checks."""
-        with self._lock:
-            conn = self._db.conn
-            conn.execute("BEGIN")
-            try:
-                state, _ = self._current(conn)
-            finally:
-                conn.execute("ROLLBACK")
-            return state
+        with self._lock, self._reading() as conn:
+            state, _ = self._current(conn)
+        return state
 
     def recent_events(self, limit: int = 50) -> list[EventRecord]:
         """The last `limit` committed events, oldest first (to publish again after a crash)."""
@@ -325,15 +326,10 @@ class Engine:
 
         A counter's ``rating_until`` is when the rating window of its last finished ticket
         closes, null if it has none, was rated, or the window has already closed."""
-        with self._lock:
-            conn = self._db.conn
-            conn.execute("BEGIN")
-            try:
-                state, now = self._current(conn)
-                seq, last_at = store.head(self._db)
-                calls = store.recent_calls(self._db, state.day) if state.day != date.min else []
-            finally:
-                conn.execute("ROLLBACK")
+        with self._lock, self._reading() as conn:
+            state, now = self._current(conn)
+            seq, last_at = store.head(self._db)
+            calls = store.recent_calls(self._db, state.day) if state.day != date.min else []
         waiting = rules.waiting_counts(state)
         names = {c.id: c.name for c in self.config.counters}
         board = {
