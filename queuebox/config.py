@@ -9,24 +9,19 @@ key path (``services[2].code``) and a did-you-mean, then raises one `ConfigError
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
-import math
-import re
-import string
 import tomllib
 import typing
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
+from queuebox.config_check import INVALID, WEEKDAYS, check, convert, join, parse_hours
 from queuebox.errors import ConfigError
-from queuebox.protocol import MAX_LABEL  # the longest label a `call` command can name
 
 DEFAULT_PATH = "/etc/queuebox/queuebox.toml"
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SECRET_KEYS = frozenset({"password"})
 
 
@@ -255,18 +250,6 @@ class Config:
         return ZoneInfo(self.site.timezone)
 
 
-def parse_hours(span: str) -> tuple[time, time]:
-    """'07:30-11:30' -> (time(7, 30), time(11, 30)); raises ValueError when malformed."""
-    match = re.fullmatch(r"(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})", span.strip())
-    if not match:
-        raise ValueError(f"{span!r} is not HH:MM-HH:MM")
-    h1, m1, h2, m2 = map(int, match.groups())
-    start, end = time(h1, m1), time(h2, m2)
-    if start >= end:
-        raise ValueError(f"{span!r} ends before it starts")
-    return start, end
-
-
 # --- loading -------------------------------------------------------------------------
 
 def load_config(path: str | Path) -> Config:
@@ -286,279 +269,12 @@ def load_config(path: str | Path) -> Config:
 def config_from_dict(raw: dict[str, Any], source: str = "configuration") -> Config:
     """Build a Config from parsed TOML; raises ConfigError listing every problem."""
     problems: list[str] = []
-    config = _convert(Config, raw, "", problems)
+    config = convert(Config, raw, "", problems)
     if config is not INVALID:
-        problems.extend(_check(config))
+        problems.extend(check(config))
     if problems:
         raise ConfigError(problems, source)
     return config
-
-
-class _Invalid:
-    """Stands for a value that failed conversion (already reported): checks skip it."""
-
-    def __repr__(self) -> str:
-        return "<invalid>"
-
-
-INVALID: Any = _Invalid()
-
-
-def _valid(obj: Any) -> bool:
-    """Whether `obj` converted fully (a dataclass none of whose fields is INVALID)."""
-    if obj is INVALID:
-        return False
-    return not dataclasses.is_dataclass(obj) or all(getattr(obj, f.name) is not INVALID
-                                                    for f in dataclasses.fields(obj))
-
-
-def _did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-def _convert(tp: Any, value: Any, path: str, problems: list[str]) -> Any:
-    """Check `value` against type `tp`, appending problems; returns the converted value."""
-    origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            problems.append(f"{path or 'file'}: must be a table")
-            return INVALID
-        hints = typing.get_type_hints(tp)
-        fields = {f.name: f for f in dataclasses.fields(tp)}
-        for key in value:
-            if key not in fields:
-                problems.append(f"{_join(path, key)}: unknown key{_did_you_mean(key, fields)}")
-        kwargs = {}
-        for name, f in fields.items():
-            if name in value:
-                kwargs[name] = _convert(hints[name], value[name], _join(path, name), problems)
-            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                problems.append(f"{_join(path, name)}: required key is missing")
-                kwargs[name] = INVALID
-        return tp(**kwargs)
-    if origin is Literal:
-        choices = typing.get_args(tp)
-        if value not in choices:
-            shown = ", ".join(repr(c) for c in choices)
-            hint = _did_you_mean(value, [c for c in choices if isinstance(c, str)]) if isinstance(value, str) else ""
-            problems.append(f"{path}: must be one of {shown}, not {value!r}{hint}")
-            return INVALID
-        return value
-    if origin is tuple:
-        (item_type, _ellipsis) = typing.get_args(tp)
-        if not isinstance(value, list):
-            problems.append(f"{path}: must be a list")
-            return INVALID
-        return tuple(_convert(item_type, item, f"{path}[{i}]", problems) for i, item in enumerate(value))
-    if origin is dict:
-        _key_type, item_type = typing.get_args(tp)
-        if not isinstance(value, dict):
-            problems.append(f"{path}: must be a table")
-            return INVALID
-        return {k: _convert(item_type, v, _join(path, k), problems) for k, v in value.items()}
-    wanted = {int: "a whole number", bool: "true or false", str: "a string", float: "a number"}[tp]
-    ok = isinstance(value, tp) and not (tp is int and isinstance(value, bool))
-    if tp is float and isinstance(value, int) and not isinstance(value, bool):
-        ok, value = True, float(value)
-    if not ok:
-        problems.append(f"{path}: must be {wanted}, not {value!r}")
-        return INVALID
-    if tp is float and not math.isfinite(value):  # nan and inf pass every "more than 0" check
-        problems.append(f"{path}: must be a finite number, not {value!r}")
-        return INVALID
-    return value
-
-
-_SITE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
-_COUNTER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,15}")
-_SERVICE_CODE = re.compile(r"[A-Z]{1,3}")
-
-
-def _check(config: Config) -> Iterator[str]:
-    """The rules that span keys. Values that failed conversion were reported already and
-    are skipped, so one bad value gives one problem."""
-    if _valid(config.site):
-        yield from _check_site(config.site)
-    codes: set[str] = set()
-    if config.services is not INVALID:
-        if not config.services:
-            yield "services: at least one service is needed"
-        for i, s in enumerate(config.services):
-            if _valid(s):
-                yield from _check_service(f"services[{i}]", s, codes)
-            if s is not INVALID and isinstance(s.code, str):
-                codes.add(s.code)
-    if config.services is not INVALID:
-        yield from _check_label_overlap([s for s in config.services if _valid(s)])
-    if config.counters is not INVALID:
-        if not config.counters:
-            yield "counters: at least one counter is needed"
-        ids: set[str] = set()
-        for i, c in enumerate(config.counters):
-            if _valid(c):
-                yield from _check_counter(f"counters[{i}]", c, codes, ids)
-    q = config.queue
-    if _valid(q):
-        if q.interleave_every < 1:
-            yield "queue.interleave_every: must be 1 or more"
-        if q.no_show_min_calls < 1:
-            yield "queue.no_show_min_calls: must be 1 or more"
-        if q.no_show_rejoin_min < 0:
-            yield "queue.no_show_rejoin_min: must be 0 or more"
-        if q.rating_window_s < 1:
-            yield "queue.rating_window_s: must be 1 or more"
-    s = config.server
-    if _valid(s):
-        if s.threads < 4:
-            yield "server.threads: must be 4 or more"
-        if s.login_attempts < 1:
-            yield "server.login_attempts: must be 1 or more"
-        if s.lockout_min < 1:
-            yield "server.lockout_min: must be 1 or more"
-    for key, section in (("mqtt", config.mqtt), ("server", config.server)):
-        port = getattr(section, "port", INVALID) if section is not INVALID else INVALID
-        if port is not INVALID and not 0 < port < 65536:
-            yield f"{key}.port: {port} is not a port number (1-65535)"
-    if _valid(config.mqtt) and config.mqtt.keepalive_s < 5:
-        yield "mqtt.keepalive_s: must be 5 or more"
-    k = config.kiosk
-    if _valid(k):
-        for code, pin in k.buttons.items():
-            if code not in codes:
-                yield f"kiosk.buttons.{code}: unknown service{_did_you_mean(code, codes)}"
-            if pin is not INVALID and not 0 < pin < 28:
-                yield f"kiosk.buttons.{code}: {pin} is not a GPIO pin (1-27)"
-        pins = [p for p in [*k.buttons.values(), k.priority_button, k.led_ready, k.led_busy, k.led_fault]
-                if p is not INVALID and p]
-        for pin in sorted({p for p in pins if pins.count(p) > 1}):
-            yield f"kiosk: GPIO pin {pin} is used twice"
-        for key in ("cooldown_s", "reply_timeout_s", "retry_every_s", "priority_window_s"):
-            if getattr(k, key) <= 0:
-                yield f"kiosk.{key}: must be more than 0"
-    if _valid(config.keypad):
-        yield from _check_keypad(config.keypad)
-    d = config.display
-    if _valid(d):
-        if d.width < 0 or d.height < 0:
-            yield "display.width/height: must be 0 (the screen's) or more"
-        if not 0.0 <= d.volume <= 1.0:
-            yield f"display.volume: {d.volume} must be between 0.0 and 1.0"
-        if d.history < 0 or d.announce_repeat < 1 or d.highlight_s < 0:
-            yield "display: history and highlight_s must be 0 or more, announce_repeat 1 or more"
-    if _valid(config.devices):
-        for key in ("kiosks", "displays"):
-            seen: set[str] = set()
-            for i, device_id in enumerate(getattr(config.devices, key)):
-                if device_id is INVALID:
-                    continue
-                if not _COUNTER_ID.fullmatch(device_id):
-                    yield f"devices.{key}[{i}]: {device_id!r} must be 1-16 letters, digits, - or _"
-                elif device_id in seen:
-                    yield f"devices.{key}[{i}]: {device_id!r} is listed twice"
-                seen.add(device_id)
-
-
-def _check_keypad(kp: KeypadConfig) -> Iterator[str]:
-    if not _COUNTER_ID.fullmatch(kp.counter):
-        yield f"keypad.counter: {kp.counter!r} must be 1-16 letters, digits, - or _"
-    for key in ("rating_buttons", "rating_leds"):
-        if len(getattr(kp, key)) not in (0, 4):
-            yield f"keypad.{key}: must list 4 pins (scores 1 to 4) or none, not {len(getattr(kp, key))}"
-    if kp.rating_leds and not kp.rating_buttons:
-        yield "keypad.rating_leds: there are no rating_buttons to light"
-    for i, pin in enumerate(kp.rating_buttons):
-        if pin == 0:
-            yield f"keypad.rating_buttons[{i}]: 0 is not a GPIO pin (every score needs its button)"
-    pins = kp.pins()
-    for name, pin in pins.items():
-        if not 0 < pin < 28:
-            yield f"keypad.{name}: {pin} is not a GPIO pin (1-27)"
-    values = list(pins.values())
-    for pin in sorted({p for p in values if values.count(p) > 1}):
-        yield f"keypad: GPIO pin {pin} is used twice ({', '.join(n for n, p in pins.items() if p == pin)})"
-    for key in ("blink_s", "cooldown_s", "reply_timeout_s", "retry_every_s"):
-        if getattr(kp, key) <= 0:
-            yield f"keypad.{key}: must be more than 0"
-
-
-def _check_site(site: SiteConfig) -> Iterator[str]:
-    if not _SITE_ID.fullmatch(site.id):
-        yield f"site.id: {site.id!r} must be 1-32 lowercase letters, digits, - or _"
-    try:
-        ZoneInfo(site.timezone)
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a region folder such as 'Asia'
-        yield f"site.timezone: unknown time zone {site.timezone!r} (e.g. 'Asia/Ho_Chi_Minh')"
-    for i, lang in enumerate(site.languages):
-        if lang is not INVALID and lang not in ("vi", "en"):
-            yield f"site.languages[{i}]: {lang!r} is not supported (vi, en){_did_you_mean(lang, ('vi', 'en'))}"
-
-
-def _check_service(p: str, s: ServiceConfig, seen: set[str]) -> Iterator[str]:
-    if not _SERVICE_CODE.fullmatch(s.code):
-        yield f"{p}.code: {s.code!r} must be 1 to 3 capital letters"
-    if s.code in seen:
-        yield f"{p}.code: {s.code!r} is used by another service"
-    if not s.name_vi.strip():
-        yield f"{p}.name_vi: must not be empty"
-    if s.number_start < 0:
-        yield f"{p}.number_start: must be 0 or more"
-    if s.number_end <= s.number_start:
-        yield f"{p}.number_end: must be greater than number_start ({s.number_start})"
-    try:
-        # a width like {number:1000000000} would build a gigabyte string: refuse it before formatting
-        if any(re.search(r"[1-9]\d{2,}", spec or "") for _, _, spec, _ in string.Formatter().parse(s.label_format)):
-            raise ValueError("a width or precision over 99")
-        label = s.label_format.format(code=s.code, number=s.number_end)
-        if len(label) > MAX_LABEL:
-            raise ValueError(f"{label!r} is longer than {MAX_LABEL} characters")
-    except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
-        yield f"{p}.label_format: {s.label_format!r} does not format with {{code}} and {{number}}: {exc}"
-    if s.daily_limit < 0:
-        yield f"{p}.daily_limit: must be 0 (no limit) or more"
-    for j, day in enumerate(s.open_days):
-        if day is not INVALID and day not in WEEKDAYS:
-            yield f"{p}.open_days[{j}]: {day!r} is not a day{_did_you_mean(day, WEEKDAYS)}"
-    for j, span in enumerate(s.hours):
-        if span is INVALID:
-            continue
-        try:
-            parse_hours(span)
-        except ValueError as exc:
-            yield f"{p}.hours[{j}]: {exc}"
-    if s.target_wait_min <= 0:
-        yield f"{p}.target_wait_min: must be more than 0"
-    if s.service_min <= 0:
-        yield f"{p}.service_min: must be more than 0"
-
-
-def _check_label_overlap(services: list[ServiceConfig]) -> Iterator[str]:
-    """Labels without {code} must not repeat across services (the same label, two tickets)."""
-    plain = [s for s in services if "{code" not in s.label_format]
-    for i, a in enumerate(plain):
-        for b in plain[i + 1:]:
-            if a.label_format == b.label_format and a.number_start <= b.number_end and b.number_start <= a.number_end:
-                yield (f"services: {a.code} and {b.code} print the same labels ({a.label(1)} …): "
-                       "put {code} in label_format or give them number ranges that do not overlap")
-
-
-def _check_counter(p: str, c: CounterConfig, codes: set[str], ids: set[str]) -> Iterator[str]:
-    if not _COUNTER_ID.fullmatch(c.id):
-        yield f"{p}.id: {c.id!r} must be 1-16 letters, digits, - or _"
-    if c.id in ids:
-        yield f"{p}.id: {c.id!r} is used by another counter"
-    ids.add(c.id)
-    if not c.services:
-        yield f"{p}.services: a counter must serve at least one service"
-    for code, weight in c.services.items():
-        if code not in codes:
-            yield f"{p}.services.{code}: unknown service{_did_you_mean(code, codes)}"
-        if weight is not INVALID and weight < 1:
-            yield f"{p}.services.{code}: weight must be 1 or more"
 
 
 # --- documentation and display -----------------------------------------------------
@@ -567,7 +283,7 @@ def config_keys(tp: type = Config, prefix: str = "") -> Iterator[tuple[str, Any,
     """Every leaf key as (dotted path, default or MISSING, help); list tables use `name[]`."""
     hints = typing.get_type_hints(tp)
     for f in dataclasses.fields(tp):
-        path = _join(prefix, f.name)
+        path = join(prefix, f.name)
         inner = hints[f.name]
         if typing.get_origin(inner) is tuple and dataclasses.is_dataclass(typing.get_args(inner)[0]):
             yield from config_keys(typing.get_args(inner)[0], path + "[]")
