@@ -252,9 +252,15 @@ def _check_service(p: str, s: ServiceConfig, seen: set[str]) -> Iterator[str]:
     if s.number_end <= s.number_start:
         yield f"{p}.number_end: must be greater than number_start ({s.number_start})"
     try:
-        # a width like {number:1000000000} would build a gigabyte string: refuse it before formatting
-        if any(re.search(r"[1-9]\d{2,}", spec or "") for _, _, spec, _ in string.Formatter().parse(s.label_format)):
-            raise ValueError("a width or precision over 99")
+        # a width like {number:1000000000}, or one taken from the number itself ({number:{number}}),
+        # would build a gigabyte string: refuse both before formatting
+        for _, name, spec, _ in string.Formatter().parse(s.label_format):
+            if name is not None and name not in ("code", "number"):
+                raise ValueError(f"{{{name}}} is not a field: use {{code}} and {{number}}")
+            if "{" in (spec or ""):
+                raise ValueError("a field inside a field's format")
+            if re.search(r"[1-9]\d{2,}", spec or ""):
+                raise ValueError("a width or precision over 99")
         label = s.label_format.format(code=s.code, number=s.number_end)
         if len(label) > MAX_LABEL:
             raise ValueError(f"{label!r} is longer than {MAX_LABEL} characters")

@@ -71,7 +71,22 @@ def write_csv(result: Report, out: TextIO) -> None:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow(["" if row[c] is None else row[c] for c in columns])
+        writer.writerow([csv_cell(row[c]) for c in columns])
+
+
+# A spreadsheet reads a cell starting with one of these as a formula (or, for tab and CR, strips
+# them and then does): a counter named "=HYPERLINK(…)" must stay text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """`value` as a CSV cell: None is empty, text that a spreadsheet would run as a formula
+    gets a leading apostrophe (OWASP's advice); numbers are left as they are."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 SHORT = {"name": "", "issued": "issued", "served": "served", "no_show": "no-show", "cancelled": "cancel",

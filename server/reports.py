@@ -83,6 +83,9 @@ class ReportError(QueueboxError, ValueError):
     """A report was asked for with an impossible period or grouping."""
 
 
+MAX_PERIOD_DAYS = 366  # one report covers at most a year (a leap year included)
+
+
 # --- periods --------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -94,6 +97,9 @@ class Period:
     def __post_init__(self) -> None:
         if self.end < self.start:
             raise ReportError(f"the period ends ({self.end}) before it starts ({self.start})")
+        if self.days > MAX_PERIOD_DAYS:  # a range of millennia would take minutes and hundreds of MB
+            raise ReportError(f"the period {self.start} – {self.end} has {self.days} days; "
+                              f"a report covers at most {MAX_PERIOD_DAYS}")
 
     @classmethod
     def day(cls, day: date) -> Period:

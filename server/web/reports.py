@@ -20,7 +20,7 @@ from markupsafe import Markup
 
 from queuebox.clock import local_date
 from server.report_cli import write_csv
-from server.reports import DIMENSIONS, KEYPAD, Dimension, Period, Report, ReportError, reports
+from server.reports import DIMENSIONS, KEYPAD, MAX_PERIOD_DAYS, Dimension, Period, Report, ReportError, reports
 from server.web import charts
 from server.web.auth import role_required
 from server.web.common import db, get_engine
@@ -44,17 +44,22 @@ class Choice:
     by: Dimension
     period: Period
 
-    def shifted(self, direction: int) -> dict[str, str]:
-        """Query arguments of the previous (-1) or next (+1) period of the same kind."""
+    def shifted(self, direction: int) -> dict[str, str] | None:
+        """Query arguments of the previous (-1) or next (+1) period of the same kind; None
+        past the calendar's ends (year 1 or 9999)."""
         start = self.period.start
-        if self.kind == "month":
-            month = start.month - 1 + direction
-            start = date(start.year + month // 12, month % 12 + 1, 1)
-        else:
-            start += timedelta(days=self.period.days * direction)
-        args = {"period": self.kind, "date": start.isoformat(), "by": self.by}
-        if self.kind == "range":
-            args["to"] = (start + timedelta(days=self.period.days - 1)).isoformat()
+        try:
+            if self.kind == "month":
+                month = start.month - 1 + direction
+                start = date(start.year + month // 12, month % 12 + 1, 1)
+            else:
+                start += timedelta(days=self.period.days * direction)
+            args = {"period": self.kind, "date": start.isoformat(), "by": self.by}
+            if self.kind == "range":
+                args["to"] = (start + timedelta(days=self.period.days - 1)).isoformat()
+            _period(self.kind, start, start + timedelta(days=self.period.days - 1))
+        except (OverflowError, ValueError):
+            return None
         return args
 
 
@@ -70,9 +75,20 @@ def parse_choice(args: Mapping[str, str], today: date) -> Choice:
     to = _date(args.get("to"), day)
     if kind == "range" and to < day:
         raise ReportError(_("The period ends before it starts."))
-    period = {"day": Period.day, "week": Period.week, "month": Period.month}[kind](day) if kind != "range" \
-        else Period(day, to)
+    if kind == "range" and (to - day).days >= MAX_PERIOD_DAYS:
+        raise ReportError(_("A report covers at most %(days)s days: choose a shorter period.", days=MAX_PERIOD_DAYS))
+    try:
+        period = _period(kind, day, to)
+    except OverflowError:  # the week or month of 9999-12-31 ends past the calendar
+        raise ReportError(_("%(value)s is too far in the future.", value=day.isoformat())) from None
     return Choice(kind, day, to, by, period)  # type: ignore[arg-type]
+
+
+def _period(kind: str, day: date, to: date) -> Period:
+    """The period of `kind` that holds `day` (a range: `day` … `to`); OverflowError past year 9999."""
+    if kind == "range":
+        return Period(day, to)
+    return {"day": Period.day, "week": Period.week, "month": Period.month}[kind](day)
 
 
 def _date(text: str | None, default: date) -> date:
@@ -112,9 +128,12 @@ def export() -> Response:
     try:
         start = date.fromisoformat(request.args.get("from", ""))
         end = date.fromisoformat(request.args.get("to") or start.isoformat())
-        period = Period(start, end)
     except ValueError:
         abort(400)
+    try:
+        period = Period(start, end)
+    except ReportError as exc:  # ends before it starts, or longer than a report may be
+        return Response(f"{exc}\n", status=400, mimetype="text/plain")
     if table not in DIMENSIONS:
         abort(404)
     out = io.StringIO()

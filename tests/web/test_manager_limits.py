@@ -1,0 +1,145 @@
+"""What a manager's input may cost, through the real web server (waitress on a socket):
+
+- a CSV export never carries a live spreadsheet formula (a counter named "=HYPERLINK(…)");
+- a label format cannot take its width from the number ({number:{number}}), which would build
+  a string of hundreds of MB;
+- a report covers at most a year, and the last days of the calendar give a page, not a 500.
+"""
+
+from __future__ import annotations
+
+import csv
+import http.cookiejar
+import io
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+import pytest
+
+from server import store
+from server.engine import Engine
+from server.reports import MAX_PERIOD_DAYS
+from server.web import create_app
+from tests.factories import FakeClock, make_config
+from tests.web.browser import LiveServer
+from tests.web.conftest import PASSWORD
+
+FORMULA = '=HYPERLINK("http://evil.example/","Bấm vào đây")'
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+
+
+class Browser:
+    """A cookie-keeping HTTP client that logs in and posts forms with their CSRF token."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def get(self, path: str) -> tuple[int, str, dict[str, str]]:
+        return self._open(urllib.request.Request(self.base + path))
+
+    def post(self, path: str, form: dict[str, str], token_from: str) -> tuple[int, str, dict[str, str]]:
+        _, page, _ = self.get(token_from)
+        token = re.search(r'name="csrf-token" content="([^"]+)"', page)
+        assert token, f"no CSRF token on {token_from}"
+        body = urllib.parse.urlencode({"csrf_token": token.group(1), **form}).encode()
+        return self._open(urllib.request.Request(self.base + path, data=body, method="POST"))
+
+    def _open(self, request: urllib.request.Request) -> tuple[int, str, dict[str, str]]:
+        try:
+            with self.opener.open(request, timeout=10) as response:
+                return response.status, response.read().decode("utf-8"), dict(response.headers)
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode("utf-8"), dict(exc.headers)
+
+
+@pytest.fixture
+def served(tmp_path: Any) -> Any:
+    """A real waitress serving a centre whose counter 2 is named like a formula, one ticket served there."""
+    clock = FakeClock()
+    counters = [{"id": "1", "name": "Quầy 1", "services": {"A": 1}},
+                {"id": "2", "name": FORMULA[:40], "services": {"A": 1}}]
+    engine = Engine(make_config(counters=counters), tmp_path / "web.db", clock=clock)
+    db = store.open_database(engine.db_path)
+    from server import users
+    users.add(db, "manager", PASSWORD, "manager", [], clock())
+    db.close()
+    engine.take("t1", "kiosk1", "A")
+    engine.counter("c1", "2", "next")
+    clock.advance(minutes=5)
+    engine.counter("c2", "2", "done")
+    app = create_app(engine, secret_key="test secret")
+    with LiveServer(app) as server:
+        browser = Browser(server.url)
+        status, _, _ = browser.post("/login", {"login": "manager", "password": PASSWORD}, token_from="/login")
+        assert status == 200  # followed the redirect to the manager's start page
+        yield browser, clock
+    engine.close()
+
+
+def test_a_csv_export_never_carries_a_live_formula(served):
+    browser, clock = served
+    day = clock().date().isoformat()
+    status, text, headers = browser.get(f"/reports/export.csv?table=counter&from={day}")
+    assert status == 200 and headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    names = [row[1] for row in rows[1:]]
+    assert "'" + FORMULA[:40] in names, rows
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row), rows
+
+
+@pytest.mark.parametrize("label_format", ["{number:{number}{number}}", "{code}{number:0{number}}", "{code.__class__}"])
+def test_a_label_format_that_builds_its_width_from_the_number_is_refused(served, label_format):
+    browser, _ = served
+    form = {"code": "A", "name_vi": "Đất đai", "name_en": "Land", "number_start": "1", "number_end": "999999",
+            "label_format": label_format, "daily_limit": "0", "target_wait_min": "15", "service_min": "10",
+            "override": "open", "open_days": "mon", "hours": ""}
+    started = time.monotonic()
+    status, page, _ = browser.post("/admin/services/A/edit", form, token_from="/admin/services/A/edit")
+    assert time.monotonic() - started < 5
+    assert status == 422, page[:500]
+    assert "label_format" in page or "Mẫu số" in page or "format" in page
+    status, page, _ = browser.get("/admin/services/A/edit")
+    assert "{code}{number:03d}" in page  # nothing was saved
+
+
+@pytest.mark.parametrize("query, message", [
+    ("period=range&date=3334-01-01&to=6665-12-31", f"tối đa {MAX_PERIOD_DAYS} ngày"),
+    ("period=range&date=2025-01-01&to=2026-01-02", f"tối đa {MAX_PERIOD_DAYS} ngày"),
+    ("period=week&date=9999-12-31", "quá xa trong tương lai"),
+])
+def test_reports_refuse_periods_too_long_or_past_the_calendar_quickly(served, query, message):
+    browser, _ = served
+    started = time.monotonic()
+    status, page, _ = browser.get(f"/reports/?{query}")
+    assert time.monotonic() - started < 2
+    assert status == 400 and message in page, page[:800]
+
+
+@pytest.mark.parametrize("query", ["period=day&date=9999-12-31", "period=month&date=9999-12-31",
+                                   "period=day&date=0001-01-01", "period=range&date=2025-01-01&to=2025-12-31"])
+def test_the_calendars_last_and_first_days_and_a_whole_year_give_a_page(served, query):
+    browser, _ = served
+    status, page, _ = browser.get(f"/reports/?{query}")
+    assert status == 200, page[:800]
+
+
+def test_a_csv_export_longer_than_a_year_is_refused_with_a_reason(served):
+    browser, _ = served
+    status, text, _ = browser.get("/reports/export.csv?table=day&from=2000-01-01&to=2999-12-31")
+    assert status == 400 and f"at most {MAX_PERIOD_DAYS}" in text
+
+
+def test_the_report_command_refuses_a_period_longer_than_a_year(tmp_path):
+    engine = Engine(make_config(), tmp_path / "q.db", clock=FakeClock())
+    engine.close()
+    done = subprocess.run([sys.executable, "-m", "queuebox.cli", "report", "--database", str(tmp_path / "q.db"),
+                           "--from", "2020-01-01", "--to", "2030-01-01", "--config", str(ROOT / "config/queuebox.example.toml")],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 2 and f"at most {MAX_PERIOD_DAYS}" in done.stderr, done.stderr
