@@ -141,7 +141,7 @@ class DisplayApp:
         self._drawn_at = now
         lay = layout(self.board, now, self.config, self.size, highlight=self.highlight, offline=self.offline,
                      measure=self.renderer.fonts.measure)
-        self._next_change = next_change(now, self.highlight, self.config)
+        self._next_change = next_change(now, self.highlight, self.config, paging=lay.paging)
         rects = self.renderer.draw(lay)
         if rects:
             self.present(rects)

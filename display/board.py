@@ -28,15 +28,24 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-from queuebox.config import Config
+from queuebox.config import MAX_MESSAGE, Config
 
 Measure = Callable[[str, int, bool], float]
 
 MAX_CALLS = 32  # calls kept from a snapshot; the board shows 1 + display.history
 MAX_HISTORY = 12  # previous calls drawn at most, whatever display.history says
 MAX_COUNT = 99_999  # a waiting count above this is shown as this
-CLIP = {"ticket": 16, "counter": 32, "counter_name": 48, "service": 8, "at": 40, "message": 240, "name": 96}
+MAX_SERVICES = 16  # services a ward may have that the board shows all at once (wards have 8–15 fields)
+MAX_WAITING_COLUMNS = 3
+MIN_ROW_U = 0.06  # a waiting row is at least this × the short side high
+# Floors, × the short side, that every board keeps for up to MAX_SERVICES services (tested): the
+# waiting count and the calls stay readable from about 10 m on a 55" screen, a long service name
+# may shrink to MIN_NAME_U (about 5 m) before a ward's 16 fields would no longer fit.
+MIN_COUNT_U = 0.05
+MIN_NAME_U = 0.022
+CLIP = {"ticket": 16, "counter": 32, "counter_name": 48, "service": 8, "at": 40, "message": MAX_MESSAGE, "name": 96}
 LINE = 1.36  # font height (ascender - descender) per pixel of font size, Noto Sans and DejaVu Sans
+MESSAGE_PAGE_S = 8  # a board message too long for one line shows page after page, each this long
 BLINK_S = 0.5  # the newest call swaps colours every half second while highlighted (1 Hz, far below 3 Hz)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
 
@@ -182,10 +191,14 @@ def blinking(highlight: Highlight | None, now: datetime, seconds: float) -> bool
     return int(age / BLINK_S) % 2 == 0
 
 
-def next_change(now: datetime, highlight: Highlight | None, config: Config) -> datetime:
-    """The next time the layout changes by time alone: the next minute (the clock) or, while
-    the newest call blinks, its next colour swap or the end of the highlight."""
+def next_change(now: datetime, highlight: Highlight | None, config: Config, *, paging: bool = False) -> datetime:
+    """The next time the layout changes by time alone: the next minute (the clock), the next
+    page of a board message too long for one line (`paging`: `Layout.paging`), or, while the
+    newest call blinks, its next colour swap or the end of the highlight."""
     following = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    if paging:
+        turn = (math.floor(now.timestamp() / MESSAGE_PAGE_S) + 1) * MESSAGE_PAGE_S
+        following = min(following, datetime.fromtimestamp(turn, now.tzinfo))
     if blinking(highlight, now, config.display.highlight_s) is not None:
         assert highlight is not None and highlight.since is not None
         age = (now - highlight.since).total_seconds()
@@ -229,6 +242,7 @@ class Layout:
     height: int
     boxes: tuple[Box, ...] = field(default=())
     background: str = "background"
+    paging: bool = False  # the board message is shown page after page (see next_change)
 
     def box(self, name: str) -> Box | None:
         return next((b for b in self.boxes if b.name == name), None)
@@ -297,6 +311,7 @@ class _Builder:
         self.min_size = max(8, round(0.022 * self.u))
         self.measure = measure
         self.boxes: list[Box] = []
+        self.paging = False  # a text is shown page after page, so the layout changes by time alone
 
     def clamp(self, x: float, y: float, w: float, h: float) -> tuple[int, int, int, int]:
         """The rectangle rounded to pixels and cut to the screen (width or height 0 if nothing is left)."""
@@ -323,27 +338,32 @@ class _Builder:
         self.boxes.append(box)
         return box
 
-    def lines(self, name: str, text: str, x: float, y: float, w: float, h: float, size: float, *,
-              bold: bool = False, colour: str = "text") -> None:
-        """`text` on one line if it fits at 80 % of `size` or more, else on two lines
-        (`name` and `name.line2`), whichever is larger. Two lines break after a separator
-        (" - ", ",") if there is one — Vietnamese words have several syllables, so a plain
-        space may split a word such as "Thương binh" — else at the space that balances them."""
+    def lines_size(self, text: str, w: float, h: float, size: float, bold: bool) -> tuple[int, tuple[str, str] | None]:
+        """The size `lines` draws `text` at in a w × h box, and its two lines (None for one line)."""
         one = min(round(size), int(h / LINE))
         _, s1 = fit(text, w, one, 1, bold, self.measure)
         words = text.split(" ")
         if s1 >= 0.8 * one or len(words) < 2:
-            self.text(name, text, x, y, w, h, size, bold=bold, colour=colour)
-            return
+            return s1, None
         splits = [(" ".join(words[:i]), " ".join(words[i:])) for i in range(1, len(words))]
         at_separator = [p for p in splits if p[0].endswith(("-", "–", ",", ";", ":"))]
         splits = at_separator or splits
         top, rest = min(splits, key=lambda p: max(self.measure(p[0], 100, bold), self.measure(p[1], 100, bold)))
         half = min(round(size), int(h / 2 / LINE))
         s2 = min(fit(top, w, half, 1, bold, self.measure)[1], fit(rest, w, half, 1, bold, self.measure)[1])
-        if s2 <= s1:
+        return (s2, (top, rest)) if s2 > s1 else (s1, None)
+
+    def lines(self, name: str, text: str, x: float, y: float, w: float, h: float, size: float, *,
+              bold: bool = False, colour: str = "text") -> None:
+        """`text` on one line if it fits at 80 % of `size` or more, else on two lines
+        (`name` and `name.line2`), whichever is larger. Two lines break after a separator
+        (" - ", ",") if there is one — Vietnamese words have several syllables, so a plain
+        space may split a word such as "Thương binh" — else at the space that balances them."""
+        s2, split = self.lines_size(text, w, h, size, bold)
+        if split is None:
             self.text(name, text, x, y, w, h, size, bold=bold, colour=colour)
             return
+        top, rest = split
         self.text(name, top, x, y, w, h / 2, s2, bold=bold, colour=colour)
         self.text(f"{name}.line2", rest, x, y + h / 2, w, h / 2, s2, bold=bold, colour=colour)
 
@@ -382,6 +402,16 @@ def counter_name(call: Call, config: Config) -> str:
         return call.counter_name
     c = next((c for c in config.counters if c.id == call.counter), None)
     return clean(c.name, CLIP["counter_name"]) if c else call.counter
+
+
+def split_counter_name(name: str) -> tuple[str, str]:
+    """A counter's name as (what it is called, what it does): "Quầy 1 - Tiếp nhận hồ sơ đất đai"
+    is ("Quầy 1", "Tiếp nhận hồ sơ đất đai"); a name without " - ", " – " or ": " is all short."""
+    for separator in (" - ", " – ", ": "):
+        short, found, detail = name.partition(separator)
+        if found and short.strip() and detail.strip():
+            return short.strip(), detail.strip()
+    return name, ""
 
 
 def layout(board: Board, now: datetime, config: Config, size: tuple[int, int], *,
@@ -439,14 +469,16 @@ def layout(board: Board, now: datetime, config: Config, size: tuple[int, int], *
     foot_y = height - foot_h
     b.fill("footer", 0, foot_y, width, foot_h, "footer")
     if stacked:
+        message = _message_page(b, message, width - 2 * m, round(0.036 * u), now)
         b.text("footer.message", message, m, foot_y, width - 2 * m, foot_h / 2, 0.036 * u, colour="footer_text")
         b.text("footer.hotline", hot_text, m, foot_y + foot_h / 2, width - 2 * m, foot_h / 2, 0.036 * u,
                bold=True, colour="footer_text")
     else:
         hot_w = min(0.42 * width, b.measure(hot_text, round(0.036 * u), True) + m) if hot_text else 0
         if message:
-            b.text("footer.message", message, m, foot_y, width - 2 * m - hot_w - (m if hot_w else 0), foot_h,
-                   0.036 * u, colour="footer_text")
+            message_w = width - 2 * m - hot_w - (m if hot_w else 0)
+            b.text("footer.message", _message_page(b, message, message_w, round(0.036 * u), now), m, foot_y,
+                   message_w, foot_h, 0.036 * u, colour="footer_text")
         if hot_text:
             b.text("footer.hotline", hot_text, width - m - hot_w, foot_y, hot_w, foot_h, 0.036 * u, bold=True,
                    colour="footer_text", align="right")
@@ -456,15 +488,49 @@ def layout(board: Board, now: datetime, config: Config, size: tuple[int, int], *
     if portrait:  # the calls take what the configured history needs, the waiting counts the rest
         rows = math.ceil(min(max(config.display.history, 0), MAX_HISTORY) / 2)
         needed = (0.075 + 0.32 + 0.02) * u + ((0.06 + 0.1 * rows) * u if rows else 0) + m
-        calling = (m, top, width - 2 * m, min((bottom - top) * 0.62, needed))
+        share = 0.62 if len(config.services) <= 10 else 0.52  # a ward with many fields: more room for them
+        calling = (m, top, width - 2 * m, min((bottom - top) * share, needed))
         waiting = (m, top + calling[3] + m, width - 2 * m, bottom - top - calling[3] - m)
     else:
-        left_w = (width - 3 * m) * 0.56
+        # a ward with many fields gives their list more of the width (the calls keep their sizes)
+        left_w = (width - 3 * m) * (0.56 if len(config.services) <= 10 else 0.5)
         calling = (m, top, left_w, bottom - top)
         waiting = (2 * m + left_w, top, width - 3 * m - left_w, bottom - top)
     _calling(b, board, now, config, calling, highlight, first, second)
     _waiting(b, board, config, waiting, first, second)
-    return Layout(width, height, tuple(b.boxes))
+    return Layout(width, height, tuple(b.boxes), paging=b.paging)
+
+
+def message_pages(text: str, width: float, size: int, measure: Measure) -> list[str]:
+    """`text` cut at spaces into pages that each fit `width` at `size` (a word longer than a
+    page is cut where it must); more than one page ends each with "(1/3)" and so on."""
+    if measure(text, size, False) <= width:
+        return [text]
+    mark_w = measure(" (99/99)", size, False)
+    pages: list[str] = []
+    line = ""
+    for word in text.split(" "):
+        trial = f"{line} {word}" if line else word
+        if measure(trial, size, False) + mark_w <= width:
+            line = trial
+            continue
+        if line:
+            pages.append(line)
+        while measure(word, size, False) + mark_w > width and len(word) > 1:  # a very long word alone
+            cut = max(1, int(len(word) * (width - mark_w) / measure(word, size, False)))
+            pages.append(word[:cut])
+            word = word[cut:]
+        line = word
+    if line:
+        pages.append(line)
+    return [f"{page} ({i}/{len(pages)})" for i, page in enumerate(pages, 1)]
+
+
+def _message_page(b: _Builder, text: str, width: float, size: int, now: datetime) -> str:
+    """The page of a long board message shown at `now`: each for MESSAGE_PAGE_S seconds in turn."""
+    pages = message_pages(text, width, size, b.measure)
+    b.paging = b.paging or len(pages) > 1
+    return pages[int(now.timestamp() // MESSAGE_PAGE_S) % len(pages)]
 
 
 def _title(b: _Builder, name: str, key: str, x: float, y: float, w: float, h: float,
@@ -504,9 +570,17 @@ def _calling(b: _Builder, board: Board, now: datetime, config: Config, region: t
         b.text("calling.to", to, right_x, y + pad / 2, right_w, cap_h - pad / 2, 0.04 * u,
                colour="highlight_text" if bright else "muted")
         rec_h = panel_h * 0.2 if call.recall else 0
-        b.text("calling.counter", counter_name(call, config), right_x, y + cap_h, right_w,
-               panel_h - cap_h - rec_h - pad / 2, 0.12 * u, bold=True,
-               colour="highlight_text" if bright else "counter")
+        short, detail = split_counter_name(counter_name(call, config))
+        counter_h = panel_h - cap_h - rec_h - pad / 2
+        colour = "highlight_text" if bright else "counter"
+        if detail:  # "Quầy 1 - Tiếp nhận hồ sơ đất đai": the number large, what it does under it
+            b.text("calling.counter", short, right_x, y + cap_h, right_w, counter_h * 0.6, 0.12 * u, bold=True,
+                   colour=colour)
+            b.lines("calling.counter_detail", detail, right_x, y + cap_h + counter_h * 0.6, right_w, counter_h * 0.4,
+                    0.045 * u, colour=colour)
+        else:
+            b.lines("calling.counter", short, right_x, y + cap_h, right_w, counter_h, 0.12 * u, bold=True,
+                    colour=colour)
         if call.recall:
             b.text("calling.recall", WORDS["call_n"][first].format(n=call.recall + 1), right_x,
                    y + panel_h - rec_h - pad / 2, right_w, rec_h, 0.036 * u,
@@ -522,7 +596,7 @@ def _calling(b: _Builder, board: Board, now: datetime, config: Config, region: t
     _title(b, "history", "history", x, y, w, 0.06 * u, first, second)
     y += 0.06 * u
     left -= 0.06 * u
-    cols = 2 if w >= 0.9 * u else 1
+    cols = 2 if w >= 0.8 * u else 1
     row_h = min(0.1 * u, left / math.ceil(len(rest) / cols))
     if row_h < 0.05 * u:  # too many for the room left: keep as many rows as fit
         rows = max(0, int(left // (0.05 * u)))
@@ -532,19 +606,21 @@ def _calling(b: _Builder, board: Board, now: datetime, config: Config, region: t
     col_w = (w - (cols - 1) * 0.02 * u) / cols
     y, row_h = round(y), math.floor(row_h)  # whole pixels: neighbouring rows share their edge exactly
     for i, call in enumerate(rest):
-        col, row = divmod(i, rows) if cols > 1 else (0, i)
+        row, col = divmod(i, cols)  # read across, then down, as people read
         cx = x + col * (col_w + 0.02 * u)
         cy = y + row * row_h
         b.fill(f"history.{i}.row", cx, cy + row_h * 0.06, col_w, row_h * 0.88, "row")
         label_w = col_w * 0.42
         b.text(f"history.{i}.label", call.ticket, cx + pad, cy, label_w - pad, row_h, 0.075 * u, bold=True,
                colour="label")
-        b.text(f"history.{i}.counter", counter_name(call, config), cx + label_w + pad / 2, cy,
+        b.text(f"history.{i}.counter", split_counter_name(counter_name(call, config))[0], cx + label_w + pad / 2, cy,
                col_w - label_w - 1.5 * pad, row_h, 0.06 * u, colour="counter", align="right")
 
 
 def _waiting(b: _Builder, board: Board, config: Config, region: tuple[float, ...], first: str,
              second: str | None) -> None:
+    """One row per service, its name and its waiting count; as many columns as make the names
+    largest, so that every service of a ward (up to MAX_SERVICES) is on the screen at once."""
     x, y, w, h = region
     u = b.u
     title_h = 0.075 * u
@@ -553,36 +629,58 @@ def _waiting(b: _Builder, board: Board, config: Config, region: tuple[float, ...
     h -= title_h
     codes = [s.code for s in config.services]
     codes += [code for code, _ in board.waiting if code not in codes]
-    if not codes:
+    if not codes or h <= 0:
         return
-    min_row = 0.075 * u
-    if len(codes) * min_row > h:
-        codes = codes[: max(0, int(h // min_row))]
-    if not codes:
-        return
-    y, row_h = round(y), math.floor(min(0.15 * u, h / len(codes)))  # whole pixels, as for the history
-    count_w = min(w * 0.3, 0.17 * u)
     pad = 0.02 * u
+    names = {code: service_names(config, code) for code in codes}
+    mains = [names[code].get(first) or names[code]["vi"] for code in codes]
+    widest_count = max([str(board.count(c) or 0) for c in codes] + ["00"], key=len)
+    plans = [_waiting_plan(b, mains, widest_count, w, h, cols) for cols in range(1, MAX_WAITING_COLUMNS + 1)]
+    # every service first, then the largest names, then the fewest columns
+    cols, rows, row_h, _ = max(plans, key=lambda p: (p[0] * p[1] >= len(codes), p[3], -p[0]))
+    codes = codes[: cols * rows]  # only past MAX_SERVICES on a small screen: rows of MIN_ROW_U each
+    col_w = (w - (cols - 1) * pad) / cols
+    count_size = min(0.085 * u, row_h * 0.9 / LINE)
+    count_w = b.measure(widest_count, round(count_size), True) + pad
     room_for_second = second is not None and row_h >= 0.11 * u
+    y, row_h = round(y), math.floor(row_h)  # whole pixels, as for the history
     for i, code in enumerate(codes):
-        ry = y + i * row_h
+        row, col = divmod(i, cols)  # read across, then down
+        rx, ry = x + col * (col_w + pad), y + row * row_h
         inner_y, inner_h = ry + row_h * 0.05, row_h * 0.9
-        b.fill(f"waiting.{code}.row", x, inner_y, w, inner_h, "row" if i % 2 == 0 else "row_alt")
-        names = service_names(config, code)
-        name_w = w - count_w - 3 * pad
-        main = names.get(first) or names["vi"]
-        sub = names.get(second, "") if second and room_for_second else ""
+        b.fill(f"waiting.{code}.row", rx, inner_y, col_w, inner_h, "row" if (row + col) % 2 == 0 else "row_alt")
+        name_w = col_w - count_w - 2.5 * pad
+        main = names[code].get(first) or names[code]["vi"]
+        sub = names[code].get(second, "") if second and room_for_second else ""
         main_h = inner_h * 0.64 if sub else inner_h
-        _, single = fit(main, name_w, min(round(0.05 * u), int(main_h / LINE)), 1, True, b.measure)
-        if sub and single < 0.042 * u:  # a long name: two lines, without the second language
+        if sub and _name_size(b, main, name_w, main_h) < 0.042 * u:  # a long name: all the room, no translation
             sub, main_h = "", inner_h
-        b.lines(f"waiting.{code}.name", main, x + pad, inner_y, name_w, main_h, 0.05 * u, bold=True)
+        b.lines(f"waiting.{code}.name", main, rx + pad, inner_y, name_w, main_h, 0.05 * u, bold=True)
         if sub:
-            b.text(f"waiting.{code}.name2", sub, x + pad, inner_y + main_h, name_w, inner_h - main_h, 0.032 * u,
+            b.text(f"waiting.{code}.name2", sub, rx + pad, inner_y + main_h, name_w, inner_h - main_h, 0.032 * u,
                    colour="muted")
         count = board.count(code)
-        b.text(f"waiting.{code}.count", str(count if count is not None else 0), x + w - pad - count_w, ry, count_w,
-               row_h, 0.085 * u, bold=True, colour="count", align="right")
+        b.text(f"waiting.{code}.count", str(count if count is not None else 0), rx + col_w - pad - count_w, ry,
+               count_w, row_h, count_size, bold=True, colour="count", align="right")
+
+
+def _waiting_plan(b: _Builder, names: list[str], widest_count: str, w: float, h: float,
+                  cols: int) -> tuple[int, int, float, float]:
+    """(cols, rows, row height, the smallest name size) of the waiting rows in `cols` columns."""
+    u, pad = b.u, 0.02 * b.u
+    rows = max(1, min(math.ceil(len(names) / cols), int(h // (MIN_ROW_U * u))))
+    row_h = min(0.15 * u, h / rows)
+    col_w = (w - (cols - 1) * pad) / cols
+    count_w = b.measure(widest_count, round(min(0.085 * u, row_h * 0.9 / LINE)), True) + pad
+    name_w = col_w - count_w - 2.5 * pad
+    if name_w <= 0:
+        return cols, rows, row_h, 0.0
+    return cols, rows, row_h, min(_name_size(b, name, name_w, row_h * 0.9) for name in names)
+
+
+def _name_size(b: _Builder, text: str, w: float, h: float) -> float:
+    """The font size `_Builder.lines` gives `text` in a w × h box (one line, or two if larger)."""
+    return b.lines_size(text, w, h, 0.05 * b.u, True)[0]
 
 
 def fixed_texts(config: Config) -> list[str]:

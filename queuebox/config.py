@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Iterator, Literal
 from zoneinfo import ZoneInfo
 
-from queuebox.config_check import INVALID, WEEKDAYS, check, convert, join, parse_hours
+from queuebox.config_check import INVALID, MAX_MESSAGE, WEEKDAYS, check, convert, join, parse_hours
 from queuebox.errors import ConfigError
 
 DEFAULT_PATH = "/etc/queuebox/queuebox.toml"

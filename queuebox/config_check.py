@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
+MAX_MESSAGE = 200  # characters of a board message: the administration's limit, and all the board shows
+
 
 def parse_hours(span: str) -> tuple[time, time]:
     """'07:30-11:30' -> (time(7, 30), time(11, 30)); raises ValueError when malformed."""
@@ -192,6 +194,8 @@ def check(config: Config) -> Iterator[str]:
             yield f"display.volume: {d.volume} must be between 0.0 and 1.0"
         if d.history < 0 or d.announce_repeat < 1 or d.highlight_s < 0:
             yield "display: history and highlight_s must be 0 or more, announce_repeat 1 or more"
+        if len(d.message) > MAX_MESSAGE:
+            yield f"display.message: {len(d.message)} characters, at most {MAX_MESSAGE}"
     if _valid(config.devices):
         for key in ("kiosks", "displays"):
             seen: set[str] = set()

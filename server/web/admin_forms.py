@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from queuebox.config import WEEKDAYS, parse_hours
+from queuebox.config import MAX_MESSAGE, WEEKDAYS, parse_hours
 from server.web.i18n import N_, _
 
 Errors = dict[str, str]
@@ -22,7 +22,6 @@ Form = Mapping[str, Any]  # request.form (a MultiDict: .get, .getlist)
 
 MAX_NUMBER = 999_999
 MAX_NAME = 80
-MAX_MESSAGE = 200  # characters on the board's footer line
 OVERRIDES = ("hours", "open", "closed")
 WEEKDAY_NAMES = {"mon": N_("Monday"), "tue": N_("Tuesday"), "wed": N_("Wednesday"), "thu": N_("Thursday"),
                  "fri": N_("Friday"), "sat": N_("Saturday"), "sun": N_("Sunday")}
