@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Mapping
 
-from queuebox.config import Config, CounterConfig
+from queuebox.config import Config, CounterConfig, QueueConfig
 from queuebox.errors import CommandRejected
 from queuebox.protocol import COUNTER_ACTIONS, RATING_SCORES
 
@@ -231,13 +231,13 @@ def call_next(state: QueueState, counter: str, now: datetime) -> Outcome:
     tickets sent to the front; then issue order. No waiting ticket: the counter goes idle
     and the outcome has no ticket.
     """
-    cfg = _counter_config(state, counter)
+    _counter_config(state, counter)
     _not_paused(state, counter)
     outcome = _finish_current(state, counter, now)
-    chosen = _pick_next(outcome.state, cfg)
-    if chosen is None:
+    chosen = call_order(outcome.state, counter, limit=1)
+    if not chosen:
         return replace(outcome, ticket=None)
-    return _then(outcome, _call(outcome.state, counter, chosen, now))
+    return _then(outcome, _call(outcome.state, counter, chosen[0], now))
 
 
 def call_ticket(state: QueueState, counter: str, label: str, now: datetime) -> Outcome:
@@ -404,23 +404,38 @@ def _waiting(state: QueueState, queues: set[str]) -> list[Ticket]:
     return [t for t in state.tickets.values() if t.status == "waiting" and t.queue in queues]
 
 
-def _pick_next(state: QueueState, cfg: CounterConfig) -> Ticket | None:
+def call_order(state: QueueState, counter: str, limit: int | None = None) -> list[Ticket]:
+    """The waiting tickets in the order successive Nexts of `counter` would call them, if
+    nothing else happened meanwhile (at most `limit`): the one order that Next uses and the
+    console lists. See `call_next` for the rule."""
+    cfg = _counter_config(state, counter)
+    left = [t for t in state.tickets.values() if t.status == "waiting" and t.queue in cfg.services]
+    streak = state.counters[counter].normal_streak
+    order: list[Ticket] = []
+    while left and (limit is None or len(order) < limit):
+        chosen = _pick_next(left, cfg, streak, state.config.queue)
+        order.append(chosen)
+        left.remove(chosen)
+        streak = 0 if chosen.priority else (streak or 0) + 1  # as `_call` counts it
+    return order
+
+
+def _pick_next(waiting: list[Ticket], cfg: CounterConfig, streak: int | None, policy: QueueConfig) -> Ticket:
+    """The ticket Next calls among `waiting` (not empty, all of services `cfg` serves), after
+    `streak` normal tickets in a row (None: no call yet today)."""
     for weight in sorted(set(cfg.services.values()), reverse=True):
-        tier = {code for code, w in cfg.services.items() if w == weight}
-        waiting = _waiting(state, tier)
-        if not waiting:
+        tier = [t for t in waiting if cfg.services[t.queue] == weight]
+        if not tier:
             continue
-        priority = [t for t in waiting if t.priority]
-        normal = [t for t in waiting if not t.priority]
-        policy = state.config.queue
-        streak = state.counters[cfg.id].normal_streak
+        priority = [t for t in tier if t.priority]
+        normal = [t for t in tier if not t.priority]
         if policy.priority == "strict":
             pool = priority or normal
         else:
             due = streak is None or streak >= policy.interleave_every
             pool = priority if priority and (due or not normal) else normal
         return min(pool, key=_queue_key)
-    return None
+    raise AssertionError("no waiting ticket of the counter's services")
 
 
 def _call(state: QueueState, counter: str, t: Ticket, now: datetime) -> Outcome:

@@ -279,3 +279,23 @@ def test_pure_rules_and_engine_give_the_same_replies(tmp_path):
     assert {t.label: t.status for t in state.tickets.values()} == \
         {t.label: t.status for t in engine.snapshot().tickets.values()}
     engine.close()
+
+
+@settings(max_examples=200, deadline=None)
+@given(policy=policies, stream=commands)
+def test_call_order_is_the_order_successive_nexts_call(policy, stream):
+    """What the console lists as the next numbers (`rules.call_order`) is what Next calls."""
+    state, _ = run_rules(config_for(policy), stream)
+    now = MONDAY_9AM + timedelta(days=3)
+    for counter in COUNTERS:
+        if state.counters[counter].state == "paused":
+            continue
+        order = [t.id for t in rules.call_order(state, counter)]
+        called, after = [], state
+        for _ in range(len(order) + 1):
+            outcome = rules.call_next(after, counter, now)
+            after = outcome.state
+            if outcome.ticket is None:
+                break
+            called.append(outcome.ticket.id)
+        assert called == order

@@ -95,7 +95,7 @@ def console_view(engine: Engine, counter_id: str, lang: str = "vi") -> dict[str,
     held = state.tickets.get(c.ticket) if c.ticket is not None else None
     finished = state.finished.get(counter_id)
     codes = sorted(cfg.services, key=lambda code: (-cfg.services[code], code))
-    waiting = _waiting_order(state, cfg.services)
+    waiting = [t for t in state.tickets.values() if t.status == "waiting" and t.queue in cfg.services]
 
     def when(moment: datetime | None) -> str | None:
         return iso(moment, zone) if moment else None
@@ -117,19 +117,12 @@ def console_view(engine: Engine, counter_id: str, lang: str = "vi") -> dict[str,
                     for code in codes],
         "waiting_total": len(waiting),
         "next": [{"label": t.label, "service": t.queue, "priority": t.priority,
-                  "transferred": t.transferred_from is not None} for t in waiting[:NEXT_SHOWN]],
+                  "transferred": t.transferred_from is not None}
+                 for t in rules.call_order(state, counter_id, NEXT_SHOWN)],
         "rating_until": payload.get("rating_until"),
         "rating_ticket": finished.ticket.label if payload.get("rating_until") and finished else None,
         "no_show_min_calls": engine.config.queue.no_show_min_calls,
     }
-
-
-def _waiting_order(state: QueueState, services: dict[str, int]) -> list[rules.Ticket]:
-    """The waiting tickets of these services, roughly in the order this counter calls them
-    (by weight, then strict priority, tickets sent to the front, issue order)."""
-    strict = state.config.queue.priority == "strict"
-    waiting = [t for t in state.tickets.values() if t.status == "waiting" and t.queue in services]
-    return sorted(waiting, key=lambda t: (-services[t.queue], strict and not t.priority, not t.front, t.id))
 
 
 def _state_names() -> dict[str, str]:

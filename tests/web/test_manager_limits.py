@@ -9,15 +9,11 @@
 from __future__ import annotations
 
 import csv
-import http.cookiejar
 import io
-import re
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,36 +23,12 @@ from server.engine import Engine
 from server.reports import MAX_PERIOD_DAYS
 from server.web import create_app
 from tests.factories import FakeClock, make_config
+from tests.helpers.http_client import Browser
 from tests.web.browser import LiveServer
 from tests.web.conftest import PASSWORD
 
 FORMULA = '=HYPERLINK("http://evil.example/","Bấm vào đây")'
-ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
-
-
-class Browser:
-    """A cookie-keeping HTTP client that logs in and posts forms with their CSRF token."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-
-    def get(self, path: str) -> tuple[int, str, dict[str, str]]:
-        return self._open(urllib.request.Request(self.base + path))
-
-    def post(self, path: str, form: dict[str, str], token_from: str) -> tuple[int, str, dict[str, str]]:
-        _, page, _ = self.get(token_from)
-        token = re.search(r'name="csrf-token" content="([^"]+)"', page)
-        assert token, f"no CSRF token on {token_from}"
-        body = urllib.parse.urlencode({"csrf_token": token.group(1), **form}).encode()
-        return self._open(urllib.request.Request(self.base + path, data=body, method="POST"))
-
-    def _open(self, request: urllib.request.Request) -> tuple[int, str, dict[str, str]]:
-        try:
-            with self.opener.open(request, timeout=10) as response:
-                return response.status, response.read().decode("utf-8"), dict(response.headers)
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read().decode("utf-8"), dict(exc.headers)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -77,8 +49,7 @@ def served(tmp_path: Any) -> Any:
     app = create_app(engine, secret_key="test secret")
     with LiveServer(app) as server:
         browser = Browser(server.url)
-        status, _, _ = browser.post("/login", {"login": "manager", "password": PASSWORD}, token_from="/login")
-        assert status == 200  # followed the redirect to the manager's start page
+        assert browser.log_in("manager", PASSWORD) == 200  # followed the redirect to the manager's start page
         yield browser, clock
     engine.close()
 
