@@ -43,6 +43,7 @@
     view = next;
     offset = Date.parse(view.now) - Date.now();
     const c = view.counter, t = view.ticket;
+    if (!busy && messageFor !== null && messageFor !== stateKey(view)) showMessage("", "info"); // it spoke of a state now gone
     root.className = `console state-${c.state}`;
     const badge = $("state-badge");
     badge.textContent = S[`state_${c.state}`] || c.state;
@@ -134,10 +135,19 @@
     rating.textContent = view.rating_ticket ? fmt(S.rating_open, { label: view.rating_ticket }) : "";
   }
 
-  function showMessage(text, level) {
+  // What a message speaks of: the counter's state and its ticket. Another tab, the keypad or a
+  // manager changing it makes the message stale, so it is cleared then.
+  let messageFor = null;
+  function stateKey(v) {
+    const t = v.ticket;
+    return [v.counter.state, t ? t.label : "", t ? t.status : "", t ? t.call_count : 0].join("|");
+  }
+
+  function showMessage(text, level, about = null) {
     const el = $("message");
     el.textContent = text || "";
     el.className = `message message-${level}`;
+    messageFor = text && about ? stateKey(about) : null;
   }
 
   // --- commands ---------------------------------------------------------------------------
@@ -178,8 +188,8 @@
     try {
       const result = await post(body);
       const level = !result.ok ? "error" : (result.reply && result.reply.ticket === null ? "info" : "ok");
-      showMessage(result.message, level);
       if (result.view) render(result.view);
+      showMessage(result.message, level, result.view || view);
       if (result.ok && action === "call") $("ticket").value = "";
       if (result.ok && action === "pause") $("reason-other").value = "";
     } finally {
