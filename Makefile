@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR := var/demo
 DEMO_CONFIG := config/queuebox.example.toml
 
-.PHONY: test demo bench setup debian-packages lock clean
+.PHONY: test demo bench setup debian-packages lock clean wheelhouse
 
 setup: debian-packages $(STAMP)
 
@@ -40,9 +40,15 @@ bench: setup
 	$(BIN)/python bench/display.py
 
 lock: setup
-	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^queuebox' > requirements.lock.new
+	# pip too: sqlite-utils depends on it, so a wheelhouse carries it (freeze leaves it out unless --all)
+	{ $(BIN)/python -m pip freeze --exclude-editable | grep -v '^queuebox'; \
+	  $(BIN)/python -m pip freeze --all | grep '^pip=='; } | LC_ALL=C sort -f > requirements.lock.new
 	@echo "# Pinned versions used by make test and make demo (pip constraints file)." | cat - requirements.lock.new > requirements.lock
 	@rm requirements.lock.new
+
+# the Python packages of a Pi (64-bit ARM) for an installation without internet: see docs/install.md
+wheelhouse: setup
+	$(BIN)/python scripts/wheelhouse --out wheelhouse
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
