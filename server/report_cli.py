@@ -13,9 +13,9 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Mapping, TextIO
 
-from server.reports import DIMENSIONS, NONE_LABEL, Period, Report, ReportError, as_json, open_readonly, report, table
+from server.reports import DIMENSIONS, NONE_LABEL, TOTAL, Period, Report, ReportError, as_json, open_readonly, report, table
 
 FORMATS = ("table", "csv", "json")
 
@@ -65,13 +65,21 @@ def cmd_report(args: argparse.Namespace, database: str | Path, out: TextIO | Non
     return 0
 
 
-def write_csv(result: Report, out: TextIO) -> None:
-    """The report as CSV: a header, one line per group, then the totals line."""
+def write_csv(result: Report, out: TextIO, *, headers: Mapping[str, str] | None = None,
+              total: str = TOTAL, decimal_comma: bool = False) -> None:
+    """The report as CSV: a header, one line per group, then the totals line.
+
+    `headers` renames columns (a spreadsheet's readers see "Đã cấp", not "issued") and `total`
+    names the totals line; with
+    `decimal_comma` numbers are written 1,5 and cells are separated by ";", as spreadsheet
+    programs read files in a locale whose decimal mark is the comma (Vietnamese)."""
     columns, rows = table(result)
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
+    writer = csv.writer(out, lineterminator="\n", delimiter=";" if decimal_comma else ",")
+    writer.writerow([(headers or {}).get(c, c) for c in columns])
+    rows[-1] = {c: total if v == TOTAL else v for c, v in rows[-1].items()}
     for row in rows:
-        writer.writerow([csv_cell(row[c]) for c in columns])
+        cells = [csv_cell(row[c]) for c in columns]
+        writer.writerow([str(v).replace(".", ",") if decimal_comma and isinstance(v, float) else v for v in cells])
 
 
 # A spreadsheet reads a cell starting with one of these as a formula (or, for tab and CR, strips

@@ -134,7 +134,7 @@ def client_strings() -> dict[str, str]:
     return {**{f"state_{k}": v for k, v in _state_names().items()},
             "no_ticket": _("No ticket"), "paused_because": _("Paused: %(reason)s"), "paused": _("Paused"),
             "priority": _("Priority"), "transferred": _("transferred from %(service)s"),
-            "calls": _("Called %(count)s times"), "nobody": _("Nobody is waiting."),
+            "calls": _("Calls: %(count)s"), "nobody": _("Nobody is waiting."),
             "live": _("Live"), "offline": _("Connection lost, reconnecting…"),
             "network": _("The server did not answer. Check the network and press again."),
             "rating_open": _("Awaiting the rating of %(label)s"), "working": _("Sending…"), "longest": _("longest wait"),

@@ -20,7 +20,7 @@ from markupsafe import Markup
 
 from queuebox.clock import local_date
 from server.report_cli import write_csv
-from server.reports import DIMENSIONS, KEYPAD, MAX_PERIOD_DAYS, Dimension, Period, Report, ReportError, reports
+from server.reports import DIMENSIONS, KEYPAD, MAX_PERIOD_DAYS, TOTAL, Dimension, Period, Report, ReportError, reports
 from server.web import charts
 from server.web.auth import role_required
 from server.web.common import db, get_engine
@@ -32,6 +32,17 @@ KINDS = {"day": N_("Day"), "week": N_("Week"), "month": N_("Month"), "range": N_
 GROUPS = {"service": N_("Service"), "counter": N_("Counter"), "clerk": N_("Clerk"), "hour": N_("Hour of day"),
           "day": N_("Day")}
 OTHER_CLERKS = {KEYPAD: N_("(keypad)"), "(api)": N_("(api)")}
+# The CSV's column headers in the page's language (English keeps the column names, for programs).
+CSV_HEADERS = {
+    "name": N_("Name"), "issued": N_("Issued"), "served": N_("Served"), "no_show": N_("No-show"),
+    "cancelled": N_("Cancelled"), "open": N_("Open"), "transferred": N_("Transferred"),
+    "wait_median_min": N_("Median wait (min)"), "wait_p90_min": N_("p90 wait (min)"),
+    "wait_max_min": N_("Longest wait (min)"), "service_median_min": N_("Median service time (min)"),
+    "service_p90_min": N_("p90 service time (min)"), "service_max_min": N_("Longest service time (min)"),
+    "within_target_pct": N_("Within target (%)"), "rated": N_("Ratings"), "score_1": N_("Very satisfied"),
+    "score_2": N_("Satisfied"), "score_3": N_("Neutral"), "score_4": N_("Dissatisfied"),
+    "satisfied_pct": N_("Satisfied (%)"), "response_rate_pct": N_("Response rate (%)"),
+}
 BLUE, LIGHT_BLUE, GREEN, ORANGE, GREY, RED = "#0b5cad", "#a9c8ea", "#1d7a3a", "#d9822b", "#9aa3ad", "#b3261e"
 
 
@@ -138,7 +149,11 @@ def export() -> Response:
         abort(404)
     out = io.StringIO()
     out.write("\ufeff")
-    write_csv(reports(db(), period, table)[table], out)  # type: ignore[arg-type]
+    result = reports(db(), period, table)[table]  # type: ignore[index]
+    lang = current_language()
+    english = lang == "en"  # the column names themselves, for programs
+    write_csv(result, out, headers=None if english else {k: _(v) for k, v in {**GROUPS, **CSV_HEADERS}.items()},
+              total=TOTAL if english else _("Total"), decimal_comma=lang == "vi")  # type: ignore[arg-type]
     name = f"queuebox-{table}-{start}{'' if end == start else f'_{end}'}.csv"
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -49,3 +49,13 @@ def test_the_next_numbers_listed_are_the_ones_next_calls(console):
         called.append(answer["reply"]["ticket"]["label"])
     assert called == listed
     assert listed[0] == "A002"  # the first call of the day takes the waiting priority ticket first
+
+
+def test_the_english_console_counts_calls_without_a_wrong_plural(console):
+    engine, clock, browser = console
+    engine.take("t", "kiosk1", "A")
+    browser.post_json("/counter/1/command", {"id": "n", "action": "next"}, token_from="/counter/1")
+    status, page, _ = browser.get("/counter/1?lang=en")
+    assert status == 200 and "Calls: 1" in page and "1 times" not in page
+    status, page, _ = browser.get("/counter/1?lang=vi")
+    assert "Đã gọi 1 lần" in page

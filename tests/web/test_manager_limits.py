@@ -57,7 +57,7 @@ def served(tmp_path: Any) -> Any:
 def test_a_csv_export_never_carries_a_live_formula(served):
     browser, clock = served
     day = clock().date().isoformat()
-    status, text, headers = browser.get(f"/reports/export.csv?table=counter&from={day}")
+    status, text, headers = browser.get(f"/reports/export.csv?table=counter&from={day}&lang=en")
     assert status == 200 and headers["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     names = [row[1] for row in rows[1:]]

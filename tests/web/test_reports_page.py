@@ -195,7 +195,7 @@ def test_every_table_on_the_page_has_a_working_csv_link(login):
 
 @pytest.mark.parametrize("table", DIMENSIONS)
 def test_the_csv_export_matches_the_simulation(login, week, table):
-    response = login("manager").get(f"/reports/export.csv?table={table}&from=2026-11-23&to=2026-11-27")
+    response = login("manager").get(f"/reports/export.csv?table={table}&from=2026-11-23&to=2026-11-27&lang=en")
     text = response.get_data(as_text=True)
     assert text.startswith("\ufeff")  # spreadsheet programs then read the diacritics
     assert response.headers["Content-Disposition"] == f'attachment; filename="queuebox-{table}-2026-11-23_2026-11-27.csv"'
@@ -205,6 +205,19 @@ def test_the_csv_export_matches_the_simulation(login, week, table):
     assert sum(int(r["served"]) for r in rows[:-1]) == sum(m.status == "done" for m in made)
     if table == "day":
         assert [(r["day"], int(r["issued"])) for r in rows[:-1]] == [(d.isoformat(), n) for d, n in WEEK]
+
+
+def test_the_vietnamese_csv_has_vietnamese_headers_and_decimal_commas(login, week):
+    """As the page shows them: "Đã cấp", 1,5 — separated by ";" as a Vietnamese spreadsheet reads them."""
+    client = login("manager")
+    english = list(csv.DictReader(io.StringIO(client.get(
+        "/reports/export.csv?table=service&from=2026-11-23&to=2026-11-27&lang=en").get_data(as_text=True)[1:])))
+    text = client.get("/reports/export.csv?table=service&from=2026-11-23&to=2026-11-27&lang=vi").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(text[1:]), delimiter=";"))
+    assert list(rows[0])[:4] == ["Lĩnh vực", "Tên", "Đã cấp", "Đã phục vụ"]
+    assert rows[-1]["Tên"] == "Tổng" and rows[-1]["Đã cấp"] == english[-1]["issued"]
+    median = rows[-1]["Thời gian chờ trung vị (phút)"]
+    assert median == english[-1]["wait_median_min"].replace(".", ",") and "," in median
 
 
 @pytest.mark.parametrize("query,status", [
