@@ -24,15 +24,16 @@ from queuebox import notify
 from queuebox.bus import Bus
 from queuebox.config import Config, KioskConfig
 from queuebox.errors import QueueboxError
-from queuebox.protocol import Topics
+from queuebox.protocol import ACTION_KEYS, Topics
 
 logger = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 5.0
 # What the simulation's keyboard presses: a word, or each letter of a word ("d1": done, then 1).
-KEYS = {"n": "next", "next": "next", "r": "recall", "recall": "recall", "s": "no_show", "x": "no_show",
-        "no_show": "no_show", "no-show": "no_show", "noshow": "no_show", "d": "done", "done": "done",
-        **{score: score for score in SCORES}}
+# The letters are the counter console's (ACTION_KEYS: v is no-show there too).
+BUTTONS = ("next", "recall", "no_show", "done")
+KEYS = {**{ACTION_KEYS[name].lower(): name for name in BUTTONS}, **{name: name for name in BUTTONS},
+        "no-show": "no_show", "noshow": "no_show", **{score: score for score in SCORES}}
 
 
 class KeypadError(QueueboxError, RuntimeError):
@@ -176,8 +177,8 @@ def run_keypad(config: Config, *, counter: str | None = None, simulate: bool = F
                 ", ".join(f"{name}=GPIO{pin}" for name, pin in button_pins(kp).items()),
                 config.mqtt.host, config.mqtt.port)
     if simulate:
-        keys = [k for k, name in (("n", "next"), ("r", "recall"), ("s", "no_show"), ("d", "done"))
-                if name in simulator.pins] + [s for s in SCORES if s in simulator.pins]
+        keys = [ACTION_KEYS[name].lower() for name in BUTTONS if name in simulator.pins] + \
+            [s for s in SCORES if s in simulator.pins]
         print(f"Simulated keypad of counter {counter}: type {', '.join(keys)} (next, recall, no-show, done, "
               "ratings 1 very satisfied … 4 dissatisfied) and Enter to press; q to quit.", file=out, flush=True)
         threading.Thread(target=simulator.read_keyboard, args=(stdin or sys.stdin, stop), name="keyboard",

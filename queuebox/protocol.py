@@ -59,6 +59,10 @@ MAX_REASON = 200  # characters of a `reason`
 MAX_CALLS = 10  # entries of the board's `calls`
 
 COUNTER_ACTIONS = ("next", "recall", "start", "done", "no_show", "transfer", "call", "pause", "resume")
+# One letter per action, the same on the counter console's keyboard and the simulated keypad's
+# terminal, so a clerk's habit from one never does something else on the other.
+ACTION_KEYS = {"next": "N", "recall": "R", "start": "S", "done": "D", "no_show": "V", "transfer": "T", "call": "G",
+               "pause": "P", "resume": "P"}
 EVENT_TYPES = ("issued", "called", "recalled", "started", "done", "no_show", "transferred", "rated",
                "paused", "resumed", "day_opened", "cancelled")
 ERROR_CODES = ("bad_request", "unknown_service", "unknown_counter", "unknown_ticket", "service_closed",

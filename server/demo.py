@@ -343,7 +343,7 @@ def banner(config: Config, folder: Path, web_port: int, broker_port: int, accoun
     web = f"http://127.0.0.1:{web_port}"
     topics = f"{config.mqtt.root}/{config.site.id}"
     logins = "\n".join(f"                 {login:<10} {role:<8} {web}{home}" for login, role, home in accounts)
-    keypad = (f"counter {counter}'s keypad reads this terminal: type n (next), r (recall), s (no-show),\n"
+    keypad = (f"counter {counter}'s keypad reads this terminal: type n (next), r (recall), v (no-show),\n"
               "                 d (done) or 1-4 (rating: 1 very satisfied ... 4 dissatisfied) and Enter;\n"
               "                 its LEDs are printed here as they change") if counter is not None \
         else "none ([keypad] of the configuration has no button)"

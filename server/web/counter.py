@@ -21,7 +21,7 @@ from flask import Blueprint, Response, flash, jsonify, redirect, render_template
 from flask_login import current_user, login_required
 
 from queuebox.clock import iso
-from queuebox.protocol import ProtocolError, parse_counter_command
+from queuebox.protocol import ACTION_KEYS, ProtocolError, parse_counter_command
 from server import rules
 from server.engine import Engine
 from server.rules import QueueState
@@ -36,8 +36,7 @@ bp.register_blueprint(rating.bp)
 
 NEXT_SHOWN = 8  # waiting labels listed on the console
 # action -> keyboard shortcut shown on its button (Space also calls next)
-SHORTCUTS = {"next": "N", "recall": "R", "start": "S", "done": "D", "no_show": "V", "transfer": "T", "call": "G",
-             "pause": "P", "resume": "P"}
+SHORTCUTS = ACTION_KEYS
 # Buttons that make sense in each counter state (the others are greyed out; the engine decides anyway).
 ENABLED = {"idle": ("next", "call", "pause"),
            "calling": ("next", "recall", "start", "done", "no_show", "transfer", "call"),
