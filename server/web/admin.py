@@ -30,6 +30,11 @@ from server.web.i18n import N_, _, current_language
 from server.web.live import stream
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.context_processor
+def limits() -> dict[str, Any]:
+    return {"max_length": forms.MAX_LENGTH}
 managers = role_required("admin", "manager")
 
 STATE_NAMES = {"idle": N_("Idle"), "calling": N_("Calling"), "serving": N_("Serving"), "paused": N_("Paused")}
@@ -155,7 +160,10 @@ def services() -> Any:
     engine = get_engine()
     local = engine.now().astimezone(engine.config.zone)
     open_now = {s.code: s.is_open(local) for s in engine.config.services}
+    # the kiosk this configuration describes: a service none of its buttons names gets no paper ticket
+    no_button = {s.code for s in engine.config.services if s.code not in engine.config.kiosk.buttons}
     return render_template("admin/services.html", services=_raw("services"), open_now=open_now,
+                           no_button=no_button, kiosk=engine.config.kiosk.id,
                            overrides=OVERRIDE_NAMES, weekdays=forms.WEEKDAY_SHORT)
 
 

@@ -22,6 +22,11 @@ Form = Mapping[str, Any]  # request.form (a MultiDict: .get, .getlist)
 
 MAX_NUMBER = 999_999
 MAX_NAME = 80
+MAX_COUNTER_NAME = 40  # shown on the board and counter displays, spoken in calls
+MAX_LABEL_FORMAT = 40
+# The longest text each form field takes: checked on the server, and the pages' maxlength.
+MAX_LENGTH = {"code": 3, "name_vi": MAX_NAME, "name_en": MAX_NAME, "label_format": MAX_LABEL_FORMAT,
+              "id": 16, "name": MAX_COUNTER_NAME, "message": MAX_MESSAGE}
 OVERRIDES = ("hours", "open", "closed")
 WEEKDAY_NAMES = {"mon": N_("Monday"), "tue": N_("Tuesday"), "wed": N_("Wednesday"), "thu": N_("Thursday"),
                  "fri": N_("Friday"), "sat": N_("Saturday"), "sun": N_("Sunday")}
@@ -97,7 +102,7 @@ def read_service(form: Form, code: str | None = None) -> tuple[dict[str, Any], E
         "name_en": _text(form, "name_en", errors, required=False),
         "number_start": _number(form, "number_start", errors),
         "number_end": _number(form, "number_end", errors, least=1),
-        "label_format": _text(form, "label_format", errors, max_len=40),
+        "label_format": _text(form, "label_format", errors, max_len=MAX_LABEL_FORMAT),
         "daily_limit": _number(form, "daily_limit", errors),
         "open_days": days,
         "hours": hours,
@@ -150,7 +155,7 @@ def read_counter(form: Form, service_codes: list[str], counter_id: str | None = 
             weights[code] = weight
     if not weights and not any(key.startswith("weight_") for key in errors):
         errors["services"] = _("A counter must serve at least one service")
-    return {"id": counter_id, "name": _text(form, "name", errors, max_len=40), "services": weights}, errors
+    return {"id": counter_id, "name": _text(form, "name", errors, max_len=MAX_COUNTER_NAME), "services": weights}, errors
 
 
 def counter_fields(counter: Mapping[str, Any]) -> dict[str, Any]:

@@ -37,7 +37,8 @@ def served(tmp_path: Any) -> Any:
     clock = FakeClock()
     counters = [{"id": "1", "name": "Quầy 1", "services": {"A": 1}},
                 {"id": "2", "name": FORMULA[:40], "services": {"A": 1}}]
-    engine = Engine(make_config(counters=counters), tmp_path / "web.db", clock=clock)
+    engine = Engine(make_config(counters=counters, kiosk={"buttons": {"A": 5, "B": 6, "C": 13}}), tmp_path / "web.db",
+                    clock=clock)
     db = store.open_database(engine.db_path)
     from server import users
     users.add(db, "manager", PASSWORD, "manager", [], clock())
@@ -114,3 +115,25 @@ def test_the_report_command_refuses_a_period_longer_than_a_year(tmp_path):
                            "--from", "2020-01-01", "--to", "2030-01-01", "--config", str(ROOT / "config/queuebox.example.toml")],
                           capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert done.returncode == 2 and f"at most {MAX_PERIOD_DAYS}" in done.stderr, done.stderr
+
+
+def test_a_service_no_kiosk_button_gives_tickets_for_is_pointed_out(served):
+    browser, _ = served
+    form = {"code": "F", "name_vi": "Trả kết quả", "name_en": "Results", "number_start": "1", "number_end": "999",
+            "label_format": "{code}{number:03d}", "daily_limit": "0", "target_wait_min": "15", "service_min": "10",
+            "override": "open", "open_days": ["mon", "tue"], "hours": ""}
+    status, page, _ = browser.post("/admin/services/new", form, token_from="/admin/services/new")
+    assert status == 200 and 'data-service="F"' in page, page[:1000]
+    row = page.split('data-service="F"')[1].split("</tr>")[0]
+    assert "Chưa có nút nào của máy lấy số kiosk1 cấp số cho F" in row
+    assert "no-button" not in page.split('data-service="A"')[1].split("</tr>")[0]
+
+
+@pytest.mark.parametrize("path, field, limit", [("/admin/counters/new", "name", 40), ("/admin/counters/new", "id", 16),
+                                                ("/admin/services/new", "name_vi", 80), ("/admin/message", "message", 200)])
+def test_text_fields_say_their_limit_to_the_browser(served, path, field, limit):
+    browser, _ = served
+    status, page, _ = browser.get(path)
+    assert status == 200
+    tag = page.split(f'name="{field}"')[1].split(">")[0]
+    assert f'maxlength="{limit}"' in tag, tag
