@@ -12,6 +12,7 @@ TEST_PACKAGES := chromium systemd
 STAMP := $(VENV)/.installed
 DEMO_DIR := var/demo
 DEMO_CONFIG := config/queuebox.example.toml
+PORT ?= 8080
 
 .PHONY: test demo bench setup debian-packages lock clean wheelhouse
 
@@ -31,7 +32,7 @@ test: setup
 	$(BIN)/python -m pytest
 
 demo: setup
-	$(BIN)/queuebox demo --config $(DEMO_CONFIG) --dir $(DEMO_DIR) --web-port 8080
+	$(BIN)/queuebox demo --config $(DEMO_CONFIG) --dir $(DEMO_DIR) --web-port $(PORT)
 
 bench: setup
 	$(BIN)/python bench/engine.py

@@ -66,6 +66,25 @@ def wait_for_port(port: int, proc: subprocess.Popen, log: Path, cancelled: Calla
         raise QueueboxError(f"nothing listens on port {port} after {STARTUP_TIMEOUT_S}s; see {log}")
 
 
+def port_taken(port: int) -> str | None:
+    """Why the demo's web server could not listen on 127.0.0.1:`port`, or None if it can."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
+
+
+def last_words(log: Path, lines: int = 6) -> str:
+    """The end of a child's log, where it says why it stopped (indented for the terminal)."""
+    try:
+        tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-lines:]
+    except OSError:
+        return f"  (no log at {log})"
+    return "\n".join(f"  | {line}" for line in tail) or f"  ({log} is empty)"
+
+
 def demo_config(config: Config, folder: Path, broker_port: int, web_port: int) -> Config:
     """`config` with its database, MQTT and web settings pointed at the demo folder, every
     service open all day every day (a demo at night should still give tickets)."""
@@ -148,6 +167,7 @@ class Children:
 
     def __init__(self) -> None:
         self.procs: list[tuple[int, subprocess.Popen]] = []
+        self.logs: dict[int, Path] = {}  # pid -> its log
 
     def start(self, rank: int, argv: list[str], log: Path, *, stdin: int | None = subprocess.DEVNULL,
               stdout: int | None = None) -> subprocess.Popen:
@@ -158,6 +178,7 @@ class Children:
                                     start_new_session=True,  # the terminal's Ctrl-C is the demo's to handle
                                     preexec_fn=die_with_parent)
         self.procs.append((rank, proc))
+        self.logs[proc.pid] = log
         return proc
 
     def queuebox(self, rank: int, log: Path, command: str, *args: str, **kwargs: int | None) -> subprocess.Popen:
@@ -268,6 +289,10 @@ def run_demo(config: Config, folder: Path, web_port: int) -> int:
     """Run the broker, the server and the simulated devices until Ctrl-C, ``q`` or SIGTERM
     (status 0), or until one of them dies (status 1)."""
     folder = folder.resolve()
+    taken = port_taken(web_port)
+    if taken:  # else the demo would greet the program already there, then stop
+        raise QueueboxError(f"port {web_port} is taken ({taken}): stop what uses it (an earlier demo?) "
+                            f"or choose another port: make demo PORT=8181, or queuebox demo --web-port 8181")
     folder.mkdir(parents=True, exist_ok=True)
     broker_port = free_port()
     probe = dataclasses.replace(config, mqtt=dataclasses.replace(config.mqtt, port=broker_port))
@@ -326,6 +351,7 @@ def run_demo(config: Config, folder: Path, web_port: int) -> int:
             if dead is not None:
                 print(f"{name_of(dead)} stopped with {dead.returncode}; stopping the demo (logs in {folder})",
                       file=sys.stderr)
+                print(last_words(children.logs[dead.pid]), file=sys.stderr)
                 return 1
             time.sleep(0.2)
         return 0

@@ -291,3 +291,18 @@ def test_the_virtual_kiosk_page_in_chromium(demo, page):
     finally:
         conn.close()
     assert screenshot(page, "devkiosk").stat().st_size > 20_000
+
+
+def test_a_taken_web_port_is_named_on_the_terminal_before_anything_starts(tmp_path):
+    with socket.socket() as other:  # another program on the port the demo wants
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        started = time.monotonic()
+        done = subprocess.run([sys.executable, "-m", "queuebox.cli", "demo", "--config", str(EXAMPLE), "--dir",
+                               str(tmp_path / "demo"), "--web-port", str(port)],
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 1 and time.monotonic() - started < 20
+    assert f"port {port} is taken (Address already in use)" in done.stderr and "PORT=8181" in done.stderr
+    assert "http://127.0.0.1" not in done.stdout  # no "ready" banner for a demo that cannot run
+    assert not (tmp_path / "demo").exists()
