@@ -293,6 +293,19 @@ def _wait_for_board(config: Config, timeout_s: float) -> Board:
                         "(is `queuebox server` running?); --sample draws an example board without one")
 
 
+# What pygame-ce's own SDL loads from the system to draw full screen without a desktop (KMSDRM),
+# and the Debian package of each (the installer installs them for the display role).
+SCREEN_LIBRARIES = {"libdrm.so.2": "libdrm2", "libgbm.so.1": "libgbm1", "libEGL.so.1": "libegl1",
+                    "libGLESv2.so.2": "libgles2"}
+
+
+def missing_screen_libraries(find: Callable[[str], str | None] | None = None) -> list[str]:
+    """The libraries of SCREEN_LIBRARIES the dynamic loader cannot find (`find`: ctypes.util.find_library)."""
+    if find is None:
+        from ctypes.util import find_library as find
+    return [lib for lib in SCREEN_LIBRARIES if not find(lib.split(".so")[0].removeprefix("lib"))]
+
+
 def screen_size(config: Config, windowed: bool, size: tuple[int, int] | None) -> tuple[tuple[int, int], bool]:
     """(size, full screen) for set_mode: (0, 0) means the screen's own size."""
     if size:
@@ -355,7 +368,10 @@ def run_display(config: Config, *, windowed: bool = False, screenshot: str | Non
         wanted, full = screen_size(config, windowed, size)
         screen = pygame.display.set_mode(wanted, pygame.FULLSCREEN if full else 0)
     except pygame.error as exc:
-        raise QueueboxError(f"no screen to draw on ({exc}); on a Pi without a desktop set SDL_VIDEODRIVER=kmsdrm "
+        missing = missing_screen_libraries()
+        need = (f"; the libraries SDL's KMSDRM driver loads are missing: {', '.join(missing)} "
+                f"(sudo apt install {' '.join(SCREEN_LIBRARIES[lib] for lib in missing)})") if missing else ""
+        raise QueueboxError(f"no screen to draw on ({exc}){need}; on a Pi without a desktop set SDL_VIDEODRIVER=kmsdrm "
                             "and add the user to the video and render groups; --screenshot works without one") \
             from None
     pygame.display.set_caption(f"queuebox — {config.site.name}")

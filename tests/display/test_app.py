@@ -255,3 +255,11 @@ def test_parse_size(text, size):
 ])
 def test_screen_size(example_config, windowed, size, expected):
     assert screen_size(example_config, windowed, size) == expected
+
+
+def test_a_screen_that_cannot_open_names_the_missing_libraries():
+    from display.app import SCREEN_LIBRARIES, missing_screen_libraries
+    assert missing_screen_libraries(lambda name: None) == list(SCREEN_LIBRARIES)
+    present = {"drm": "libdrm.so.2", "EGL": "libEGL.so.1"}
+    assert missing_screen_libraries(present.get) == ["libgbm.so.1", "libGLESv2.so.2"]
+    assert set(SCREEN_LIBRARIES.values()) == {"libdrm2", "libgbm1", "libegl1", "libgles2"}
