@@ -268,7 +268,9 @@ def run_demo(config: Config, folder: Path, web_port: int) -> int:
     """Run the broker, the server and the simulated devices until Ctrl-C, ``q`` or SIGTERM
     (status 0), or until one of them dies (status 1)."""
     folder = folder.resolve()
+    os.umask(0o077)  # the database, keys, passwords and logs it makes are this user's only (children inherit it)
     folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
     broker_port = free_port()
     probe = dataclasses.replace(config, mqtt=dataclasses.replace(config.mqtt, port=broker_port))
     # the broker runs as this user here, so this user's group may read passwd and acl
