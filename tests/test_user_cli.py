@@ -61,6 +61,7 @@ def test_passwd_unlocks_a_locked_account(tmp_path):
         attempt(conn, "boss", "wrong")
     assert attempt(conn, "boss", "first password").locked_until
     conn.close()
+    assert "active, locked until" in user(db, "list").stdout
     user(db, "passwd", "boss", "--password-stdin", stdin="second password\n")
     assert can_log_in(db, "boss", "second password")
 
