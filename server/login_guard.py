@@ -58,7 +58,7 @@ class LoginGuard:
         """Count an attempt of `login` from `address` at `now`, or refuse it while blocked."""
         with self._lock:
             for count in (self._addresses.get(address), self._pairs.get((login, address))):
-                if count is not None and count.until is not None and count.until > now:
+                if count is not None and _blocks(count, now):
                     return Admission(False, count.until)
             # made only for an admitted attempt: a blocked address cannot fill the tables
             place = self._addresses.setdefault(address, _Count())
@@ -93,15 +93,20 @@ class LoginGuard:
                 del self._pairs[key]
 
     def _forget_old(self, now: datetime) -> None:
-        """Bound the memory a flood of made-up logins could take: drop what no longer blocks,
-        then, still past the bound, the least recently used."""
+        """Bound the memory a flood of made-up logins could take: drop what no longer counts,
+        then, still past the bound, the least recently used — blocks last."""
         for table in (self._pairs, self._addresses):
             if len(table) <= MAX_ENTRIES:
                 continue
-            stale = [k for k, c in table.items() if (c.until is None or c.until <= now)
+            stale = [k for k, c in table.items() if not _blocks(c, now)
                      and (c.touched is None or now - c.touched >= self.lockout)]
             for key in stale:
                 del table[key]
             if len(table) > MAX_ENTRIES:
-                for key in sorted(table, key=lambda k: table[k].touched or now)[:len(table) - MAX_ENTRIES]:
+                oldest = sorted(table, key=lambda k: (_blocks(table[k], now), table[k].touched or now))
+                for key in oldest[:len(table) - MAX_ENTRIES]:
                     del table[key]
+
+
+def _blocks(count: _Count, now: datetime) -> bool:
+    return count.until is not None and count.until > now
