@@ -32,10 +32,10 @@ _CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'
 def create_app(engine: Engine, *, hub: Hub | None = None, secret_key: str | None = None,
                dev: bool = False, dev_publish: Callable[[str, str], None] | None = None,
                dev_tickets: str | Path | None = None) -> Flask:
-    """The Flask app serving `engine`. `secret_key` signs sessions (default: the one in
-    `server.secret_key_file`, made if missing, so logins survive restarts); `dev` adds the demo's virtual-kiosk page, which
-    presses buttons with `dev_publish(topic, text)` (MQTT) and shows the ticket pictures in
-    `dev_tickets` (see `server.web.devkiosk`)."""
+    """The Flask app serving `engine`. `secret_key` signs sessions (default: the one in the file
+    `server.secret_key_file`, made if missing, so logins survive restarts); `dev` adds the
+    demo's virtual-kiosk page, which presses buttons with `dev_publish(topic, text)` (MQTT)
+    and shows the ticket pictures in `dev_tickets` (see `server.web.devkiosk`)."""
     app = Flask(__name__)
     config = engine.config
     app.config.update(

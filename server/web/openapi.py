@@ -174,7 +174,8 @@ PATHS: dict[str, Any] = {
                       "422": _error("unknown_service (transfer) or unknown_ticket (call)")}}},
     "/api/v1/board": {"get": {
         "operationId": "board", "summary": "The waiting-room board, as the retained MQTT `board` message",
-        "tags": ["state"], "description": "Needs the scope `read`.", "responses": {"200": _json("Board", "the board"), **_AUTH}}},
+        "tags": ["state"], "description": "Needs the scope `read`.",
+        "responses": {"200": _json("Board", "the board"), **_AUTH}}},
     "/api/v1/queue": {"get": {
         "operationId": "queue", "summary": "Who waits where, and what each counter is doing", "tags": ["state"],
         "description": "Needs the scope `read`.",
@@ -189,7 +190,8 @@ def document() -> dict[str, Any]:
         "info": {"title": "queuebox API", "version": "1",
                  "description": "Tickets, counter commands and queue state of a queuebox centre. Every route but "
                                 "this document needs `Authorization: Bearer <token>` (`queuebox api-token add "
-                                "NAME --scope …`) whose scopes allow the operation. Bodies are UTF-8 JSON; commands follow the MQTT protocol (v1)."},
+                                "NAME --scope …`) whose scopes allow the operation. Bodies are UTF-8 JSON; "
+                                "commands follow the MQTT protocol (v1)."},
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
         "paths": copy.deepcopy(PATHS),
