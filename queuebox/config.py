@@ -121,8 +121,19 @@ class ServerConfig:
     threads: int = _key("Web worker threads; each open counter console, rating tablet or overview page holds one "
                         "for its live updates.", 64)
     secure_cookies: bool = _key("Send login cookies only over HTTPS (set true when a TLS proxy is in front).", False)
-    login_attempts: int = _key("Failed logins in a row after which an account is locked.", 5)
-    lockout_min: int = _key("Minutes a locked account waits before it may try again.", 15)
+    login_attempts: int = _key("Failed logins in a row for one account from one address (REMOTE_ADDR) after which "
+                               "that address may not try that account for lockout_min minutes; others still may.", 5)
+    lockout_min: int = _key("Minutes an address (or an account locked by account_attempts) waits before it may "
+                            "try again; also the window over which address_attempts counts.", 15)
+    address_attempts: int = _key("Failed logins from one address, over all accounts, within lockout_min minutes after "
+                                 "which that address may not log in for lockout_min minutes.", 20)
+    account_attempts: int = _key("Failed logins in a row for one account, from all addresses together, after which the "
+                                 "account itself is locked for lockout_min minutes (an admin may unlock it sooner on "
+                                 "/admin/users).", 100)
+    secret_key_file: str = _key("File holding the key that signs web sessions (made, mode 0600, when missing); "
+                                "empty for web-secret.key beside the database file. Never in the database or backups.",
+                                "")
+    session_hours: int = _key("Hours a web login lasts before it must be made again.", 12)
 
 
 @dataclass(frozen=True)

@@ -164,6 +164,12 @@ def check(config: Config) -> Iterator[str]:
             yield "server.login_attempts: must be 1 or more"
         if s.lockout_min < 1:
             yield "server.lockout_min: must be 1 or more"
+        if s.address_attempts < s.login_attempts:
+            yield f"server.address_attempts: must be login_attempts ({s.login_attempts}) or more"
+        if s.account_attempts < s.login_attempts:
+            yield f"server.account_attempts: must be login_attempts ({s.login_attempts}) or more"
+        if not 1 <= s.session_hours <= 24 * 31:
+            yield "server.session_hours: must be 1 to 744 (31 days)"
     for key, section in (("mqtt", config.mqtt), ("server", config.server)):
         port = getattr(section, "port", INVALID) if section is not INVALID else INVALID
         if port is not INVALID and not 0 < port < 65536:

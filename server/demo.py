@@ -293,7 +293,9 @@ def run_demo(config: Config, folder: Path, web_port: int) -> int:
     if taken:  # else the demo would greet the program already there, then stop
         raise QueueboxError(f"port {web_port} is taken ({taken}): stop what uses it (an earlier demo?) "
                             f"or choose another port: make demo PORT=8181, or queuebox demo --web-port 8181")
+    os.umask(0o077)  # the database, keys, passwords and logs it makes are this user's only (children inherit it)
     folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
     broker_port = free_port()
     probe = dataclasses.replace(config, mqtt=dataclasses.replace(config.mqtt, port=broker_port))
     # the broker runs as this user here, so this user's group may read passwd and acl

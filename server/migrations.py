@@ -138,6 +138,27 @@ def _web(db: Database) -> None:
         db.execute(statement)
 
 
+_SESSIONS = [
+    # The session signing key moves to a 0600 file (server.secret_key_file): the row was readable
+    # by anyone who could read the database or a backup. Sessions signed with it end.
+    "DELETE FROM settings WHERE key = 'web.secret_key'",
+    # A user's sessions carry this random value; changing it ends them all (logout, new password,
+    # new role, disabled). The old key is gone, so every session starts afresh anyway.
+    "ALTER TABLE users ADD COLUMN session_gen TEXT NOT NULL DEFAULT ''",
+    "UPDATE users SET session_gen = lower(hex(randomblob(16)))",
+    # API token scopes (space-separated: issue, read, counter:<id>, counter:*) and expiry.
+    # Tokens made before scopes existed could do everything, and keep doing it.
+    "ALTER TABLE api_tokens ADD COLUMN scopes TEXT NOT NULL DEFAULT 'issue read counter:*'",
+    "ALTER TABLE api_tokens ADD COLUMN expires_at TEXT",
+]
+
+
+@_migration("0003_sessions_and_scopes")
+def _sessions(db: Database) -> None:
+    for statement in _SESSIONS:
+        db.execute(statement)
+
+
 def check_not_newer(db: Database) -> None:
     """Refuse a database that has migrations this version does not know (written by a newer queuebox)."""
     unknown = [m.name for m in migrations.applied(db) if m.name not in KNOWN]

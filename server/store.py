@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+import os
 import sqlite3
+import stat
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +28,8 @@ from server.migrations import apply_migrations
 from server.rules import Counter, Event, Finished, QueueState, Ticket
 
 BUSY_TIMEOUT_S = 30
+DB_MODE = 0o640  # the service's user writes, its group (backups) reads, nobody else: it holds accounts and tokens
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -52,14 +57,36 @@ class EventRecord:
 def open_database(path: str | Path) -> Database:
     """Open (creating if needed) the database file in WAL mode with fully synchronous commits.
 
-    The connection is in autocommit mode: callers open transactions explicitly.
+    The connection is in autocommit mode: callers open transactions explicitly. The file is
+    made with mode 0640 (SQLite gives its -wal and -shm files the same mode), and an existing
+    one that others may read is tightened, whatever the umask.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _keep_private(path)
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
     _set_wal(conn)
     conn.execute("PRAGMA synchronous=FULL")
     return Database(conn)
+
+
+def _keep_private(path: Path) -> None:
+    """Make the database file 0640 if it is new; take away others' access to it and its -wal, -shm."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, DB_MODE))
+    except FileExistsError:
+        pass
+    except OSError:
+        return  # sqlite3 says what is wrong with the place, in its own words
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = stat.S_IMODE(file.stat().st_mode)
+            if mode & 0o007:
+                file.chmod(mode & ~0o007)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            logger.warning("%s may be read by any user of this machine and cannot be changed: %s", file, exc)
 
 
 @contextmanager

@@ -27,9 +27,12 @@ def cmd_user(args: argparse.Namespace, config: Config, db_path: str) -> int:
         store.migrate(db)
         if args.action == "list":
             print(f"{'login':<20} {'role':<8} {'counters':<16} state")
+            now = utc_now()
             for u in users.all_users(db):
-                print(f"{u.login:<20} {u.role:<8} {','.join(u.counters) or '-':<16} "
-                      f"{'active' if u.active else 'disabled'}")
+                state = "active" if u.active else "disabled"
+                if u.locked(now):  # by server.account_attempts; `passwd` or the web's Unlock lifts it
+                    state += f", locked until {u.locked_until.isoformat(timespec='minutes')}"
+                print(f"{u.login:<20} {u.role:<8} {','.join(u.counters) or '-':<16} {state}")
             return 0
         try:
             if args.action == "add":

@@ -3,29 +3,39 @@
 Roles: `admin` (everything, users included), `manager` (administration of services,
 counters, the board and reports; any counter console), `clerk` (only the consoles of the
 counters listed for them). Passwords are stored as Werkzeug PBKDF2-SHA256 hashes (600,000
-rounds: ~0.2 s a login, without scrypt's 32 MB of memory on a small Pi). After
-`server.login_attempts` failed logins in a row an account is locked for
-`server.lockout_min` minutes; a successful login resets the count.
+rounds: ~0.2 s a login, without scrypt's 32 MB of memory on a small Pi).
+
+Guessing is limited in two places, each attempt counted *before* the slow hash so that
+parallel guesses cannot slip past: per address (`server.login_guard`: `server.login_attempts`
+for one account, `server.address_attempts` over all) and per account, here, in the database:
+`server.account_attempts` failures in a row from all addresses together lock the account for
+`server.lockout_min` minutes (an admin may `unlock` it sooner). A success resets the count.
+Unknown, disabled and wrong all cost one hash and give the same answer.
+
+Each account has a `session_gen`, a random value its web sessions carry: `end_sessions`
+(logout, a new password, a new role, disabling) changes it, which ends every session of that
+account on every device.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from queuebox.clock import parse_iso
+from server.login_guard import LoginGuard
 
 ROLES = ("admin", "manager", "clerk")
 HASH_METHOD = "pbkdf2:sha256:600000"
 MIN_PASSWORD = 8
 _LOGIN = re.compile(r"[a-z0-9][a-z0-9._-]{1,31}")
-# Checked against when the login does not exist, so a wrong login costs the same time as a wrong password.
-_DUMMY_HASH = generate_password_hash("not a password of anyone", method=HASH_METHOD)
+_DUMMY_HASHES: dict[str, str] = {}  # by hash method (tests use fewer rounds)
 
 
 class UserError(ValueError):
@@ -43,6 +53,11 @@ class User:
     role: str
     counters: tuple[str, ...] = ()
     active: bool = True
+    locked_until: datetime | None = None  # the account itself is locked (account_attempts) until then
+    session_gen: str = field(default="", compare=False, repr=False)  # carried by its sessions; a new one ends them
+
+    def locked(self, now: datetime) -> bool:
+        return self.locked_until is not None and self.locked_until > now
 
     def may_use_counter(self, counter_id: str) -> bool:
         return self.role in ("admin", "manager") or counter_id in self.counters
@@ -66,7 +81,12 @@ def check_password(password: str) -> str | None:
 
 
 def _user(row: dict[str, Any]) -> User:
-    return User(row["login"], row["role"], tuple(json.loads(row["counters"] or "[]")), bool(row["active"]))
+    return User(row["login"], row["role"], tuple(json.loads(row["counters"] or "[]")), bool(row["active"]),
+                parse_iso(row["locked_until"]) if row["locked_until"] else None, row["session_gen"])
+
+
+def _new_gen() -> str:
+    return secrets.token_hex(16)
 
 
 def get(db: Any, login: str) -> User | None:
@@ -90,29 +110,48 @@ def add(db: Any, login: str, password: str, role: str, counters: list[str] | tup
     problem = check_password(password)
     if problem:
         raise UserError("password", problem)
-    db.execute("INSERT INTO users (login, password_hash, role, counters, created_at) VALUES (?, ?, ?, ?, ?)",
-               [login, generate_password_hash(password, method=HASH_METHOD), role, json.dumps(list(counters)), now.isoformat(timespec="seconds")])
-    return User(login, role, tuple(counters))
+    gen = _new_gen()
+    db.execute("INSERT INTO users (login, password_hash, role, counters, created_at, session_gen) "
+               "VALUES (?, ?, ?, ?, ?, ?)",
+               [login, generate_password_hash(password, method=HASH_METHOD), role, json.dumps(list(counters)),
+                now.isoformat(timespec="seconds"), gen])
+    return User(login, role, tuple(counters), session_gen=gen)
 
 
 def update(db: Any, login: str, role: str, counters: list[str] | tuple[str, ...], active: bool,
            known_counters: set[str] | None = None) -> User:
+    """Change an account; a new role or disabling it ends its sessions (see `end_sessions`)."""
     _check_role(role, counters, known_counters)
-    if get(db, login) is None:
+    before = get(db, login)
+    if before is None:
         raise UserError("login", f"no user {login!r}")
     db.execute("UPDATE users SET role = ?, counters = ?, active = ? WHERE login = ?",
                [role, json.dumps(list(counters)), int(active), login])
-    return User(login, role, tuple(counters), active)
+    if role != before.role or not active:
+        end_sessions(db, login)
+    return get(db, login)  # type: ignore[return-value]
+
+
+def end_sessions(db: Any, login: str) -> None:
+    """End every web session of `login`, on every device (they carry the old `session_gen`)."""
+    db.execute("UPDATE users SET session_gen = ? WHERE login = ?", [_new_gen(), login])
+
+
+def unlock(db: Any, login: str) -> None:
+    """Lift the lock of the account `login` and forget its failures; UserError if there is none."""
+    if db.execute("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE login = ?", [login]).rowcount != 1:
+        raise UserError("login", f"no user {login!r}")
 
 
 def set_password(db: Any, login: str, password: str) -> None:
+    """A new password: unlocks the account and ends its sessions."""
     problem = check_password(password)
     if problem:
         raise UserError("password", problem)
     if get(db, login) is None:
         raise UserError("login", f"no user {login!r}")
-    db.execute("UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL WHERE login = ?",
-               [generate_password_hash(password, method=HASH_METHOD), login])
+    db.execute("UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL, session_gen = ? "
+               "WHERE login = ?", [generate_password_hash(password, method=HASH_METHOD), _new_gen(), login])
 
 
 def _check_role(role: str, counters: list[str] | tuple[str, ...], known: set[str] | None) -> None:
@@ -127,24 +166,51 @@ def _check_role(role: str, counters: list[str] | tuple[str, ...], known: set[str
 
 @dataclass(frozen=True)
 class LoginResult:
+    """The outcome of a login. `user` on success. Otherwise `locked_until` when the attempt was
+    refused or this failure started a block, and `by` says what is blocked: ``"device"``
+    (this address, for this account or for all) or ``"account"`` (the account itself)."""
+
     user: User | None
-    locked_until: datetime | None = None  # set when the account is locked (now or by this failure)
+    locked_until: datetime | None = None
+    by: str | None = None
 
 
-def authenticate(db: Any, login: str, password: str, now: datetime, attempts: int, lockout: timedelta) -> LoginResult:
-    """Check a login; counts failures and locks the account after `attempts` in a row."""
+def authenticate(db: Any, login: str, password: str, now: datetime, *, address: str, guard: LoginGuard,
+                 account_attempts: int, lockout: timedelta) -> LoginResult:
+    """Check `login`/`password` tried from `address` (REMOTE_ADDR).
+
+    The `guard` counts the attempt first (or refuses it: no hash); then, for an existing
+    account not locked, the failure count in the database goes up by one in one statement
+    (``RETURNING``), still before the hash; `account_attempts` in a row lock the account for
+    `lockout`. Unknown, disabled and wrong all cost one hash and return no user."""
+    admission = guard.admit(login, address, now)
+    if not admission.allowed:
+        return LoginResult(None, admission.until, "device")
     row = next(db.query("SELECT * FROM users WHERE login = ?", [login]), None)
     if row is None:
-        check_password_hash(_DUMMY_HASH, password)
-        return LoginResult(None)
-    locked = parse_iso(row["locked_until"]) if row["locked_until"] else None
-    if locked is not None and locked > now:
-        return LoginResult(None, locked)
-    if row["active"] and check_password_hash(row["password_hash"], password):
+        check_password_hash(_dummy_hash(), password)
+        return LoginResult(None, admission.until, "device" if admission.until else None)
+    user = _user(row)
+    if user.locked(now):
+        return LoginResult(None, user.locked_until, "account")
+    failures = db.execute("UPDATE users SET failed_logins = failed_logins + 1 WHERE login = ? RETURNING failed_logins",
+                          [login]).fetchone()[0]
+    account_until = None
+    if failures >= account_attempts:
+        account_until = now + lockout
+        db.execute("UPDATE users SET failed_logins = 0, locked_until = ? WHERE login = ?",
+                   [account_until.isoformat(timespec="seconds"), login])
+    if check_password_hash(row["password_hash"], password) and user.active:
         db.execute("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE login = ?", [login])
-        return LoginResult(_user(row))
-    failures = row["failed_logins"] + 1
-    until = now + lockout if failures >= attempts else None
-    db.execute("UPDATE users SET failed_logins = ?, locked_until = ? WHERE login = ?",
-               [0 if until else failures, until.isoformat(timespec="seconds") if until else None, login])
-    return LoginResult(None, until)
+        guard.succeeded(login, address)
+        return LoginResult(user)
+    if account_until is not None:
+        return LoginResult(None, account_until, "account")
+    return LoginResult(None, admission.until, "device" if admission.until else None)
+
+
+def _dummy_hash() -> str:
+    """A hash of no one's password, checked when the login does not exist (same cost as a real one)."""
+    if HASH_METHOD not in _DUMMY_HASHES:
+        _DUMMY_HASHES[HASH_METHOD] = generate_password_hash("not a password of anyone", method=HASH_METHOD)
+    return _DUMMY_HASHES[HASH_METHOD]

@@ -179,3 +179,13 @@ def test_a_full_or_read_only_disk_is_a_clear_error(tmp_path, can_mount, mount, m
     assert result.returncode == 1, result.stdout + result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
     assert result.stderr.startswith("queuebox: ")
+
+
+def test_a_backup_is_not_readable_by_other_users_whatever_the_umask(tmp_path):
+    busy_engine(tmp_path / "q.db", tickets=2).close()
+    result = subprocess.run([sys.executable, "-m", "queuebox.cli", "backup", "--config", str(EXAMPLE), "--database",
+                             str(tmp_path / "q.db"), "--to", str(tmp_path / "copy.db")],
+                            capture_output=True, text=True, timeout=60, cwd=ROOT, umask=0o022)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "copy.db").stat().st_mode & 0o007 == 0
+    assert (tmp_path / "q.db").stat().st_mode & 0o007 == 0  # made by the engine, 0640 whatever the umask

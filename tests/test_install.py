@@ -133,6 +133,8 @@ def test_everything_is_laid_out_for_all_roles(tmp_path):
     assert (etc / "sysusers.d/queuebox.conf").read_bytes() == (ROOT / "systemd/sysusers.d/queuebox.conf").read_bytes()
     assert (etc / "tmpfiles.d/queuebox.conf").read_bytes() == (ROOT / "systemd/tmpfiles.d/queuebox.conf").read_bytes()
     assert (tmp_path / "var/lib/queuebox/backups").is_dir()
+    web_key = tmp_path / "var/lib/queuebox/web-secret.key"  # server.secret_key_file's default place
+    assert web_key.stat().st_mode & 0o777 == 0o600 and len(web_key.read_text().strip()) == 64
     assert (tmp_path / "opt/queuebox/docs/install.md").is_file()
     assert os.access(tmp_path / "usr/local/bin/queuebox", os.X_OK)
     assert "SystemMaxUse=" in (etc / "systemd/journald.conf.d/queuebox.conf").read_text()

@@ -100,3 +100,39 @@ def test_server_process_serves_health_and_stops_on_sigterm(tmp_path):
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
         log.close()
+
+
+def test_the_server_keeps_its_database_and_session_key_from_other_users(tmp_path):
+    """Even started with umask 022, and on a database file another version left world-readable:
+    the database and its -wal/-shm are not readable by others, the session key is a 0600 file
+    beside the database and not a row of it."""
+    db = tmp_path / "q.db"
+    db.touch(mode=0o644)
+    db.chmod(0o644)
+    port = free_port()
+    log = open(tmp_path / "server.log", "w")
+    env = {**os.environ, "QUEUEBOX_CONFIG": str(EXAMPLE)}
+    proc = subprocess.Popen([sys.executable, "-m", "queuebox.cli", "server", "--database", str(db),
+                             "--listen", "127.0.0.1", "--port", str(port)], stdout=log, stderr=log, env=env, cwd=ROOT,
+                            umask=0o022)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2).close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "server.log").read_text()
+                time.sleep(0.1)
+        modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir() if p.name.startswith(("q.db", "web-"))}
+        assert {"q.db", "q.db-wal", "q.db-shm", "web-secret.key"} <= set(modes), modes
+        assert {name: oct(mode) for name, mode in modes.items() if mode & 0o007} == {}
+        assert modes["web-secret.key"] == 0o600
+        key = (tmp_path / "web-secret.key").read_text().strip()
+        with sqlite3.connect(db) as conn:
+            assert [r for r in conn.execute("SELECT key FROM settings") if "secret" in r[0]] == []
+            assert not any(key in str(row) for row in conn.execute("SELECT * FROM settings"))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+        log.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from queuebox.clock import utc_now
 from server import store, users
+from server.login_guard import LoginGuard
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config" / "queuebox.example.toml"
@@ -23,10 +24,17 @@ def user(db: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[s
     return queuebox("user", "--config", str(EXAMPLE), "--database", str(db), *args, stdin=stdin)
 
 
+def attempt(db: object, login: str, password: str) -> users.LoginResult:
+    """A login from a new address each time: only the account's own lock applies."""
+    return users.authenticate(db, login, password, utc_now(), address="192.0.2.1",
+                              guard=LoginGuard(5, 20, timedelta(hours=1)), account_attempts=5,
+                              lockout=timedelta(hours=1))
+
+
 def can_log_in(db_path: Path, login: str, password: str) -> bool:
     db = store.open_database(db_path)
     try:
-        return users.authenticate(db, login, password, utc_now(), 5, timedelta(minutes=1)).user is not None
+        return attempt(db, login, password).user is not None
     finally:
         db.close()
 
@@ -50,9 +58,10 @@ def test_passwd_unlocks_a_locked_account(tmp_path):
     user(db, "add", "boss", "--role", "admin", "--password-stdin", stdin="first password\n")
     conn = store.open_database(db)
     for _ in range(5):
-        users.authenticate(conn, "boss", "wrong", utc_now(), 5, timedelta(hours=1))
-    assert users.authenticate(conn, "boss", "first password", utc_now(), 5, timedelta(hours=1)).locked_until
+        attempt(conn, "boss", "wrong")
+    assert attempt(conn, "boss", "first password").locked_until
     conn.close()
+    assert "active, locked until" in user(db, "list").stdout
     user(db, "passwd", "boss", "--password-stdin", stdin="second password\n")
     assert can_log_in(db, "boss", "second password")
 

@@ -7,7 +7,7 @@ there is (live updates, shortcuts) is shipped in `static/`, nothing comes from t
 
 from __future__ import annotations
 
-import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable
 
@@ -32,14 +32,15 @@ _CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'
 def create_app(engine: Engine, *, hub: Hub | None = None, secret_key: str | None = None,
                dev: bool = False, dev_publish: Callable[[str, str], None] | None = None,
                dev_tickets: str | Path | None = None) -> Flask:
-    """The Flask app serving `engine`. `secret_key` signs sessions (default: one kept in the
-    database, so logins survive restarts); `dev` adds the demo's virtual-kiosk page, which
-    presses buttons with `dev_publish(topic, text)` (MQTT) and shows the ticket pictures in
-    `dev_tickets` (see `server.web.devkiosk`)."""
+    """The Flask app serving `engine`. `secret_key` signs sessions (default: the one in the file
+    `server.secret_key_file`, made if missing, so logins survive restarts); `dev` adds the
+    demo's virtual-kiosk page, which presses buttons with `dev_publish(topic, text)` (MQTT)
+    and shows the ticket pictures in `dev_tickets` (see `server.web.devkiosk`)."""
     app = Flask(__name__)
     config = engine.config
     app.config.update(
         SECRET_KEY=secret_key or _stored_secret(engine),
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=config.server.session_hours),  # the cookie signature's age limit
         MAX_CONTENT_LENGTH=MAX_BODY,
         SESSION_COOKIE_NAME="queuebox_session",
         SESSION_COOKIE_HTTPONLY=True,
@@ -126,16 +127,6 @@ def _error_handler(status: int, message: str) -> Any:
 
 
 def _stored_secret(engine: Engine) -> str:
-    """The session signing key, made once and kept in the settings table."""
-    from server import store
-    db = store.open_database(engine.db_path)
-    try:
-        row = db.execute("SELECT value FROM settings WHERE key = 'web.secret_key'").fetchone()
-        if row:
-            return str(row[0])
-        key = secrets.token_hex(32)
-        db.execute("INSERT OR IGNORE INTO settings (key, value, at, actor) VALUES ('web.secret_key', ?, ?, 'server')",
-                   [key, engine.now().isoformat(timespec="seconds")])
-        return str(db.execute("SELECT value FROM settings WHERE key = 'web.secret_key'").fetchone()[0])
-    finally:
-        db.close()
+    """The session signing key, from its 0600 file (`server.secret_key_file`, made if missing)."""
+    from server.secret_key import key_path, read_or_make_key
+    return read_or_make_key(key_path(engine.config, engine.db_path))

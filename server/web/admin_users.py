@@ -1,5 +1,6 @@
 """The administration of web accounts (role `admin` only): add, change role, counters and
-whether the account may log in, set a new password.
+whether the account may log in, set a new password, unlock an account locked by
+`server.account_attempts` failed logins.
 
 Each change is recorded as a `user_changed` event naming the account and the kind of change
 (never the password). The last active admin cannot take away their own administration.
@@ -14,7 +15,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from server import users
-from server.web.auth import role_required
+from server.web.auth import login_guard, role_required
 from server.web.common import db, get_engine
 from server.web.i18n import N_, _
 
@@ -60,8 +61,20 @@ def _user_or_404(login: str) -> users.User:
 
 @admins
 def users_list() -> Any:
+    engine = get_engine()
     return render_template("admin/users.html", accounts=users.all_users(db()), roles=ROLE_NAMES,
-                           counter_names=dict(_counters()))
+                           counter_names=dict(_counters()), now=engine.now(), zone=engine.config.zone)
+
+
+@admins
+def user_unlock(login: str) -> Any:
+    """Lift the lock of an account (and every per-address block of it) before its time."""
+    _user_or_404(login)
+    users.unlock(db(), login)
+    login_guard().forget_login(login)
+    _record(login, "unlocked")
+    flash(_("%(login)s may log in again.", login=login))
+    return redirect(url_for("admin.users_list"))
 
 
 @admins
@@ -140,6 +153,7 @@ def register(bp: Blueprint) -> None:
     bp.add_url_rule("/users/new", view_func=user_new, methods=["GET", "POST"])
     bp.add_url_rule("/users/<login>/edit", view_func=user_edit, methods=["GET", "POST"])
     bp.add_url_rule("/users/<login>/password", view_func=user_password, methods=["POST"])
+    bp.add_url_rule("/users/<login>/unlock", view_func=user_unlock, methods=["POST"])
 
 
 def _form(account: users.User | None, fields: dict[str, Any], errors: dict[str, str]) -> Any:

@@ -3,7 +3,11 @@ board, the queues and a ticket's status. Described by the OpenAPI document at
 `/api/v1/openapi.json` (`server.web.openapi`), the one route that needs no token.
 
 Every other request carries ``Authorization: Bearer <token>`` (`queuebox api-token add NAME`);
-without a valid one: 401 ``{"ok": false, "error": {"code": "unauthorized", ...}}``.
+without a valid one (unknown, revoked, expired): 401 ``{"ok": false, "error": {"code":
+"unauthorized", ...}}``. A token may do only what its scopes say (`SCOPE_OF`: ``issue``
+to issue tickets, ``read`` to read, ``counter:<id>`` or ``counter:*`` for counter commands);
+anything else is 403 ``{"ok": false, "error": {"code": "forbidden", ...}}`` naming the scope
+it lacks.
 
 Commands speak the MQTT protocol (DESIGN.md §4): the body is the payload a kiosk or a keypad
 would publish, validated by the same parser, so both accept exactly the same commands, and
@@ -42,6 +46,8 @@ STATUS_OF = {
     "no_ticket": 409, "already_rated": 409,
     "unknown_service": 422, "unknown_ticket": 422,
 }
+SCOPE_OF = {"api.take": "issue", "api.counter_command": "counter", "api.board": "read", "api.queue": "read",
+            "api.ticket": "read"}  # endpoint -> the scope it needs (api_tokens.ApiToken.may)
 _FIELD = re.compile(r'"([A-Za-z_][\w.\[\]]*)"')  # protocol messages start with the field they are about
 
 
@@ -50,15 +56,24 @@ def authenticate() -> Any:
     """Every route but the OpenAPI document needs a valid bearer token; its name goes to `g.api_token`."""
     if request.endpoint == "api.openapi":
         return None
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    name = api_tokens.verify(db(), token.strip(), get_engine().now()) if scheme.lower() == "bearer" else None
-    if name is None:
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    token = api_tokens.verify(db(), secret.strip(), get_engine().now()) if scheme.lower() == "bearer" else None
+    if token is None:
         given = bool(request.headers.get("Authorization"))
         response = json_error(401, "unauthorized", "a valid API token is required: 'Authorization: Bearer <token>' "
-                                                   "(make one with `queuebox api-token add NAME`)")
+                                                   "(make one with `queuebox api-token add NAME`; an unknown, revoked "
+                                                   "or expired token is refused)")
         response.headers["WWW-Authenticate"] = 'Bearer realm="queuebox"' + (', error="invalid_token"' if given else "")
         return response
-    g.api_token = name
+    g.api_token = token.name
+    scope = SCOPE_OF.get(request.endpoint or "")
+    counter = (request.view_args or {}).get("counter_id")
+    if scope is not None and not token.may(scope, counter):
+        wanted = f"counter:{counter}" if scope == "counter" else scope
+        response = json_error(403, "forbidden", f"the token {token.name!r} lacks the scope {wanted!r} for this "
+                                                f"(its scopes: {' '.join(token.scopes)})")
+        response.headers["WWW-Authenticate"] = f'Bearer realm="queuebox", error="insufficient_scope", scope="{wanted}"'
+        return response
     return None
 
 

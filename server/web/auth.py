@@ -2,7 +2,13 @@
 
 Flask-Login keeps the session (a signed cookie, HttpOnly, SameSite=Lax, Secure when
 `server.secure_cookies`); Flask-WTF protects every form and POST against cross-site
-requests; passwords and lock-out live in `server.users`.
+requests; passwords and lock-out live in `server.users`, the per-address throttle in
+`server.login_guard` (one per app, `app.extensions["queuebox.login_guard"]`).
+
+A session holds ``login:session_gen`` (Flask-Login's alternative-token pattern) and the time
+of the login. Every request reloads the account and refuses the session when the account is
+gone or disabled, when its `session_gen` changed (logout, a new password, a new role: every
+device is logged out) or when the login is older than `server.session_hours`.
 """
 
 from __future__ import annotations
@@ -12,13 +18,15 @@ from functools import wraps
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
+from queuebox.clock import parse_iso
 from server import users
+from server.login_guard import LoginGuard
 from server.web.common import db, get_engine
 from server.web.i18n import _
 
@@ -26,6 +34,19 @@ bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.session_protection = "basic"
+LOGIN_AT = "qb_login_at"  # session key: when this session logged in (ISO, the engine's clock)
+
+
+@bp.record_once
+def _make_guard(state: Any) -> None:
+    server = state.app.extensions["queuebox.engine"].config.server
+    state.app.extensions["queuebox.login_guard"] = LoginGuard(server.login_attempts, server.address_attempts,
+                                                              timedelta(minutes=server.lockout_min))
+
+
+def login_guard() -> LoginGuard:
+    """This app's throttle of login guesses."""
+    return current_app.extensions["queuebox.login_guard"]  # type: ignore[no-any-return]
 
 
 class WebUser(UserMixin):
@@ -38,7 +59,7 @@ class WebUser(UserMixin):
         self.counters = user.counters
 
     def get_id(self) -> str:
-        return self.user.login
+        return f"{self.user.login}:{self.user.session_gen}"
 
     def may_use_counter(self, counter_id: str) -> bool:
         return self.user.may_use_counter(counter_id)
@@ -49,9 +70,20 @@ class WebUser(UserMixin):
 
 
 @login_manager.user_loader
-def _load(login: str) -> WebUser | None:
+def _load(user_id: str) -> WebUser | None:
+    """The session's account, or None (logged out) when the session no longer holds."""
+    login, sep, gen = user_id.partition(":")
     user = users.get(db(), login)
-    return WebUser(user) if user and user.active else None
+    if not sep or user is None or not user.active or not gen or gen != user.session_gen:
+        return None
+    engine = get_engine()
+    try:
+        since = parse_iso(session.get(LOGIN_AT, ""))
+    except (TypeError, ValueError):
+        return None
+    if engine.now() - since >= timedelta(hours=engine.config.server.session_hours):
+        return None
+    return WebUser(user)
 
 
 @login_manager.unauthorized_handler
@@ -109,13 +141,18 @@ def login() -> Any:
         engine = get_engine()
         server = engine.config.server
         result = users.authenticate(db(), form.login.data.strip().lower(), form.password.data, engine.now(),
-                                    server.login_attempts, timedelta(minutes=server.lockout_min))
+                                    address=request.remote_addr or "", guard=login_guard(),
+                                    account_attempts=server.account_attempts,
+                                    lockout=timedelta(minutes=server.lockout_min))
         if result.user is not None:
+            session[LOGIN_AT] = engine.now().isoformat()
             login_user(WebUser(result.user))
             return redirect(_safe_next(request.args.get("next")) or home_for(current_user))
-        if result.locked_until is not None:
-            error = _("Too many failed logins: this account is locked until %(time)s.",
-                      time=result.locked_until.astimezone(engine.config.zone).strftime("%H:%M"))
+        until = result.locked_until.astimezone(engine.config.zone).strftime("%H:%M") if result.locked_until else ""
+        if result.by == "account":
+            error = _("Too many failed logins: this account is locked until %(time)s.", time=until)
+        elif result.by == "device":
+            error = _("Too many failed logins from this device: it may try again at %(time)s.", time=until)
         else:
             error = _("Wrong login or password.")
     status = 401 if error else 200
@@ -124,6 +161,9 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
+    """Log out this account everywhere: every session it has, on every device, ends."""
+    if current_user.is_authenticated:
+        users.end_sessions(db(), current_user.login)
     logout_user()
     return redirect(url_for("auth.login"))
 

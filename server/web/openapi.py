@@ -122,12 +122,14 @@ def _error(description: str) -> dict[str, Any]:
 
 
 RESPONSES = {
-    "Unauthorized": {**_error("no token, or an unknown or revoked one"),
+    "Unauthorized": {**_error("no token, or an unknown, revoked or expired one"),
                      "headers": {"WWW-Authenticate": {"schema": STR, "description": 'Bearer realm="queuebox"'}}},
+    "Forbidden": _error("forbidden: the token's scopes do not include the one this operation needs "
+                        "(`issue`, `read`, `counter:<id>` or `counter:*`; the message names it)"),
     "BadRequest": _error("not a JSON object, or a field of the wrong type or value (`error.field` names it)"),
     "TooLarge": _error(f"the body is larger than {MAX_PAYLOAD} bytes"),
 }
-_AUTH = {"401": {"$ref": "#/components/responses/Unauthorized"}}
+_AUTH = {"401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}}
 _COMMAND = {"400": {"$ref": "#/components/responses/BadRequest"}, "413": {"$ref": "#/components/responses/TooLarge"}}
 _LANG = {"name": "lang", "in": "query", "required": False, "schema": {"enum": ["vi", "en"]},
          "description": "language of the texts (default: the site's first language)"}
@@ -144,15 +146,15 @@ PATHS: dict[str, Any] = {
                               "content": {"application/json": {"schema": {"type": "object"}}}}}}},
     "/api/v1/tickets": {"post": {
         "operationId": "takeTicket", "summary": "Issue a ticket (like a kiosk button)", "tags": ["tickets"],
-        "description": "Issued as kiosk `api-<token name>`; nothing is printed. The same id again returns the "
-                       "first reply, and issues nothing.",
+        "description": "Needs the scope `issue`. Issued as kiosk `api-<token name>`; nothing is printed. The "
+                       "same id again returns the first reply, and issues nothing.",
         "requestBody": _body("TakeRequest"),
         "responses": {"201": _json("TakeReply", "issued (or the first reply to this id)"), **_COMMAND, **_AUTH,
                       "409": _error("service_closed (outside its hours) or daily_limit (no numbers left today)"),
                       "422": _error("unknown_service: no service with this code")}}},
     "/api/v1/tickets/{token}": {"get": {
         "operationId": "ticketStatus", "summary": "A ticket's status, as its public page shows it",
-        "tags": ["tickets"],
+        "tags": ["tickets"], "description": "Needs the scope `read`.",
         "parameters": [{"name": "token", "in": "path", "required": True, "schema": STR,
                         "description": "the token of the ticket's status URL (/t/<token>)"}, _LANG],
         "responses": {"200": _json("TicketStatus", "the status"), **_AUTH,
@@ -160,8 +162,9 @@ PATHS: dict[str, Any] = {
     "/api/v1/counters/{counter_id}/commands": {"post": {
         "operationId": "counterCommand", "summary": "A counter action: next, recall, start, done, no_show, "
                                                     "transfer, call, pause, resume", "tags": ["counters"],
-        "description": "Recorded with the actor `api/<token name>/<counter>`. The same id again (for this token "
-                       "and counter) returns the first reply and changes nothing.",
+        "description": "Needs the scope `counter:<counter_id>` or `counter:*`. Recorded with the actor "
+                       "`api/<token name>/<counter>`. The same id again (for this token and counter) returns the "
+                       "first reply and changes nothing.",
         "parameters": [{"name": "counter_id", "in": "path", "required": True, "schema": STR}],
         "requestBody": _body("CounterCommand"),
         "responses": {"200": _json("CounterReply", "applied (or the first reply to this id)"), **_COMMAND, **_AUTH,
@@ -171,9 +174,11 @@ PATHS: dict[str, Any] = {
                       "422": _error("unknown_service (transfer) or unknown_ticket (call)")}}},
     "/api/v1/board": {"get": {
         "operationId": "board", "summary": "The waiting-room board, as the retained MQTT `board` message",
-        "tags": ["state"], "responses": {"200": _json("Board", "the board"), **_AUTH}}},
+        "tags": ["state"], "description": "Needs the scope `read`.",
+        "responses": {"200": _json("Board", "the board"), **_AUTH}}},
     "/api/v1/queue": {"get": {
         "operationId": "queue", "summary": "Who waits where, and what each counter is doing", "tags": ["state"],
+        "description": "Needs the scope `read`.",
         "responses": {"200": _json("Queue", "the queues of the current business day"), **_AUTH}}},
 }
 
@@ -185,7 +190,8 @@ def document() -> dict[str, Any]:
         "info": {"title": "queuebox API", "version": "1",
                  "description": "Tickets, counter commands and queue state of a queuebox centre. Every route but "
                                 "this document needs `Authorization: Bearer <token>` (`queuebox api-token add "
-                                "NAME`). Bodies are UTF-8 JSON; commands follow the MQTT protocol (v1)."},
+                                "NAME --scope …`) whose scopes allow the operation. Bodies are UTF-8 JSON; "
+                                "commands follow the MQTT protocol (v1)."},
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
         "paths": copy.deepcopy(PATHS),

@@ -1,12 +1,14 @@
 """The rating tablet at a counter (`/counter/<id>/rate`): four faces a citizen taps after
 being served. It sends the keypad's rating (`Engine.rate`, origin ``tablet/<id>``).
 
-A tablet stands facing the public, so it holds no staff login. It is paired once: someone
-allowed to use the counter (its clerk, a manager) logs in on the tablet and presses "Pair";
+A tablet stands facing the public, so it holds no staff login. It is paired once: a manager
+or an admin (never a clerk, who could then rate their own service from their own browser)
+logs in on the tablet and presses "Pair";
 the tablet gets a long-lived random token in an HttpOnly, SameSite=Strict cookie
 ``qb_tablet_<counter>`` (only its SHA-256 is stored, in `tablets`) and the login is closed.
 From then on the cookie is the tablet's only credential, for this one counter. A manager
-lists and unpairs a counter's tablets at `/counter/<id>/tablets`.
+lists and unpairs a counter's tablets at `/counter/<id>/tablets`. Pairing and unpairing are
+recorded as `tablet_paired` / `tablet_unpaired` events naming who did it.
 
 A child blueprint of `counter` (so its endpoints are ``counter.rating.*``).
 """
@@ -88,18 +90,17 @@ def page(counter_id: str) -> Any:
         strings = {"thanks": _("Thank you for your rating!"), "network": _("Could not send. Please tap again.")}
         return render_template("counter/rate.html", counter=cfg, faces=FACES, view=rate_view(get_engine(), counter_id),
                                strings=strings, thanks_s=THANKS_S)
-    may_pair = current_user.is_authenticated and current_user.may_use_counter(counter_id)
+    may_pair = current_user.is_authenticated and current_user.is_manager
     status = 403 if current_user.is_authenticated and not may_pair else 200
     return render_template("counter/pair.html", counter=cfg, may_pair=may_pair), status
 
 
 @bp.post("/<counter_id>/rate/pair")
-@role_required("admin", "manager", "clerk")
+@role_required("admin", "manager")
 def pair(counter_id: str) -> Any:
-    """Pair this browser with the counter, then close the staff login it was opened with."""
+    """Pair this browser with the counter, then close the staff login it was opened with
+    (this browser's only: the manager's other sessions go on)."""
     cfg = _counter_or_404(counter_id)
-    if not current_user.may_use_counter(counter_id):
-        abort(403)
     token = secrets.token_urlsafe(32)
     engine = get_engine()
     actor = f"web/{current_user.login}"

@@ -47,7 +47,7 @@ def engine(tmp_path: Any) -> Any:
 def token(engine: Any) -> str:
     db = store.open_database(engine.db_path)
     try:
-        return api_tokens.create(db, "fuzz", "test", engine.now())
+        return api_tokens.create(db, "fuzz", "test", engine.now(), scopes=api_tokens.ALL_SCOPES)
     finally:
         db.close()
 

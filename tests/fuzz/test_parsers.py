@@ -371,7 +371,7 @@ def test_the_keypad_reads_the_rating_window_of_any_accepted_state(rating_until):
 def token_db(tmp_path_factory):
     db = store.open_database(tmp_path_factory.mktemp("tokens") / "t.db")
     store.migrate(db)
-    yield db, api_tokens.create(db, "portal", "test", MONDAY_9AM)
+    yield db, api_tokens.create(db, "portal", "test", MONDAY_9AM, scopes=api_tokens.ALL_SCOPES)
     db.close()
 
 
@@ -380,7 +380,7 @@ def token_db(tmp_path_factory):
 def test_api_token_verify_is_a_name_or_none_for_any_text(token_db, token):
     db, good = token_db
     assert api_tokens.verify(db, token, MONDAY_9AM) is None
-    assert api_tokens.verify(db, good, MONDAY_9AM) == "portal"
+    assert api_tokens.verify(db, good, MONDAY_9AM).name == "portal"
 
 
 @given(name=st.text(max_size=40) | st.none() | st.integers())

@@ -306,3 +306,17 @@ def test_a_taken_web_port_is_named_on_the_terminal_before_anything_starts(tmp_pa
     assert f"port {port} is taken (Address already in use)" in done.stderr and "PORT=8181" in done.stderr
     assert "http://127.0.0.1" not in done.stdout  # no "ready" banner for a demo that cannot run
     assert not (tmp_path / "demo").exists()
+
+
+def test_nothing_the_demo_writes_can_be_read_by_other_users(demo):
+    """Its database holds password hashes, its folder MQTT passwords and the session key."""
+    modes = {}
+    for path in [demo.folder, *demo.folder.rglob("*")]:
+        try:
+            modes[path.relative_to(demo.folder).as_posix()] = path.stat().st_mode & 0o777
+        except FileNotFoundError:  # a journal that came and went
+            continue
+    assert {"queuebox.db", "web-secret.key", "mqtt/secrets.toml"} <= set(modes)
+    assert modes["."] == 0o700 and modes["web-secret.key"] == 0o600
+    # only the broker's conf snippet (paths, no secret) keeps the mode credentials.py gives it
+    assert {name: oct(mode) for name, mode in modes.items() if mode & 0o007 and name != "mqtt/mosquitto.conf"} == {}

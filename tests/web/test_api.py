@@ -21,7 +21,7 @@ ROUTES = [("get", "/api/v1/board"), ("get", "/api/v1/queue"), ("get", "/api/v1/t
 def new_token(engine, name="portal"):
     db = store.open_database(engine.db_path)
     try:
-        return api_tokens.create(db, name, "test", engine.now())
+        return api_tokens.create(db, name, "test", engine.now(), scopes=api_tokens.ALL_SCOPES)
     finally:
         db.close()
 

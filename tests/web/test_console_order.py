@@ -12,7 +12,7 @@ from server import store, users
 from server.engine import Engine
 from server.web import create_app
 from tests.factories import FakeClock, make_config
-from tests.helpers.http_client import Browser
+from tests.web.http_client import Device
 from tests.web.browser import LiveServer
 from tests.web.conftest import PASSWORD
 
@@ -26,8 +26,8 @@ def console(request: Any, tmp_path: Any) -> Any:
     users.add(db, "clerk1", PASSWORD, "clerk", ["1"], clock())
     db.close()
     with LiveServer(create_app(engine, secret_key="test secret")) as server:
-        browser = Browser(server.url)
-        assert browser.log_in("clerk1", PASSWORD) == 200
+        browser = Device(server.url)
+        assert browser.log_in("clerk1", PASSWORD).status == 302
         yield engine, clock, browser
     engine.close()
 
@@ -38,13 +38,13 @@ def test_the_next_numbers_listed_are_the_ones_next_calls(console):
     for i, priority in enumerate([False, True, False, False, True, False, False]):
         engine.take(f"t{i}", "kiosk1", "A", priority=priority)
         clock.advance(seconds=30)
-    status, view, _ = browser.get("/counter/1/state.json")
-    assert status == 200
-    listed = [t["label"] for t in json.loads(view)["next"]]
+    reply = browser.get("/counter/1/state.json")
+    assert reply.status == 200
+    listed = [t["label"] for t in json.loads(reply.text)["next"]]
     called = []
     for i in range(len(listed)):
         status, answer = browser.post_json("/counter/1/command", {"id": f"n{i}", "action": "next"},
-                                           token_from="/counter/1")
+                                           page="/counter/1")
         assert status == 200, answer
         called.append(answer["reply"]["ticket"]["label"])
     assert called == listed
@@ -54,8 +54,7 @@ def test_the_next_numbers_listed_are_the_ones_next_calls(console):
 def test_the_english_console_counts_calls_without_a_wrong_plural(console):
     engine, clock, browser = console
     engine.take("t", "kiosk1", "A")
-    browser.post_json("/counter/1/command", {"id": "n", "action": "next"}, token_from="/counter/1")
-    status, page, _ = browser.get("/counter/1?lang=en")
-    assert status == 200 and "Calls: 1" in page and "1 times" not in page
-    status, page, _ = browser.get("/counter/1?lang=vi")
-    assert "Đã gọi 1 lần" in page
+    browser.post_json("/counter/1/command", {"id": "n", "action": "next"}, page="/counter/1")
+    reply = browser.get("/counter/1?lang=en")
+    assert reply.status == 200 and "Calls: 1" in reply.text and "1 times" not in reply.text
+    assert "Đã gọi 1 lần" in browser.get("/counter/1?lang=vi").text

@@ -114,7 +114,7 @@ def test_a_paired_tablet_shows_the_faces_after_done_and_records_a_tap(live_serve
     expect(page.locator("h1")).to_have_text("Ghép máy tính bảng này")
     screenshot(page, "rating-pair")
     page.click("#pair button[type=submit]")  # log in first
-    log_in(page, live_server.url)
+    log_in(page, live_server.url, "manager")  # only managers pair tablets
     page.wait_for_url(f"{live_server.url}/counter/1/rate")
     page.click("#pair button[type=submit]")  # pair
     expect(page.locator("#screen-idle")).to_be_visible()

@@ -23,7 +23,7 @@ from server.engine import Engine
 from server.reports import MAX_PERIOD_DAYS
 from server.web import create_app
 from tests.factories import FakeClock, make_config
-from tests.helpers.http_client import Browser
+from tests.web.http_client import Device
 from tests.web.browser import LiveServer
 from tests.web.conftest import PASSWORD
 
@@ -49,8 +49,8 @@ def served(tmp_path: Any) -> Any:
     engine.counter("c2", "2", "done")
     app = create_app(engine, secret_key="test secret")
     with LiveServer(app) as server:
-        browser = Browser(server.url)
-        assert browser.log_in("manager", PASSWORD) == 200  # followed the redirect to the manager's start page
+        browser = Device(server.url)
+        assert browser.log_in("manager", PASSWORD).status == 302
         yield browser, clock
     engine.close()
 
@@ -58,9 +58,9 @@ def served(tmp_path: Any) -> Any:
 def test_a_csv_export_never_carries_a_live_formula(served):
     browser, clock = served
     day = clock().date().isoformat()
-    status, text, headers = browser.get(f"/reports/export.csv?table=counter&from={day}&lang=en")
-    assert status == 200 and headers["Content-Type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    reply = browser.get(f"/reports/export.csv?table=counter&from={day}&lang=en")
+    assert reply.status == 200 and reply.headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(reply.text.lstrip("\ufeff"))))
     names = [row[1] for row in rows[1:]]
     assert "'" + FORMULA[:40] in names, rows
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row), rows
@@ -73,12 +73,12 @@ def test_a_label_format_that_builds_its_width_from_the_number_is_refused(served,
             "label_format": label_format, "daily_limit": "0", "target_wait_min": "15", "service_min": "10",
             "override": "open", "open_days": "mon", "hours": ""}
     started = time.monotonic()
-    status, page, _ = browser.post("/admin/services/A/edit", form, token_from="/admin/services/A/edit")
+    reply = browser.post_form("/admin/services/A/edit", form, page="/admin/services/A/edit")
+    page = reply.text
     assert time.monotonic() - started < 5
-    assert status == 422, page[:500]
+    assert reply.status == 422, page[:500]
     assert "label_format" in page or "Mẫu số" in page or "format" in page
-    status, page, _ = browser.get("/admin/services/A/edit")
-    assert "{code}{number:03d}" in page  # nothing was saved
+    assert "{code}{number:03d}" in browser.get("/admin/services/A/edit").text  # nothing was saved
 
 
 @pytest.mark.parametrize("query, message", [
@@ -89,23 +89,23 @@ def test_a_label_format_that_builds_its_width_from_the_number_is_refused(served,
 def test_reports_refuse_periods_too_long_or_past_the_calendar_quickly(served, query, message):
     browser, _ = served
     started = time.monotonic()
-    status, page, _ = browser.get(f"/reports/?{query}")
+    reply = browser.get(f"/reports/?{query}")
     assert time.monotonic() - started < 2
-    assert status == 400 and message in page, page[:800]
+    assert reply.status == 400 and message in reply.text, reply.text[:800]
 
 
 @pytest.mark.parametrize("query", ["period=day&date=9999-12-31", "period=month&date=9999-12-31",
                                    "period=day&date=0001-01-01", "period=range&date=2025-01-01&to=2025-12-31"])
 def test_the_calendars_last_and_first_days_and_a_whole_year_give_a_page(served, query):
     browser, _ = served
-    status, page, _ = browser.get(f"/reports/?{query}")
-    assert status == 200, page[:800]
+    reply = browser.get(f"/reports/?{query}")
+    assert reply.status == 200, reply.text[:800]
 
 
 def test_a_csv_export_longer_than_a_year_is_refused_with_a_reason(served):
     browser, _ = served
-    status, text, _ = browser.get("/reports/export.csv?table=day&from=2000-01-01&to=2999-12-31")
-    assert status == 400 and f"at most {MAX_PERIOD_DAYS}" in text
+    reply = browser.get("/reports/export.csv?table=day&from=2000-01-01&to=2999-12-31")
+    assert reply.status == 400 and f"at most {MAX_PERIOD_DAYS}" in reply.text
 
 
 def test_the_report_command_refuses_a_period_longer_than_a_year(tmp_path):
@@ -122,8 +122,9 @@ def test_a_service_no_kiosk_button_gives_tickets_for_is_pointed_out(served):
     form = {"code": "F", "name_vi": "Trả kết quả", "name_en": "Results", "number_start": "1", "number_end": "999",
             "label_format": "{code}{number:03d}", "daily_limit": "0", "target_wait_min": "15", "service_min": "10",
             "override": "open", "open_days": ["mon", "tue"], "hours": ""}
-    status, page, _ = browser.post("/admin/services/new", form, token_from="/admin/services/new")
-    assert status == 200 and 'data-service="F"' in page, page[:1000]
+    assert browser.post_form("/admin/services/new", form, page="/admin/services/new").status == 302
+    page = browser.get("/admin/services").text
+    assert 'data-service="F"' in page, page[:1000]
     row = page.split('data-service="F"')[1].split("</tr>")[0]
     assert "Chưa có nút nào của máy lấy số kiosk1 cấp số cho F" in row
     assert "no-button" not in page.split('data-service="A"')[1].split("</tr>")[0]
@@ -133,7 +134,8 @@ def test_a_service_no_kiosk_button_gives_tickets_for_is_pointed_out(served):
                                                 ("/admin/services/new", "name_vi", 80), ("/admin/message", "message", 200)])
 def test_text_fields_say_their_limit_to_the_browser(served, path, field, limit):
     browser, _ = served
-    status, page, _ = browser.get(path)
-    assert status == 200
+    reply = browser.get(path)
+    page = reply.text
+    assert reply.status == 200
     tag = page.split(f'name="{field}"')[1].split(">")[0]
     assert f'maxlength="{limit}"' in tag, tag
