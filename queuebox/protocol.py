@@ -39,7 +39,9 @@ Device ids in topics (kiosk, counter, client) are 1 to 32 ASCII letters, digits,
 ``_``, starting with a letter or digit. Parsers ignore fields they do not know, so a newer
 client can add fields; a field of the wrong type, a payload that is not a JSON object, is
 not UTF-8 or is larger than 4096 bytes is refused with `ProtocolError`. JSON objects must not
-repeat a key, and ``NaN``/``Infinity`` are not JSON.
+repeat a key, and ``NaN``/``Infinity`` are not JSON. A lone surrogate escape (``"\\ud800"``)
+anywhere is not Unicode text and is refused like bytes that are not UTF-8, so every string
+a parser returns can be stored and sent back.
 """
 
 from __future__ import annotations
@@ -53,6 +55,10 @@ from typing import Any
 from queuebox.errors import QueueboxError
 
 MAX_PAYLOAD = 4096  # bytes of one payload
+# Bytes of one whole MQTT packet: the payload plus room for the fixed header, the topic and the
+# v5 properties. The broker refuses bigger packets (`max_packet_size`) and every queuebox
+# client announces it in CONNECT (Maximum Packet Size), so nobody is sent one either.
+MAX_PACKET_SIZE = 8192
 MAX_ID = 64  # characters of a command id
 MAX_LABEL = 16  # characters of a ticket label in a `call` command
 MAX_REASON = 200  # characters of a `reason`
@@ -68,6 +74,8 @@ COUNTER_STATES = ("idle", "calling", "serving", "paused")
 RATING_SCORES = {1: ("Rất hài lòng", "Very satisfied"), 2: ("Hài lòng", "Satisfied"),
                  3: ("Bình thường", "Neutral"), 4: ("Không hài lòng", "Dissatisfied")}
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # how a lone surrogate gets into JSON text
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 _SERVICE_CODE = re.compile(r"[A-Z]{1,3}")  # the rule of queuebox/config.py
 _COUNTER_LEAVES = {"command": "command", "reply": "counter_reply", "rating": "rating", "state": "state"}
@@ -242,6 +250,8 @@ def peek_id(payload: bytes | str) -> str | None:
     """Best effort: the valid "id" of a payload, even one that fails validation; None if unreadable. Never raises."""
     try:
         obj = _load(payload)
+    except ProtocolError as exc:  # e.g. a lone surrogate in another field: the id is still good
+        return exc.command_id
     except Exception:  # noqa: BLE001 - best effort by contract: any input, no exception
         return None
     return _valid_id(obj.get("id"))
@@ -394,7 +404,29 @@ def _load(payload: bytes | str) -> dict[str, Any]:
         raise ProtocolError(f"payload is not JSON: {exc}") from exc
     if not isinstance(obj, dict):
         raise ProtocolError(f"payload must be a JSON object, not {_kind(obj)}")
+    # A valid pair of escapes makes one character; only a lone one leaves a surrogate behind,
+    # which can be neither stored (SQLite wants UTF-8) nor sent back in a reply.
+    if _SURROGATE_ESCAPE.search(text) and _has_surrogate(obj):
+        command_id = obj.get("id")
+        raise ProtocolError("payload is not Unicode text: it holds a lone surrogate escape (\\ud800-\\udfff)",
+                            None if _has_surrogate(command_id) else _valid_id(command_id))
     return obj
+
+
+def _has_surrogate(value: Any) -> bool:
+    """Whether any string in `value` (keys too, at any depth) holds a lone surrogate."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _valid_id(value: Any) -> str | None:
@@ -451,7 +483,8 @@ class _Fields:
         return value
 
     def boolean(self, key: str, default: bool | None = None) -> bool:
-        if key not in self.obj:
+        """A true/false field; with a `default` it is optional, and null counts as absent."""
+        if key not in self.obj or (default is not None and self.obj[key] is None):
             if default is None:
                 raise self.missing(key)
             return default

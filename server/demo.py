@@ -30,7 +30,7 @@ from typing import IO, Callable
 
 from queuebox.config import WEEKDAYS, Config, to_toml
 from queuebox.errors import QueueboxError
-from server.credentials import SECRETS_FILE, read_secrets, write_credentials
+from server.credentials import BROKER_LIMITS, SECRETS_FILE, read_secrets, write_credentials
 
 STARTUP_TIMEOUT_S = 15
 PR_SET_PDEATHSIG = 1
@@ -105,6 +105,7 @@ def broker_conf(folder: Path, port: int) -> str:
         "max_queued_messages 10000",
         "set_tcp_nodelay true",
         "log_dest stderr",
+        *BROKER_LIMITS,  # as in production: client ids bound to accounts, small packets
     ]
     if os.geteuid() == 0:
         lines.append("user root")  # the demo folder may not be readable by user mosquitto

@@ -287,9 +287,9 @@ READ = [
     ("counter-1", "counter/1/command", "counter/1/command", False),
     ("counter-1", "kiosk/k1/reply", "kiosk/k1/reply", False),
     ("display-d1", "events", "events", True),
-    ("display-d1", "counter/+/state", "counter/3/state", True),
-    ("display-d1", "status/#", "status/kiosk-k1", True),
-    ("display-d1", "#", "counter/2/state", True),
+    ("display-d1", "counter/+/state", "counter/3/state", False),  # the display reads only board and events
+    ("display-d1", "status/#", "status/kiosk-k1", False),  # the display reads only board and events
+    ("display-d1", "#", "counter/2/state", False),  # the display reads only board and events
     ("display-d1", "#", "counter/1/reply", False),
     ("display-d1", "#", "kiosk/k1/reply", False),
     ("display-d1", "#", "counter/1/command", False),

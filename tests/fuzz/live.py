@@ -87,7 +87,7 @@ class Fuzzer:
                                         if account == display else [])
                         for account, plan in self.plans.items()}
         # the server's account, reading everything under the site: what the ACL let through
-        self.monitor = Client(site, "server", [f"{t.root}/{t.site}/#"], client_id="fuzz-monitor")
+        self.monitor = Client(site, "tool-fuzz-monitor", [f"{t.root}/{t.site}/#"])
         self.published: dict[bool, set[tuple[str, int]]] = {True: set(), False: set()}  # allowed -> (topic, hash)
         self.leaked: list[str] = []
         self.sent: Counter[str] = Counter()
