@@ -162,7 +162,7 @@ class Rogue:
             acked = threading.Event()
             client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=victim, protocol=mqtt.MQTTv5)
             client.username_pw_set(self.account, self.site.passwords[self.account])
-            client.on_connect = lambda c, u, f, reason, p: (reason.is_failure or self._count(), acked.set())
+            client.on_connect = lambda c, u, f, reason, p: self._connack(reason, acked)
             try:
                 client.connect(self.site.broker.host, self.site.broker.port, clean_start=True)
                 client.loop_start()
@@ -174,5 +174,7 @@ class Rogue:
             finally:
                 close_socket(client)
 
-    def _count(self) -> None:
-        self.connected += 1
+    def _connack(self, reason: Any, acked: threading.Event) -> None:
+        if not reason.is_failure:
+            self.connected += 1
+        acked.set()
