@@ -85,7 +85,7 @@ class Server:
         self.engine = Engine(config, db_path, clock=clock)
         self.topics = Topics(config.mqtt.root, config.site.id)
         self.bus = Bus(config.mqtt, self.topics, server_client_id(config),
-                       subscriptions=self.topics.server_subscriptions())
+                       subscriptions=self.topics.server_subscriptions(), retained=False)
         self.bridge = MqttBridge(self.engine, self.bus)
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self.bridge.serve, args=(self.stop_event,), daemon=True)
