@@ -64,6 +64,7 @@ from display.render import Fonts, Renderer  # noqa: E402
 from queuebox.bus import Bus  # noqa: E402
 from queuebox.config import load_config  # noqa: E402
 from queuebox.protocol import Topics  # noqa: E402
+from server.main import server_client_id  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_NEXT_TO_FRAME_P99_MS = 50
@@ -296,13 +297,13 @@ def run(args: argparse.Namespace, folder: Path, mosquitto: str) -> dict[str, Any
         fonts = Fonts(config.display.font_path, config.display.font_bold_path)
         frames = bench_frames(config, fonts, args.frames)
 
-        probe = Probe(port, [topics.status(f"queuebox-server-{config.site.id}"), topics.status("display-display1"),
+        probe = Probe(port, [topics.status(server_client_id(config)), topics.status("display-display1"),
                              topics.kiosk_reply(KIOSK), *(topics.counter_reply(c) for c in COUNTERS)], True)
         server = Process("queuebox server", [sys.executable, "-m", "queuebox.cli", "server", "--config",
                                              str(config_path), "--database", str(folder / "q.db"),
                                              "--listen", "127.0.0.1", "--port", str(free_port())],
                          folder / "server.log", ROOT)
-        wait_online(probe, topics.status(f"queuebox-server-{config.site.id}"), server, deadline)
+        wait_online(probe, topics.status(server_client_id(config)), server, deadline)
         drain(probe, deadline=deadline)
         try:
             next_to_frame = bench_next_to_frame(config, fonts, probe, topics, args.count, args.depth, args.speech,

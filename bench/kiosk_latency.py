@@ -46,6 +46,7 @@ from gpiozero.pins.mock import MockFactory
 from queuebox.config import load_config
 from queuebox.errors import ConfigError
 from queuebox.protocol import Topics
+from server.main import server_client_id
 
 from benchlib import filesystem_of, machine, percentile  # noqa: E402 (bench/ is on the path)
 from mqtt_latency import (run_with_broker, EXAMPLE_CONFIG, ROOT, STOP_TIMEOUT_S, BenchError, Probe, Process,  # noqa: E402
@@ -103,12 +104,12 @@ def run(args: argparse.Namespace, folder: Path, mosquitto: str) -> dict[str, Any
     try:
         config_path, config = bench_config(Path(args.config), folder, mqtt_port)
         topics = Topics(config.mqtt.root, config.site.id)
-        probe = Probe(mqtt_port, [topics.status(f"queuebox-server-{config.site.id}")], True)
+        probe = Probe(mqtt_port, [topics.status(server_client_id(config))], True)
         server = Process("queuebox server", [sys.executable, "-m", "queuebox.cli", "server",
                                              "--config", str(config_path), "--database", str(folder / "q.db"),
                                              "--listen", "127.0.0.1", "--port", str(free_port())],
                          folder / "server.log", ROOT)
-        wait_online(probe, topics.status(f"queuebox-server-{config.site.id}"), server, deadline)
+        wait_online(probe, topics.status(server_client_id(config)), server, deadline)
         drain(probe, deadline=deadline)
 
         printer = EscposPrinter(Dummy(), 576, keep_dummy_output=False)  # a long-running kiosk's Dummy

@@ -68,6 +68,7 @@ import paho.mqtt.client as mqtt
 from queuebox.config import load_config
 from queuebox.errors import ConfigError
 from queuebox.protocol import Topics
+from server.main import server_client_id
 
 from benchlib import emit, filesystem_of, machine, percentile  # noqa: E402 (bench/ is on the path)
 
@@ -497,7 +498,7 @@ def run(args: argparse.Namespace, folder: Path, mosquitto: str) -> dict[str, Any
         assert config.mqtt.port == mqtt_port and config.mqtt.root == MQTT_ROOT
         assert all(not s.hours and len(s.open_days) == 7 and s.daily_limit == 0 for s in config.services)
         topics = Topics(config.mqtt.root, config.site.id)
-        status_topic = topics.status(f"queuebox-server-{config.site.id}")
+        status_topic = topics.status(server_client_id(config))
         floor_topic = f"{MQTT_ROOT}/bench-floor/{uuid.uuid4().hex[:8]}"
         counters = {c.id: tuple(c.services) for c in config.counters}
         probe = Probe(mqtt_port, [status_topic, floor_topic, topics.kiosk_reply(KIOSK), topics.board(),

@@ -62,6 +62,7 @@ from scale_clients import Hub
 from scale_load import Load
 from scale_setup import DISPLAY_SIZE, Meter, Site
 from server.credentials import SECRETS_FILE, read_secrets
+from server.main import server_client_id
 
 TARGET_P99_MS = 100
 TARGET_RATE = 50
@@ -202,7 +203,7 @@ def run(args: argparse.Namespace, folder: Path, mosquitto: str) -> dict[str, Any
                     services=[s.code for s in config.services], counter_states=args.counter_states, seed=args.seed)
         print(f"connecting {len(load.clients())} protocol clients", file=sys.stderr)
         hub.connect(load.clients())
-        wanted = {f"queuebox-server-{config.site.id}"} | {f"kiosk-{k}" for k in real_kiosks} | \
+        wanted = {server_client_id(config)} | {f"kiosk-{k}" for k in real_kiosks} | \
                  {f"display-{d}" for d in real_displays}
         deadline = time.monotonic() + READY_TIMEOUT_S
         while not wanted <= load.online:

@@ -98,8 +98,9 @@ class Load:
         self.display_clients = [Client(f"display-{d}", f"display-{d}", passwords[f"display-{d}"],
                                        [topics.board(), topics.events()], self._display_handler(i))
                                 for i, d in enumerate(displays)]
-        # the server's account reads everything: the reference board stream and the real kiosks' replies
-        self.observer = Client("bench-observer", "server", passwords["server"],
+        # a tool account (the server's rights) reads everything: the reference board stream and the
+        # real kiosks' replies; not the server's own, which the broker binds to the server's client id
+        self.observer = Client("tool-bench-observer", "tool-bench-observer", passwords["tool-bench-observer"],
                                [topics.board(), f"{topics.root}/{topics.site}/status/+"] + [topics.kiosk_reply(k) for k in real_kiosks],
                                self._on_observed)
 

@@ -56,7 +56,8 @@ class Site:
         config = site_config(load_config(base), counters, kiosks, displays)
         probe = dataclasses.replace(config, mqtt=dataclasses.replace(config.mqtt, port=self.broker_port))
         # the broker runs as this user, so this user's group may read passwd and acl
-        write_credentials(probe, self.folder / "mqtt", group=grp.getgrgid(os.getegid()).gr_name)
+        write_credentials(probe, self.folder / "mqtt", group=grp.getgrgid(os.getegid()).gr_name,
+                          tools=["bench-observer"])  # the observer: client ids are bound to accounts
         self.config = demo_config(config, self.folder, self.broker_port, self.web_port)
         self.processes: dict[str, Process] = {}
         self.kiosk_out: dict[str, Path] = {}

@@ -8,6 +8,11 @@
   would otherwise wait ~40 ms for the peer's delayed ACK.
 - paho reconnects by itself with a growing delay; QoS 1 messages published while the broker
   is away wait in paho's memory and go out on reconnect.
+- CONNECT announces the protocol's Maximum Packet Size (MAX_PACKET_SIZE): the broker never
+  sends this client anything bigger, whoever published it.
+- `retained=False` (the server, on command topics): the broker sends no retained message on
+  subscribing (retain handling 2) and keeps the retain flag as published, so the owner can
+  see and drop a command someone published retained.
 - Callbacks run on paho's thread and only put items into `inbox`; the owner's loop is the
   only code that acts on them. A `Connected` item marks each (re)connection so the owner
   can republish its snapshots.
@@ -28,7 +33,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from queuebox.config import MqttConfig
-from queuebox.protocol import Topics, encode
+from queuebox.protocol import MAX_PACKET_SIZE, Topics, encode
 
 logger = logging.getLogger(__name__)
 
@@ -53,13 +58,17 @@ class Bus:
     """One MQTT connection; see the module docstring. Start it, read `inbox`, publish."""
 
     def __init__(self, settings: MqttConfig, topics: Topics, client_id: str, *,
-                 subscriptions: Iterable[str] = (), session_expiry_s: int = SESSION_EXPIRY_S) -> None:
+                 subscriptions: Iterable[str] = (), session_expiry_s: int = SESSION_EXPIRY_S,
+                 retained: bool = True) -> None:
         self.topics = topics
         self.client_id = client_id
         self.inbox: queue.Queue[Any] = queue.Queue()  # Message | Connected, and whatever the owner adds
         self.connected = threading.Event()
         self._settings = settings
         self._subscriptions = list(subscriptions)
+        self._subscribe_options = (mqtt.SubscribeOptions(qos=1) if retained else
+                                   mqtt.SubscribeOptions(qos=1, retainAsPublished=True,
+                                                         retainHandling=mqtt.SubscribeOptions.RETAIN_DO_NOT_SEND))
         self._status = topics.status(client_id)
         self._session_expiry_s = session_expiry_s
         self._warned_down = False
@@ -85,6 +94,7 @@ class Bus:
         """Connect in the background; returns at once, the connection comes when it can."""
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = self._session_expiry_s
+        props.MaximumPacketSize = MAX_PACKET_SIZE
         self._client.connect_async(self._settings.host, self._settings.port, keepalive=self._settings.keepalive_s,
                                    clean_start=False, properties=props)
         self._client.loop_start()
@@ -141,7 +151,7 @@ class Bus:
         self._warned_down = False
         logger.info("MQTT connected to %s:%d as %s", self._settings.host, self._settings.port, self.client_id)
         if self._subscriptions:
-            client.subscribe([(t, mqtt.SubscribeOptions(qos=1)) for t in self._subscriptions])
+            client.subscribe([(t, self._subscribe_options) for t in self._subscriptions])
         client.publish(self._status, b"online", qos=1, retain=True)
         self.connected.set()
         self.inbox.put(Connected(bool(getattr(flags, "session_present", False))))

@@ -110,6 +110,9 @@ class MqttConfig:
     password: str = _key("MQTT password of this device (secret, never logged).", "")
     tls: bool = _key("Connect with TLS.", False)
     ca_file: str = _key("With tls: CA certificate file; empty for the system store.", "")
+    broker_certfile: str = _key("On the broker's Pi, for `queuebox mqtt-credentials`: the broker's TLS certificate "
+                                "(PEM); set with broker_keyfile, the listener then speaks TLS only. Empty: plain TCP.", "")
+    broker_keyfile: str = _key("The private key (PEM) of broker_certfile, readable by user mosquitto.", "")
     keepalive_s: int = _key("Seconds between keep-alive pings.", 30)
 
 

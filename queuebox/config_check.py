@@ -176,6 +176,13 @@ def check(config: Config) -> Iterator[str]:
             yield f"{key}.port: {port} is not a port number (1-65535)"
     if _valid(config.mqtt) and config.mqtt.keepalive_s < 5:
         yield "mqtt.keepalive_s: must be 5 or more"
+    if _valid(config.mqtt):
+        tls_files = {"broker_certfile": config.mqtt.broker_certfile, "broker_keyfile": config.mqtt.broker_keyfile}
+        for key, other in (("broker_certfile", "broker_keyfile"), ("broker_keyfile", "broker_certfile")):
+            if tls_files[other] and not tls_files[key]:
+                yield f"mqtt.{key}: must be set with mqtt.{other} (a TLS listener); leave both empty for plain TCP"
+            if "\n" in tls_files[key]:  # it goes into the broker's conf snippet as one line
+                yield f"mqtt.{key}: must be a path on one line"
     k = config.kiosk
     if _valid(k):
         for code, pin in k.buttons.items():

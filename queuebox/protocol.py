@@ -39,7 +39,10 @@ Device ids in topics (kiosk, counter, client) are 1 to 32 ASCII letters, digits,
 ``_``, starting with a letter or digit. Parsers ignore fields they do not know, so a newer
 client can add fields; a field of the wrong type, a payload that is not a JSON object, is
 not UTF-8 or is larger than 4096 bytes is refused with `ProtocolError`. JSON objects must not
-repeat a key, and ``NaN``/``Infinity`` are not JSON.
+repeat a key, and ``NaN``/``Infinity`` are not JSON. A lone surrogate escape (``"\\ud800"``)
+anywhere is not Unicode text and is refused like bytes that are not UTF-8, so every string
+a parser returns can be stored and sent back. How a payload's JSON and fields are read is
+in queuebox/protocol_fields.py.
 """
 
 from __future__ import annotations
@@ -47,13 +50,46 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from queuebox.errors import QueueboxError
+from queuebox.protocol_fields import (MAX_ID, MAX_PAYLOAD, Fields, ProtocolError, load_object, parse_moment,
+                                      show, valid_id)
 
-MAX_PAYLOAD = 4096  # bytes of one payload
-MAX_ID = 64  # characters of a command id
+# The public contract; MAX_ID, MAX_PAYLOAD, ProtocolError and parse_moment are defined in protocol_fields.
+__all__ = [
+    "COUNTER_ACTIONS",
+    "COUNTER_STATES",
+    "CounterCommand",
+    "ERROR_CODES",
+    "EVENT_TYPES",
+    "MAX_CALLS",
+    "MAX_ID",
+    "MAX_LABEL",
+    "MAX_PACKET_SIZE",
+    "MAX_PAYLOAD",
+    "MAX_REASON",
+    "ProtocolError",
+    "RATING_SCORES",
+    "RatingCommand",
+    "Route",
+    "TakeCommand",
+    "Topics",
+    "encode",
+    "parse_board",
+    "parse_counter_command",
+    "parse_counter_state",
+    "parse_event",
+    "parse_moment",
+    "parse_rating",
+    "parse_reply",
+    "parse_take",
+    "peek_id",
+]
+
+# Bytes of one whole MQTT packet: the payload plus room for the fixed header, the topic and the
+# v5 properties. The broker refuses bigger packets (`max_packet_size`) and every queuebox
+# client announces it in CONNECT (Maximum Packet Size), so nobody is sent one either.
+MAX_PACKET_SIZE = 8192
 MAX_LABEL = 16  # characters of a ticket label in a `call` command
 MAX_REASON = 200  # characters of a `reason`
 MAX_CALLS = 10  # entries of the board's `calls`
@@ -73,19 +109,8 @@ RATING_SCORES = {1: ("Rất hài lòng", "Very satisfied"), 2: ("Hài lòng", "S
                  3: ("Bình thường", "Neutral"), 4: ("Không hài lòng", "Dissatisfied")}
 
 _DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
-_SERVICE_CODE = re.compile(r"[A-Z]{1,3}")  # the rule of queuebox/config.py
 _COUNTER_LEAVES = {"command": "command", "reply": "counter_reply", "rating": "rating", "state": "state"}
 _KIOSK_LEAVES = {"take": "take", "reply": "kiosk_reply"}
-
-
-class ProtocolError(QueueboxError, ValueError):
-    """A payload that breaks the protocol; `code` is 'bad_request', `command_id` its id if readable, else None."""
-
-    def __init__(self, message: str, command_id: str | None = None) -> None:
-        self.code = "bad_request"
-        self.message = message
-        self.command_id = command_id
-        super().__init__(message)
 
 
 # --- topics -------------------------------------------------------------------------------
@@ -215,14 +240,14 @@ class RatingCommand:
 
 def parse_take(payload: bytes | str) -> TakeCommand:
     """A `kiosk/<kiosk>/take` payload, validated; ProtocolError if it does not follow the protocol."""
-    f = _Fields(_load(payload))
+    f = Fields(load_object(payload))
     command_id = f.command_id()
     return TakeCommand(id=command_id, service=f.service("service"), priority=f.boolean("priority", False))
 
 
 def parse_counter_command(payload: bytes | str) -> CounterCommand:
     """A `counter/<counter>/command` payload, validated; ProtocolError if it does not follow the protocol."""
-    f = _Fields(_load(payload))
+    f = Fields(load_object(payload))
     command_id = f.command_id()
     action = f.choice("action", COUNTER_ACTIONS)
     to = f.service("to", required=False)
@@ -237,7 +262,7 @@ def parse_counter_command(payload: bytes | str) -> CounterCommand:
 
 def parse_rating(payload: bytes | str) -> RatingCommand:
     """A `counter/<counter>/rating` payload, validated; ProtocolError if it does not follow the protocol."""
-    f = _Fields(_load(payload))
+    f = Fields(load_object(payload))
     command_id = f.command_id()
     return RatingCommand(id=command_id, score=f.integer("score", low=1, high=4))
 
@@ -245,10 +270,12 @@ def parse_rating(payload: bytes | str) -> RatingCommand:
 def peek_id(payload: bytes | str) -> str | None:
     """Best effort: the valid "id" of a payload, even one that fails validation; None if unreadable. Never raises."""
     try:
-        obj = _load(payload)
+        obj = load_object(payload)
+    except ProtocolError as exc:  # e.g. a lone surrogate in another field: the id is still good
+        return exc.command_id
     except Exception:  # noqa: BLE001 - best effort by contract: any input, no exception
         return None
-    return _valid_id(obj.get("id"))
+    return valid_id(obj.get("id"))
 
 
 # --- server messages ----------------------------------------------------------------------
@@ -257,7 +284,7 @@ def encode(message: dict[str, Any]) -> bytes:
     """`message` as compact UTF-8 JSON; ProtocolError if it is over MAX_PAYLOAD bytes or not representable."""
     if not isinstance(message, dict):
         raise TypeError(f"a message is a dict, not {type(message).__name__}")
-    command_id = _valid_id(message.get("id"))
+    command_id = valid_id(message.get("id"))
     try:
         data = json.dumps(message, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
     except (ValueError, TypeError, RecursionError) as exc:  # NaN, a lone surrogate, a set, a cycle, deep nesting
@@ -269,8 +296,8 @@ def encode(message: dict[str, Any]) -> bytes:
 
 def parse_board(payload: bytes | str) -> dict[str, Any]:
     """A retained `board` snapshot, validated (newest call first, at most 10); returns the dict."""
-    obj = _load(payload)
-    f = _Fields(obj)
+    obj = load_object(payload)
+    f = Fields(obj)
     f.integer("seq", low=0)
     f.text("at", required=True)
     calls = f.array("calls", MAX_CALLS)
@@ -289,8 +316,8 @@ def parse_counter_state(payload: bytes | str) -> dict[str, Any]:
 
     ``rating_until`` may be absent (a server before ratings): read it as null.
     """
-    obj = _load(payload)
-    f = _Fields(obj)
+    obj = load_object(payload)
+    f = Fields(obj)
     f.integer("seq", low=0)
     f.choice("state", COUNTER_STATES)
     if "ticket" not in obj:
@@ -301,18 +328,10 @@ def parse_counter_state(payload: bytes | str) -> dict[str, Any]:
     return obj
 
 
-def parse_moment(text: str) -> datetime:
-    """An ISO-8601 time of the protocol (with its UTC offset), zone-aware; ValueError otherwise."""
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise ValueError(f"{text!r} has no UTC offset")
-    return moment
-
-
 def parse_event(payload: bytes | str) -> dict[str, Any]:
     """An `events` message, validated; keys beyond seq/at/type/ticket/counter/service are kept as they are."""
-    obj = _load(payload)
-    f = _Fields(obj)
+    obj = load_object(payload)
+    f = Fields(obj)
     f.integer("seq", low=0)
     f.text("at", required=True)
     f.choice("type", EVENT_TYPES)
@@ -329,8 +348,8 @@ def parse_reply(payload: bytes | str) -> dict[str, Any]:
     The error code is any non-empty string, so a client keeps working when codes are added.
     `id` is null only in an error reply to a command whose id could not be read.
     """
-    obj = _load(payload)
-    f = _Fields(obj)
+    obj = load_object(payload)
+    f = Fields(obj)
     if not ("id" in obj and obj["id"] is None and obj.get("ok") is False):
         f.command_id()
     ok = f.boolean("ok")
@@ -338,7 +357,7 @@ def parse_reply(payload: bytes | str) -> dict[str, Any]:
         f.integer("score", low=1, high=4)
         f.text("ticket", MAX_LABEL, what="the rated ticket's label")
     elif obj.get("ticket") is not None and not isinstance(obj["ticket"], dict):
-        raise f.error(f'"ticket" must be an object or null, not {_show(obj["ticket"])}')
+        raise f.error(f'"ticket" must be an object or null, not {show(obj["ticket"])}')
     if "error" in obj or not ok:
         if "error" not in obj:
             raise f.error('"error" is required when "ok" is false')
@@ -346,192 +365,3 @@ def parse_reply(payload: bytes | str) -> dict[str, Any]:
         e.text("code", required=True, blank=False, what="a non-blank string")
         e.text("message", required=True)
     return obj
-
-
-# --- validation helpers -------------------------------------------------------------------
-
-class _DuplicateKey(ValueError):
-    pass
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in obj:
-            raise _DuplicateKey(f"key {_show(key)} appears twice in one object")
-        obj[key] = value
-    return obj
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _load(payload: bytes | str) -> dict[str, Any]:
-    """The JSON object in `payload`, size checked before anything else."""
-    if isinstance(payload, str):
-        if len(payload) > MAX_PAYLOAD:  # each character is at least one byte
-            raise ProtocolError(f"payload is more than the {MAX_PAYLOAD}-byte limit")
-        try:
-            payload = payload.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise ProtocolError("payload is not valid UTF-8 text") from exc
-    elif isinstance(payload, memoryview):
-        if payload.nbytes > MAX_PAYLOAD:
-            raise ProtocolError(f"payload is {payload.nbytes} bytes, more than the {MAX_PAYLOAD}-byte limit")
-        payload = payload.tobytes()
-    elif not isinstance(payload, (bytes, bytearray)):
-        raise ProtocolError(f"payload must be bytes, not {type(payload).__name__}")
-    if len(payload) > MAX_PAYLOAD:
-        raise ProtocolError(f"payload is {len(payload)} bytes, more than the {MAX_PAYLOAD}-byte limit")
-    try:
-        text = bytes(payload).decode("utf-8")  # explicitly: json.loads would also guess UTF-16/32
-    except UnicodeDecodeError as exc:
-        raise ProtocolError(f"payload is not UTF-8 (bad byte at offset {exc.start})") from exc
-    try:
-        obj = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
-    except _DuplicateKey as exc:
-        raise ProtocolError(f"payload is ambiguous: {exc}") from exc
-    except RecursionError as exc:
-        raise ProtocolError("payload is nested too deeply") from exc
-    except ValueError as exc:
-        raise ProtocolError(f"payload is not JSON: {exc}") from exc
-    if not isinstance(obj, dict):
-        raise ProtocolError(f"payload must be a JSON object, not {_kind(obj)}")
-    return obj
-
-
-def _valid_id(value: Any) -> str | None:
-    return value if isinstance(value, str) and 0 < len(value) <= MAX_ID else None
-
-
-def _kind(value: Any) -> str:
-    """The JSON name of `value`'s type."""
-    if value is None:
-        return "null"
-    return {bool: "a boolean", int: "a number", float: "a number", str: "a string",
-            list: "an array", dict: "an object"}.get(type(value), type(value).__name__)
-
-
-def _show(value: Any, limit: int = 40) -> str:
-    """`value` as JSON for an error message, shortened."""
-    try:
-        text = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError, RecursionError):
-        text = _kind(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-class _Fields:
-    """Reads the fields of one JSON object; every error names the field and carries the command id."""
-
-    def __init__(self, obj: dict[str, Any], path: str = "", command_id: str | None = None) -> None:
-        self.obj = obj
-        self.path = path
-        self.id = command_id if path else _valid_id(obj.get("id"))  # nested objects carry their parent's id
-
-    def error(self, message: str) -> ProtocolError:
-        return ProtocolError(message, self.id)
-
-    def name(self, key: str) -> str:
-        return f'"{self.path}.{key}"' if self.path else f'"{key}"'
-
-    def child(self, path: str, value: Any) -> _Fields:
-        if not isinstance(value, dict):
-            raise self.error(f'"{path}" must be an object, not {_show(value)}')
-        return _Fields(value, path, self.id)
-
-    def missing(self, key: str) -> ProtocolError:
-        return self.error(f"{self.name(key)} is required")
-
-    def command_id(self) -> str:
-        if "id" not in self.obj:
-            raise self.missing("id")
-        value = self.obj["id"]
-        if not isinstance(value, str):
-            raise self.error(f'"id" must be a string, not {_show(value)}')
-        if not 0 < len(value) <= MAX_ID:
-            raise self.error(f'"id" must be 1 to {MAX_ID} characters, not {len(value)}')
-        return value
-
-    def boolean(self, key: str, default: bool | None = None) -> bool:
-        if key not in self.obj:
-            if default is None:
-                raise self.missing(key)
-            return default
-        value = self.obj[key]
-        if not isinstance(value, bool):
-            raise self.error(f"{self.name(key)} must be true or false, not {_show(value)}")
-        return value
-
-    def integer(self, key: str, low: int | None = None, high: int | None = None) -> int:
-        if key not in self.obj:
-            raise self.missing(key)
-        value = self.obj[key]
-        # bool is a subclass of int in Python but not a number in JSON: `true` is refused
-        if type(value) is not int or (low is not None and value < low) or (high is not None and value > high):
-            bounds = f" from {low} to {high}" if high is not None else f" of {low} or more" if low is not None else ""
-            raise self.error(f"{self.name(key)} must be a whole number{bounds}, not {_show(value)}")
-        return value
-
-    def choice(self, key: str, options: tuple[str, ...]) -> str:
-        if key not in self.obj:
-            raise self.error(f"{self.name(key)} is required: one of {', '.join(options)}")
-        value = self.obj[key]
-        if not isinstance(value, str) or value not in options:
-            raise self.error(f"{self.name(key)} must be one of {', '.join(options)}, not {_show(value)}")
-        return value
-
-    def service(self, key: str, required: bool = True) -> str | None:
-        value = self.obj.get(key)
-        if value is None:
-            if required:
-                raise self.missing(key)
-            return None
-        if not isinstance(value, str) or not _SERVICE_CODE.fullmatch(value):
-            raise self.error(f"{self.name(key)} must be a service code of 1 to 3 capital letters, not {_show(value)}")
-        return value
-
-    def text(self, key: str, max_len: int | None = None, *, required: bool = False, blank: bool = True,
-             what: str = "a string") -> str | None:
-        """A string field; absent or null is None unless `required`."""
-        value = self.obj.get(key)
-        if value is None:
-            if required:
-                raise self.missing(key)
-            return None
-        too_long = max_len is not None and isinstance(value, str) and len(value) > max_len
-        if not isinstance(value, str) or too_long or (not blank and not value.strip()):
-            limit = f" of at most {max_len} characters" if max_len is not None else ""
-            raise self.error(f"{self.name(key)} must be {what}{limit}, not {_show(value)}")
-        return value
-
-    def moment(self, key: str) -> datetime | None:
-        """An optional ISO-8601 time with offset; absent or null is None."""
-        value = self.text(key, 64, what="an ISO-8601 time with offset")
-        if value is None:
-            return None
-        try:
-            return parse_moment(value)
-        except ValueError:
-            raise self.error(f"{self.name(key)} must be an ISO-8601 time with offset, not {_show(value)}") from None
-
-    def array(self, key: str, max_len: int) -> list[Any]:
-        if key not in self.obj:
-            raise self.missing(key)
-        value = self.obj[key]
-        if not isinstance(value, list) or len(value) > max_len:
-            raise self.error(f"{self.name(key)} must be an array of at most {max_len} entries, not {_show(value)}")
-        return value
-
-    def counts(self, key: str) -> dict[str, int]:
-        if key not in self.obj:
-            raise self.missing(key)
-        value = self.obj[key]
-        if not isinstance(value, dict):
-            raise self.error(f"{self.name(key)} must be an object of service code: count, not {_show(value)}")
-        for code, count in value.items():
-            if type(count) is not int or count < 0:
-                field = self.name(f"{key}.{code}")
-                raise self.error(f"{field} must be a whole number of 0 or more, not {_show(count)}")
-        return value

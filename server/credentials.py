@@ -9,9 +9,15 @@ name is the MQTT user name (and should be the device's `mqtt.username`):
                        ``reply``, ``board`` and ``events``
 ``counter-<id>``       a counter of `counters` (its keypad or tablet): writes its own
                        ``command`` and ``rating``, reads its own ``reply`` and ``state``, ``board``
-``display-<id>``       a display of `devices.displays`: reads ``board``, ``events``,
-                       ``counter/+/state``, ``status/#``
+``display-<id>``       a display of `devices.displays`: reads ``board`` and ``events``
+``tool-<name>``        only when asked for (`write_credentials(tools=…)`): a program beside
+                       the server (a test's observer, a bench, a technician's
+                       ``mosquitto_sub``) with the server's rights but its own client id
 =====================  ====================================================================
+
+The broker binds each client id to its account (``use_username_as_clientid``, see
+`BROKER_LIMITS`): a client's id *is* its user name, so no account can connect as another's
+client id and take over (or, with a clean start, wipe) its session.
 
 Every account reads and writes its own ``status/<account>`` (online / last will): the
 account name, not the bare id, because a kiosk and a counter may both be called "1".
@@ -43,10 +49,11 @@ import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Callable, Literal, Sequence
 
 from queuebox.config import Config
 from queuebox.errors import QueueboxError
+from queuebox.protocol import MAX_PACKET_SIZE
 
 SECRETS_FILE = "secrets.toml"
 PASSWD_FILE = "passwd"
@@ -55,7 +62,16 @@ CONF_FILE = "mosquitto.conf"
 BROKER_GROUP = "mosquitto"
 _ROOT = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*")
 
-Kind = Literal["server", "kiosk", "counter", "display"]
+Kind = Literal["server", "kiosk", "counter", "display", "tool"]
+# The broker settings every queuebox broker runs with (the conf snippet, the demo, the tests):
+# - each client's id is its user name, so an account cannot take over another's session;
+# - no packet larger than the protocol's payload plus headroom for the topic and properties
+#   (the broker disconnects the sender before reading the rest), which also bounds every
+#   retained message, e.g. on the one status/<account> topic each device may write.
+BROKER_LIMITS = (
+    "use_username_as_clientid true",
+    f"max_packet_size {MAX_PACKET_SIZE}",
+)
 
 
 class CredentialsError(QueueboxError, RuntimeError):
@@ -74,12 +90,14 @@ class Account:
         return self.kind if self.kind == "server" else f"{self.kind}-{self.device}"
 
 
-def accounts(config: Config) -> list[Account]:
-    """Every account the config asks for: server, kiosks, counters, displays, in that order."""
+def accounts(config: Config, tools: Sequence[str] = ()) -> list[Account]:
+    """Every account the config asks for: server, kiosks, counters, displays, in that order,
+    then a ``tool-<name>`` account for each of `tools`."""
     return ([Account("server")]
             + [Account("kiosk", k) for k in config.devices.kiosks]
             + [Account("counter", c.id) for c in config.counters]
-            + [Account("display", d) for d in config.devices.displays])
+            + [Account("display", d) for d in config.devices.displays]
+            + [Account("tool", t) for t in tools])
 
 
 def topic_root(config: Config) -> str:
@@ -95,7 +113,7 @@ def acl_rules(account: Account, root: str) -> list[tuple[str, str]]:
     """The (access, topic) lines of one account; access is read, write or readwrite."""
     own_status = ("readwrite", f"{root}status/{account.username}")
     d = account.device
-    if account.kind == "server":
+    if account.kind in ("server", "tool"):
         return [("readwrite", f"{root}#")]
     if account.kind == "kiosk":
         return [("write", f"{root}kiosk/{d}/take"), ("read", f"{root}kiosk/{d}/reply"),
@@ -106,11 +124,10 @@ def acl_rules(account: Account, root: str) -> list[tuple[str, str]]:
         return [("write", f"{root}counter/{d}/command"), ("write", f"{root}counter/{d}/rating"),
                 ("read", f"{root}counter/{d}/reply"), ("read", f"{root}counter/{d}/state"),
                 ("read", f"{root}board"), own_status]
-    return [("read", f"{root}board"), ("read", f"{root}events"), ("read", f"{root}counter/+/state"),
-            ("read", f"{root}status/#"), own_status]
+    return [("read", f"{root}board"), ("read", f"{root}events"), own_status]  # what display/app.py reads
 
 
-def acl_text(config: Config) -> str:
+def acl_text(config: Config, tools: Sequence[str] = ()) -> str:
     """The Mosquitto ACL file of the site: one ``user`` block per account."""
     root = topic_root(config)
     lines = [
@@ -119,18 +136,25 @@ def acl_text(config: Config) -> str:
         f"# Topic root {root}. Users: server, kiosk-<id>, counter-<id>, display-<id>.",
         "# Only the server writes board, events, */reply and */state.",
     ]
-    for account in accounts(config):
+    for account in accounts(config, tools):
         lines += ["", f"user {account.username}"]
         lines += [f"topic {access} {topic}" for access, topic in acl_rules(account, root)]
     return "\n".join(lines) + "\n"
 
 
 def conf_text(config: Config, passwd: Path, acl: Path) -> str:
-    """A mosquitto.conf snippet (for /etc/mosquitto/conf.d/) using the two files at these paths."""
+    """A mosquitto.conf snippet (for /etc/mosquitto/conf.d/) using the two files at these paths.
+
+    With `mqtt.broker_certfile` and `mqtt.broker_keyfile` set, the listener speaks TLS only
+    (clients then need `mqtt.tls` and `mqtt.ca_file`)."""
+    m = config.mqtt
+    tls = [f"certfile {m.broker_certfile}", f"keyfile {m.broker_keyfile}", "tls_version tlsv1.2"] \
+        if m.broker_certfile else []
     return "\n".join([
         "# queuebox broker settings, written by `queuebox mqtt-credentials`.",
         "# Put it in /etc/mosquitto/conf.d/ (Debian's mosquitto.conf includes that folder).",
         f"listener {config.mqtt.port}",
+        *tls,
         "allow_anonymous false",
         f"password_file {passwd}",
         f"acl_file {acl}",
@@ -145,6 +169,9 @@ def conf_text(config: Config, passwd: Path, acl: Path) -> str:
         "max_inflight_messages 20",
         "# Sessions of devices away for longer than this are forgotten.",
         "persistent_client_expiration 7d",
+        "# A client's id is its user name (no account takes over another's session); packets are",
+        "# at most the protocol's 4 KiB payload plus headroom (the broker drops a bigger sender).",
+        *BROKER_LIMITS,
     ]) + "\n"
 
 
@@ -186,13 +213,14 @@ class Written:
 
 
 def write_credentials(config: Config, out_dir: str | Path, *, group: str = BROKER_GROUP,
-                      mosquitto_passwd: str | None = None) -> Written:
+                      mosquitto_passwd: str | None = None, tools: Sequence[str] = ()) -> Written:
     """Write secrets.toml, passwd, acl and mosquitto.conf into `out_dir` (made if missing).
 
     Existing passwords in `out_dir/secrets.toml` are kept; accounts without one get
     ``secrets.token_urlsafe(18)``; accounts no longer in the config are dropped from all
     files. Each file is replaced atomically. `group` is given to passwd and acl (mode 0640)
-    when possible, else they stay 0600 and a warning says so.
+    when possible, else they stay 0600 and a warning says so. `tools`: names of extra
+    ``tool-<name>`` accounts (the server's rights, their own client ids), e.g. for a test's observer.
     """
     tool = mosquitto_passwd or shutil.which("mosquitto_passwd")
     if tool is None:
@@ -204,7 +232,7 @@ def write_credentials(config: Config, out_dir: str | Path, *, group: str = BROKE
 
     old = read_secrets(out / SECRETS_FILE)
     passwords: dict[str, str] = {}
-    for account in accounts(config):
+    for account in accounts(config, tools):
         name = account.username
         if name in old:
             passwords[name] = old[name]
@@ -219,7 +247,7 @@ def write_credentials(config: Config, out_dir: str | Path, *, group: str = BROKE
 
     passwd_path, acl_path = out / PASSWD_FILE, out / ACL_FILE
     plain = "".join(f"{name}:{pw}\n" for name, pw in passwords.items())
-    for path, text, hashed in ((passwd_path, plain, True), (acl_path, acl_text(config), False)):
+    for path, text, hashed in ((passwd_path, plain, True), (acl_path, acl_text(config, tools), False)):
         def prepare(tmp: Path, path: Path = path, hashed: bool = hashed) -> None:
             if hashed:
                 _hash_passwords(tool, tmp)

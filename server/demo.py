@@ -30,7 +30,7 @@ from typing import IO, Callable
 
 from queuebox.config import WEEKDAYS, Config, to_toml
 from queuebox.errors import QueueboxError
-from server.credentials import SECRETS_FILE, read_secrets, write_credentials
+from server.credentials import BROKER_LIMITS, SECRETS_FILE, read_secrets, write_credentials
 
 STARTUP_TIMEOUT_S = 15
 PR_SET_PDEATHSIG = 1
@@ -124,12 +124,14 @@ def broker_conf(folder: Path, port: int) -> str:
         "max_queued_messages 10000",
         "set_tcp_nodelay true",
         "log_dest stderr",
+        *BROKER_LIMITS,  # as in production: client ids bound to accounts, small packets
     ]
     if os.geteuid() == 0:
         lines.append("user root")  # the demo folder may not be readable by user mosquitto
     return "\n".join(lines) + "\n"
 
 
+DEMO_TOOL = "watch"  # the demo's account tool-watch, for a person (or a test) watching the topics
 DEMO_PASSWORD = "demo1234"  # printed by the demo; the demo listens on 127.0.0.1 only
 
 
@@ -299,7 +301,8 @@ def run_demo(config: Config, folder: Path, web_port: int) -> int:
     broker_port = free_port()
     probe = dataclasses.replace(config, mqtt=dataclasses.replace(config.mqtt, port=broker_port))
     # the broker runs as this user here, so this user's group may read passwd and acl
-    write_credentials(probe, folder / "mqtt", group=grp.getgrgid(os.getegid()).gr_name)
+    # tool-watch: to watch everything (mosquitto_sub) without taking the server's client id
+    write_credentials(probe, folder / "mqtt", group=grp.getgrgid(os.getegid()).gr_name, tools=[DEMO_TOOL])
     config = demo_config(config, folder, broker_port, web_port)
     config_path = write_config(config, folder / "queuebox.toml")
     kiosk_path = write_config(as_account(config, folder, f"kiosk-{config.kiosk.id}"), folder / "kiosk.toml")
@@ -390,4 +393,6 @@ queuebox demo — {config.site.name}
   logs:          {folder} (server.log, kiosk.log, keypad.log, display.log, mosquitto.log)
   try:           mosquitto_pub -p {broker_port} -u counter-{other} -P <password from the accounts file> -V mqttv5 \\
                    -q 1 -t {topics}/counter/{other}/command -m '{{"id": "try-1", "action": "next"}}'
+  watch:         mosquitto_sub -p {broker_port} -u tool-{DEMO_TOOL} -P <password from the accounts file> -V mqttv5 \\
+                   -t '{topics}/#' -v   (its own account: the broker binds client ids to accounts)
 Press Ctrl-C (or type q and Enter) to stop."""

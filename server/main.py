@@ -16,8 +16,10 @@ logger = logging.getLogger(__name__)
 
 
 def server_client_id(config: Config) -> str:
-    """The server's fixed MQTT client id (its persistent session survives restarts)."""
-    return f"queuebox-server-{config.site.id}"
+    """The server's fixed MQTT client id (its persistent session survives restarts): its account
+    name, ``server``, because the broker binds each client id to the account of the same name
+    (``use_username_as_clientid``). Before 2026-12 it was ``queuebox-server-<site id>``."""
+    return "server"
 
 
 class Probe:
@@ -73,7 +75,8 @@ def run_server(config: Config, db_path: str, listen: str, port: int, *, dev: boo
 
     engine = Engine(config, db_path)
     topics = Topics(config.mqtt.root, config.site.id)
-    bus = Bus(config.mqtt, topics, server_client_id(config), subscriptions=topics.server_subscriptions())
+    bus = Bus(config.mqtt, topics, server_client_id(config), subscriptions=topics.server_subscriptions(),
+              retained=False)
     bridge = WatchedBridge(engine, bus)
     stop = threading.Event()
     loop = threading.Thread(target=bridge.serve, args=(stop,), name="mqtt-bridge", daemon=True)

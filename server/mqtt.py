@@ -9,7 +9,8 @@ are sent, and a change of waiting counts alone at most every STATE_REFRESH_S. On
 (re)connect all snapshots are published again from the database, so a broker that lost its
 retained messages heals itself; on the first connect the last events are sent again, so a
 crash between a commit and its publish loses none. Bad input is answered with an error
-reply where there is a reply topic, logged once, and dropped.
+reply where there is a reply topic, logged once, and dropped; so is a command published
+retained (the bus subscribes so that the broker never replays one, and clears it).
 """
 
 from __future__ import annotations
@@ -98,6 +99,9 @@ class MqttBridge:
             return
         reply_topic = (self.topics.kiosk_reply(route.device) if route.kind == "take"
                        else self.topics.counter_reply(route.device))
+        if item.retain:
+            self._refuse_retained(item, route, reply_topic)
+            return
         try:
             result = self._apply(route, item.payload)
         except ProtocolError as exc:
@@ -106,6 +110,16 @@ class MqttBridge:
                                            "error": {"code": exc.code, "message": exc.message}})
             return
         self.bus.publish(reply_topic, result.reply)  # its events follow as a Committed item
+
+    def _refuse_retained(self, item: Message, route: Route, reply_topic: str) -> None:
+        """A command published retained would be handled again at every reconnect of the server:
+        refuse it, and clear it from the broker (an empty retained message deletes it)."""
+        if not item.payload:  # the empty message that cleared one comes back here too
+            return
+        logger.warning("dropped a retained %s from %s: commands are never retained", route.kind, route.device)
+        self.bus.publish(item.topic, b"", retain=True)
+        self.bus.publish(reply_topic, {"id": peek_id(item.payload), "ok": False, "error": {
+            "code": "bad_request", "message": "commands must not be retained: send it again without retain"}})
 
     def _apply(self, route: Route, payload: bytes) -> Result:
         if route.kind == "take":

@@ -245,6 +245,10 @@ BAD_VALUES = [
     ({"mqtt": {"port": 70000}}, "mqtt.port", "not a port number"),
     ({"mqtt": {"tls": "yes"}}, "mqtt.tls", "must be true or false"),
     ({"mqtt": {"keepalive_s": 1}}, "mqtt.keepalive_s", "5 or more"),
+    ({"mqtt": {"broker_certfile": "/etc/queuebox/mqtt/broker.pem"}}, "mqtt.broker_keyfile", "must be set with"),
+    ({"mqtt": {"broker_keyfile": "/etc/queuebox/mqtt/broker.key"}}, "mqtt.broker_certfile", "must be set with"),
+    ({"mqtt": {"broker_certfile": "a.pem\nlistener 1", "broker_keyfile": "a.key"}}, "mqtt.broker_certfile",
+     "a path on one line"),
     ({"server": {"port": 0}}, "server.port", "not a port number"),
     ({"database": "queuebox.db"}, "database", "must be a table"),
 ]

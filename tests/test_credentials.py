@@ -76,8 +76,8 @@ RULES = [
     (Account("counter", "3"), [("write", R + "counter/3/command"), ("write", R + "counter/3/rating"),
                                ("read", R + "counter/3/reply"), ("read", R + "counter/3/state"),
                                ("read", R + "board"), ("readwrite", R + "status/counter-3")]),
-    (Account("display", "d1"), [("read", R + "board"), ("read", R + "events"), ("read", R + "counter/+/state"),
-                                ("read", R + "status/#"), ("readwrite", R + "status/display-d1")]),
+    (Account("display", "d1"), [("read", R + "board"), ("read", R + "events"), ("readwrite", R + "status/display-d1")]),
+    (Account("tool", "watch"), [("readwrite", R + "#")]),
 ]
 
 
@@ -173,6 +173,7 @@ def test_conf_snippet_names_the_files_by_absolute_path(tmp_path, monkeypatch):
         "persistence": "true", "autosave_interval": "60", "max_queued_messages": "10000",
         "set_tcp_nodelay": "true",
         "max_inflight_messages": "20", "persistent_client_expiration": "7d",
+        "use_username_as_clientid": "true", "max_packet_size": "8192",
     }
 
 

@@ -178,6 +178,7 @@ def test_topics_refuse_a_bad_root_or_site(root, site):
     ({"id": "k1-2", "service": "BCD", "priority": True}, TakeCommand("k1-2", "BCD", True)),
     ({"id": "x" * MAX_ID, "service": "E", "priority": False}, TakeCommand("x" * MAX_ID, "E", False)),
     ({"id": "Mời-1", "service": "A", "lang": "vi", "extra": {"nested": [1, 2]}}, TakeCommand("Mời-1", "A")),
+    ({"id": "k1-3", "service": "A", "priority": None}, TakeCommand("k1-3", "A", False)),  # null counts as absent
 ])
 def test_parse_take_accepts(payload, expected):
     assert parse_take(js(payload)) == expected
@@ -256,6 +257,28 @@ def test_parsers_refuse_what_is_not_a_json_object(parser, payload, reason):
     assert err.command_id is None
 
 
+LONE = "\\ud800"  # a lone surrogate, as a JSON escape in the payload text (finding 13 of issue 14)
+
+
+@pytest.mark.parametrize("parser,payload,command_id", [
+    (parse_take, '{"id": "s1' + LONE + '", "service": "A"}', None),
+    (parse_take, '{"id": "s2", "service": "' + LONE + '"}', "s2"),
+    (parse_take, '{"id": "s3", "service": "A", "note": ["' + LONE + '"]}', "s3"),
+    (parse_take, '{"id": "s4", "service": "A", "x": {"' + "\\udfff" + '": 1}}', "s4"),
+    (parse_counter_command, '{"id": "c1", "action": "call", "ticket": "A' + LONE + '"}', "c1"),
+    (parse_counter_command, '{"id": "c2", "action": "pause", "reason": "' + LONE + '"}', "c2"),
+    (parse_rating, '{"id": "' + LONE + '", "score": 1}', None),
+])
+def test_a_lone_surrogate_escape_is_refused_with_the_id_when_it_is_usable(parser, payload, command_id):
+    err = refused(parser, payload.encode())
+    assert "lone surrogate" in err.message
+    assert (err.command_id, peek_id(payload.encode())) == (command_id, command_id)
+
+
+def test_a_pair_of_surrogate_escapes_is_one_character_and_accepted():
+    assert parse_take(b'{"id": "k\\ud83d\\ude00", "service": "A"}').id == "k\U0001F600"
+
+
 @pytest.mark.parametrize("parser,minimal", [
     (parse_take, {"id": "a", "service": "A"}),
     (parse_counter_command, {"id": "a", "action": "next"}),
@@ -301,7 +324,6 @@ TAKE_REFUSALS = [
     ({"id": "a", "service": "A", "priority": "yes"}, '"priority" must be true or false, not "yes"'),
     ({"id": "a", "service": "A", "priority": 1}, '"priority" must be true or false, not 1'),
     ({"id": "a", "service": "A", "priority": 0}, '"priority" must be true or false, not 0'),
-    ({"id": "a", "service": "A", "priority": None}, '"priority" must be true or false, not null'),
 ]
 
 COUNTER_REFUSALS = [

@@ -28,6 +28,11 @@ MAX_EXPOSURE = {"queuebox-server.service": 2.5, "queuebox-backup.service": 2.0}
 MAX_DEVICE_EXPOSURE = 4.5  # kiosk, display, keypad keep their devices
 
 
+def user_of(process: str) -> str:
+    """The system user a process runs as: the server `queuebox`, each device its own."""
+    return "queuebox" if process == "server" else f"queuebox-{process}"
+
+
 def tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
@@ -99,7 +104,7 @@ def test_each_process_notifies_is_watched_and_always_restarts(process):
     assert s["WatchdogSec"] == ["30"]
     assert s["Restart"] == ["always"]
     assert s["StartLimitIntervalSec"] == ["0"]
-    assert s["User"] == ["queuebox"]
+    assert s["User"] == [user_of(process)]
     config = "queuebox" if process == "server" else process
     assert s["ExecStart"] == [f"/opt/queuebox/venv/bin/queuebox {process} --config /etc/queuebox/{config}.toml"]
 
@@ -115,7 +120,7 @@ def test_hardening_keeps_the_devices_of_the_device_processes(process):
     s = settings(f"queuebox-{process}.service")
     for key in ("NoNewPrivileges", "ProtectHome", "PrivateTmp"):
         assert s[key] == ["yes"], key
-    assert s["ProtectSystem"] == ["strict"] and s["ReadWritePaths"] == ["/var/lib/queuebox"]
+    assert s["ProtectSystem"] == ["strict"] and s["ReadWritePaths"] == [f"/var/lib/{user_of(process)}"]
     limits_devices = {"PrivateDevices", "DeviceAllow", "DevicePolicy", "ProtectClock"} & set(s)
     assert limits_devices == (set() if PROCESSES[process] else {"PrivateDevices", "ProtectClock"})
 
@@ -162,9 +167,28 @@ def test_sysusers_makes_the_queuebox_account_and_its_groups(account_root):
     assert result.returncode == 0, result.stderr
     users = {line.split(":")[0]: line.split(":") for line in (account_root / "etc" / "passwd").read_text().splitlines()}
     groups = {line.split(":")[0] for line in (account_root / "etc" / "group").read_text().splitlines()}
-    assert users["queuebox"][5:] == ["/var/lib/queuebox", "/usr/sbin/nologin"]
-    assert int(users["queuebox"][2]) < 1000  # a system account
+    for process in PROCESSES:
+        user = user_of(process)
+        assert users[user][5:] == [f"/var/lib/{user}", "/usr/sbin/nologin"]
+        assert int(users[user][2]) < 1000  # a system account
     assert set().union(*PROCESSES.values()) | {"queuebox"} <= groups
+
+
+@pytest.mark.parametrize("process", sorted(set(PROCESSES) - {"server"}))
+def test_a_device_process_cannot_read_the_servers_config(account_root, process):
+    """Finding 12 of issue 14: queuebox.toml (root:queuebox 0640, scripts/install) holds the
+    server's all-topics MQTT password; a device process runs as a user that is not in group
+    queuebox, with its own group for its own config."""
+    subprocess.run([tool("systemd-sysusers"), f"--root={account_root}", str(SYSTEMD / "sysusers.d" / "queuebox.conf")],
+                   capture_output=True, check=True, timeout=60)
+    s = settings(f"queuebox-{process}.service")
+    groups = {line.split(":")[0]: line.split(":")[3].split(",")
+              for line in (account_root / "etc" / "group").read_text().splitlines()}
+    user = s["User"][0]
+    memberships = {s["Group"][0], *" ".join(s.get("SupplementaryGroups", [])).split()}
+    memberships |= {name for name, members in groups.items() if user in members}
+    assert user != "queuebox" and "queuebox" not in memberships
+    assert s["Group"] == [user]
 
 
 def test_tmpfiles_makes_the_state_folders_for_the_queuebox_account(account_root):

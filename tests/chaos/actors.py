@@ -29,11 +29,11 @@ from typing import Any
 
 from queuebox.bus import Bus, Message
 from queuebox.config import Config
-from tests.chaos.site import KEYPAD, Site
+from tests.chaos.site import KEYPAD, OBSERVER_TOOL, Site
 
 RETRY_S = 1.0  # a counter sends an unanswered command again after this long, with the same id
 GIVE_UP_S = 60.0  # a command unanswered this long is a violation: the system did not recover
-OBSERVER_ID = "chaos-observer"
+OBSERVER_ID = f"tool-{OBSERVER_TOOL}"  # its own account: the broker binds client ids to accounts
 PROBE_COUNTER = "probe"  # not a configured counter: the server answers `unknown_counter`, changing nothing
 
 
@@ -55,7 +55,7 @@ class Observer:
         t = site.topics
         subs = [f"{t.root}/{t.site}/kiosk/+/reply", f"{t.root}/{t.site}/counter/+/reply",
                 f"{t.root}/{t.site}/status/+", t.events(), t.board()]
-        self.bus = Bus(site.account("server").mqtt, t, OBSERVER_ID, subscriptions=subs)
+        self.bus = Bus(site.account(OBSERVER_ID).mqtt, t, OBSERVER_ID, subscriptions=subs)
         self.lock = threading.Lock()
         self.seen: list[Seen] = []
         self.kiosk_replies: queue.Queue[Seen] = queue.Queue()  # for the chaos loop's kiosk kills

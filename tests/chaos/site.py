@@ -29,6 +29,8 @@ from server.demo import (as_account, broker_conf, demo_config, die_with_parent, 
                          write_config)
 from tests.mqtt_broker import find_mosquitto
 
+OBSERVER_TOOL = "chaos-observer"  # the observer's account is tool-chaos-observer (tests/chaos/actors.py)
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "queuebox.example.toml"
 PYTHON = sys.executable
@@ -161,7 +163,8 @@ class Site:
         config = site_config(plan)
         probe = dataclasses.replace(config, mqtt=dataclasses.replace(config.mqtt, port=self.broker_port))
         # the broker runs as this user here, so this user's group may read passwd and acl
-        write_credentials(probe, self.folder / "mqtt", group=grp.getgrgid(os.getegid()).gr_name)
+        write_credentials(probe, self.folder / "mqtt", group=grp.getgrgid(os.getegid()).gr_name,
+                          tools=[OBSERVER_TOOL])  # the observer: client ids are bound to accounts
         self.config = demo_config(config, self.folder, self.broker_port, self.web_port)
         self.topics = Topics(self.config.mqtt.root, self.config.site.id)
         self.db_path = Path(self.config.database.path)

@@ -5,13 +5,16 @@ On a `Site` (tests/fuzz/site.py: broker, accounts, ACL, server process), `Fuzzer
 one MQTT v5 client per kiosk, counter (keypad) and display account and publishes on every
 topic its ACL allows and on some it does not (QoS 0/1/2, some retained): valid commands,
 commands with a field broken, bytes flipped or cut, payloads past 4 KiB, invalid UTF-8,
-deep nesting, huge numbers, repeated ids (tests/fuzz/payloads.py). A monitor on the server
-account reads everything under the site, to see what the ACL let through. Every `batch` messages it waits until the server has answered a probe from each
+deep nesting, huge numbers, lone surrogate escapes, null optional fields, repeated ids
+(tests/fuzz/payloads.py). A monitor on its own tool account (the server's rights; the broker
+binds client ids to accounts, so it cannot share the server's) reads everything under the
+site, to see what the ACL let through. Every `batch` messages it waits until the server has answered a probe from each
 account (so the run measures the server, not the broker's queue); a server that died is
 restarted and counted. `final_checks` then proves the server is alive, answers a valid
 take and next as the rules predict, logged no traceback, kept the invariants
-(tests/fuzz/invariants.py), answered repeated ids with their first reply, and never
-applied what the ACL refused. Used by tests/fuzz/test_live_mqtt.py and bench/fuzz_mqtt.py.
+(tests/fuzz/invariants.py), answered every command once (a refused one with bad_request),
+answered repeated ids with their first reply, sent no retained command to the restarted
+server, and never applied what the ACL refused. Used by tests/fuzz/test_live_mqtt.py and bench/fuzz_mqtt.py.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from queuebox.clock import business_day, utc_now
 from queuebox.errors import CommandRejected
 from queuebox.protocol import ProtocolError, parse_board, parse_counter_state, parse_event, parse_reply
 from server import rules, store
+from server.main import server_client_id
 from tests.fuzz import payloads
 from tests.fuzz.invariants import check_database, recorded_replies
 from tests.fuzz.site import Client, Site
@@ -87,7 +91,13 @@ class Fuzzer:
                                         if account == display else [])
                         for account, plan in self.plans.items()}
         # the server's account, reading everything under the site: what the ACL let through
-        self.monitor = Client(site, "server", [f"{t.root}/{t.site}/#"], client_id="fuzz-monitor")
+        self.monitor = Client(site, "tool-fuzz-monitor", [f"{t.root}/{t.site}/#"])
+        self.server_status = t.status(server_client_id(site.config))
+        self.command_routes = {t.route(plan.command_topic) for plan in self.plans.values() if plan.command_topic} \
+            | {t.route(t.counter_rating(c.id)) for c in site.config.counters}
+        # allowed commands that must each get one reply (finding 13 of issue 14): every one but an
+        # empty retained message, which deletes a retained one and is nobody's command
+        self.expected_replies = 0
         self.published: dict[bool, set[tuple[str, int]]] = {True: set(), False: set()}  # allowed -> (topic, hash)
         self.leaked: list[str] = []
         self.sent: Counter[str] = Counter()
@@ -125,13 +135,15 @@ class Fuzzer:
             else:
                 command_id = f"{account}-{self._n}" if self.rng.random() < 0.95 else payloads.text(self.rng, 70)
                 self.ids[account].append(command_id)
-            data = (self.rng.choice([b"online", b"offline", b"", b"\xff", payloads.garbage(self.rng)])
+            data = (self.rng.choice([b"online", b"offline", b"", b"\xff", payloads.garbage(self.rng)[:payloads.MAX_SENT]])
                     if kind == "status" else payloads.payload(kind, self.rng, command_id))
             qos = self.rng.choice((0, 1, 1, 2))
             retain = self.rng.random() < 0.05
             group = self.group(topic, allowed)
             self.clients[account].publish(topic, data, qos, retain, group)
             self.published[allowed].add((topic, hash(data)))
+            if allowed and kind in ("take", "command", "rating") and (data or not retain):
+                self.expected_replies += 1
             self.sent[group] += 1
             if (i + 1) % batch == 0:
                 self.sync()
@@ -173,6 +185,10 @@ class Fuzzer:
         """Check every message the clients received since the last call."""
         for topic, data in self.monitor.take_received():
             pair = (topic, hash(data))
+            if data == b"" and self.site.topics.route(topic) in self.command_routes:
+                continue  # the server clearing a command someone published retained
+            if topic == self.server_status and data in (b"online", b"offline"):
+                continue  # the server's own status (the devices' attempts are refused by their PUBACKs)
             if pair in self.published[False] and pair not in self.published[True]:
                 self.leaked.append(f"{topic}: {data[:80]!r}")
         for account, client in self.clients.items():
@@ -269,7 +285,7 @@ def final_checks(fuzzer: Fuzzer, restart: bool = True) -> dict[str, Any]:
     violations: list[str] = []
     fuzzer.sync()
     replayed = 0
-    if restart:  # retained commands come again to a restarted server: answered, never applied again
+    if restart:  # a restarted server is sent no retained command (retain handling 2): nothing to answer
         seq, before = _head(site), len(fuzzer.wire)
         site.stop_server()
         site.start_server()
@@ -279,6 +295,9 @@ def final_checks(fuzzer: Fuzzer, restart: bool = True) -> dict[str, Any]:
         if _head(site) != seq:
             violations.append(f"a restart changed the database: events {seq} -> {_head(site)}")
     fuzzer.collect()
+    answered = sum(fuzzer.replies.values())
+    if answered != fuzzer.expected_replies:  # a refused command too gets its reply, bad_request
+        violations.append(f"{fuzzer.expected_replies} commands sent, {answered} replies")
     log = site.server_log_text()
     for marker in ("Traceback", "failed to handle"):
         if marker in log:
@@ -318,7 +337,7 @@ def final_checks(fuzzer: Fuzzer, restart: bool = True) -> dict[str, Any]:
     if fuzzer.board_seq != head:
         violations.append(f"the last board has seq {fuzzer.board_seq}, the last event is {head}")
     return {"alive": site.server_alive(), "violations": violations, "take": took, "next": called,
-            "replayed_after_restart": replayed}
+            "replayed_after_restart": replayed, "commands_answered": answered, "commands_sent": fuzzer.expected_replies}
 
 
 def _head(site: Site) -> int:

@@ -12,15 +12,19 @@ import random
 import string
 from typing import Any, Callable
 
-from queuebox.protocol import COUNTER_ACTIONS, COUNTER_STATES, EVENT_TYPES, ERROR_CODES, MAX_PAYLOAD
+from queuebox.protocol import COUNTER_ACTIONS, COUNTER_STATES, EVENT_TYPES, ERROR_CODES, MAX_PACKET_SIZE, MAX_PAYLOAD
 
 # Texts that have broken parsers elsewhere: Vietnamese (NFC and decomposed), controls,
-# direction marks, a NUL, non-ASCII digits, emoji, lookalikes of our own values.
+# direction marks, a NUL, non-ASCII digits, emoji, lookalikes of our own values, lone
+# surrogates (sent as JSON escapes, see `_dumps`) and a valid surrogate pair.
 ODD_TEXTS = ["", " ", "A", "a", "AB", "ABCD", "Đ", "Ạ", "A023", "A²", "٣", "Mời số A023 đến quầy 3",
              "Mo\u0300\u031bi", "\u202equầy\u202c", "\x00", "\n\t\r",
              "💥", "null", "true", "{}", "[]", "\"", "\\", "next", "NEXT", "transfer", "x" * 65, "x" * 64,
              "é" * 300, "1e999", "-0", "0x10", "2026-11-23T09:00:00+07:00", "2026-11-23T09:00:00",
-             "9999-12-31T23:59:59+14:00", "0001-01-01T00:00:00-23:59"]
+             "9999-12-31T23:59:59+14:00", "0001-01-01T00:00:00-23:59", "\ud800", "s1\udfff", "\udbff\udc00"]
+# The largest payload sent: the broker disconnects a client whose packet is over MAX_PACKET_SIZE
+# (tests/integration/test_mqtt_hardening.py), so bigger ones would only measure reconnections.
+MAX_SENT = MAX_PACKET_SIZE - 512
 HUGE_NUMBERS = [0, -1, 1, 2, 3, 4, 5, 2**31, 2**53 + 1, 2**63, -2**63 - 1, 10**300, -10**300, 1.0, 2.5, -0.0,
                 1e308, -1e308, 5e-324, 3.0, 4.0000000000000001]
 NUMBER_LITERALS = [b"1e999", b"-1e999", b"NaN", b"Infinity", b"-Infinity", b"1" * 4000, b"0.1e-99999", b"01",
@@ -64,7 +68,7 @@ def service(rng: random.Random) -> str:
 def take(rng: random.Random, command_id: str) -> dict[str, Any]:
     message: dict[str, Any] = {"id": command_id, "service": service(rng)}
     if rng.random() < 0.5:
-        message["priority"] = rng.random() < 0.2
+        message["priority"] = rng.choice([None, False, True, False])  # null counts as absent
     return message
 
 
@@ -77,6 +81,9 @@ def command(rng: random.Random, command_id: str) -> dict[str, Any]:
         message["ticket"] = rng.choice(["A001", "A002", "B001", "C003", "Z999"]) if rng.random() < 0.8 else text(rng)
     if rng.random() < 0.2:
         message["reason"] = text(rng, 40)
+    for key in ("to", "ticket", "reason"):
+        if key not in message and rng.random() < 0.05:
+            message[key] = None  # null counts as absent
     return message
 
 
@@ -119,7 +126,10 @@ VALID: dict[str, Callable[[random.Random, str], dict[str, Any]]] = {
 # --- breaking them ---------------------------------------------------------------------------
 
 def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    try:
+        return json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: only a JSON escape carries it, "\ud800"
+        return json.dumps(obj).encode("ascii")
 
 
 def mutate_object(obj: dict[str, Any], rng: random.Random) -> dict[str, Any]:
@@ -136,7 +146,7 @@ def mutate_object(obj: dict[str, Any], rng: random.Random) -> dict[str, Any]:
 
 
 def _deep(rng: random.Random) -> bytes:
-    depth = rng.choice([50, 500, 1000, 2000, 100_000])
+    depth = rng.choice([50, 500, 1000, 1200])  # deeper than the parser allows, under MAX_SENT
     opener, closer = rng.choice([(b"[", b"]"), (b'{"a":', b"}")])
     return opener * depth + b"1" + closer * depth
 
@@ -158,8 +168,18 @@ def mutate_bytes(data: bytes, rng: random.Random) -> bytes:
         lambda: data[:-1] + b',"pad":"' + b"x" * (MAX_PAYLOAD - len(data) + rng.randint(-3, 3)) + b'"}',
         lambda: data + b" " * (MAX_PAYLOAD + 1 - len(data)),
         lambda: _deep(rng),
+        lambda: _lone_surrogate(data, rng),
     ]
     return rng.choice(ops)()
+
+
+def _lone_surrogate(data: bytes, rng: random.Random) -> bytes:
+    """`data` with a lone surrogate escape before one of its quotes: inside a string when the
+    quote closes one (finding 13 of issue 14), else a JSON syntax error."""
+    quotes = [i for i, byte in enumerate(data) if byte == ord('"')]
+    escape = b"\\u%04x" % rng.choice([0xD800, 0xDBFF, 0xDC00, 0xDFFF])
+    i = rng.choice(quotes) if quotes else len(data)
+    return data[:i] + escape + data[i:]
 
 
 def _flip(data: bytes, rng: random.Random) -> bytes:
@@ -182,20 +202,22 @@ def garbage(rng: random.Random) -> bytes:
         lambda: rng.choice([b"", b" ", b"null", b"online", b"offline", b"{}", b"[]", b'"x"', b"0", b"\xff\xfe"]),
         lambda: rng.choice(NUMBER_LITERALS),
         lambda: _deep(rng),
-        lambda: b"{" + b'"a":1,' * rng.randint(700, 2000) + b'"b":2}',  # many keys, often over the limit
-        lambda: bytes(rng.randint(0, 255) for _ in range(MAX_PAYLOAD + rng.randint(1, 60_000))),
+        lambda: b"{" + b'"a":1,' * rng.randint(700, (MAX_SENT - 20) // 6) + b'"b":2}',  # many keys, often over
+        lambda: bytes(rng.randint(0, 255) for _ in range(rng.randint(MAX_PAYLOAD + 1, MAX_SENT))),
     ])()
 
 
 def payload(kind: str, rng: random.Random, command_id: str) -> bytes:
     """One payload for a topic of `kind` (a key of VALID): valid about half of the time, else
-    a mutated object, mutated bytes, or garbage."""
+    a mutated object, mutated bytes, or garbage; at most MAX_SENT bytes (cut there)."""
     message = VALID[kind](rng, command_id)
     roll = rng.random()
     if roll < 0.5:
-        return _dumps(message)
-    if roll < 0.75:
-        return _dumps(mutate_object(message, rng))
-    if roll < 0.93:
-        return mutate_bytes(_dumps(message), rng)
-    return garbage(rng)
+        data = _dumps(message)
+    elif roll < 0.75:
+        data = _dumps(mutate_object(message, rng))
+    elif roll < 0.93:
+        data = mutate_bytes(_dumps(message), rng)
+    else:
+        data = garbage(rng)
+    return data[:MAX_SENT]

@@ -41,7 +41,8 @@ class Site:
         base = dataclasses.replace(base, devices=dataclasses.replace(base.devices, kiosks=("kiosk1", "kiosk2")))
         self.broker_port, self.web_port = free_port(), free_port()
         probe = dataclasses.replace(base, mqtt=dataclasses.replace(base.mqtt, port=self.broker_port))
-        write_credentials(probe, self.folder / "mqtt", group=grp.getgrgid(os.getegid()).gr_name)
+        write_credentials(probe, self.folder / "mqtt", group=grp.getgrgid(os.getegid()).gr_name,
+                          tools=["fuzz-monitor"])  # the monitor: client ids are bound to accounts
         self.config: Config = demo_config(base, self.folder, self.broker_port, self.web_port)
         self.config_path = write_config(self.config, self.folder / "queuebox.toml")
         self.passwords = read_secrets(self.folder / "mqtt" / SECRETS_FILE)

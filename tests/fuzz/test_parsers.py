@@ -75,7 +75,7 @@ def test_an_accepted_take_holds_what_the_protocol_allows(rng, command_id):
     take = parse_or_refuse(parse_take, data)
     assume(take is not None)
     sent = json.loads(data)
-    assert take == TakeCommand(sent["id"], sent["service"], sent.get("priority", False))
+    assert take == TakeCommand(sent["id"], sent["service"], sent.get("priority") is True)  # null: absent
     assert 0 < len(take.id) <= MAX_ID and take.service.isascii() and take.service.isupper()
     assert 1 <= len(take.service) <= 3 and type(take.priority) is bool
 
@@ -93,6 +93,28 @@ def test_an_accepted_counter_command_holds_what_the_protocol_allows(rng, command
     assert cmd.reason is None or len(cmd.reason) <= MAX_REASON
 
 
+COMMANDS = {"take": parse_take, "command": parse_counter_command, "rating": parse_rating}
+
+
+@pytest.mark.parametrize("kind", list(COMMANDS))
+@FUZZ
+@given(rng=st.randoms(use_true_random=False), command_id=IDS | st.sampled_from(["s1\ud800", "\udfff", "ok"]))
+def test_every_command_gets_a_reply_that_can_be_sent(kind, rng, command_id):
+    """Finding 13 of issue 14: an accepted command's strings can be stored and sent back, and a
+    refused one's reply (its id if usable, else null) can be encoded: no command goes unanswered."""
+    data = payloads.payload(kind, rng, command_id)
+    try:
+        parsed = COMMANDS[kind](data)
+    except ProtocolError as err:
+        reply = {"id": peek_id(data), "ok": False, "error": {"code": err.code, "message": err.message}}
+    else:
+        fields = {k: v for k, v in dataclasses.asdict(parsed).items() if isinstance(v, str)}
+        for value in fields.values():
+            value.encode("utf-8")  # what SQLite stores; raises on a lone surrogate
+        reply = {"id": parsed.id, "ok": True, "ticket": fields}
+    assert parse_reply(encode(reply))["id"] == reply["id"]
+
+
 @FUZZ
 @given(rng=st.randoms(use_true_random=False), command_id=IDS)
 def test_an_accepted_rating_is_a_score_of_one_to_four(rng, command_id):
@@ -103,9 +125,10 @@ def test_an_accepted_rating_is_a_score_of_one_to_four(rng, command_id):
 
 # --- protocol: valid messages round-trip --------------------------------------------------------
 
-@given(command_id=IDS, service=SERVICE_CODES, priority=st.none() | st.booleans())
-def test_a_valid_take_round_trips(command_id, service, priority):
-    message = {"id": command_id, "service": service, **({} if priority is None else {"priority": priority})}
+@given(command_id=IDS, service=SERVICE_CODES, priority=st.none() | st.booleans(), send_null=st.booleans())
+def test_a_valid_take_round_trips(command_id, service, priority, send_null):
+    sent = {} if priority is None and not send_null else {"priority": priority}  # null counts as absent
+    message = {"id": command_id, "service": service, **sent}
     assert parse_take(encode(message)) == TakeCommand(command_id, service, bool(priority))
 
 
