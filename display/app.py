@@ -32,12 +32,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from display.announce import Announcer, CallGate, EspeakSynthesizer, open_player
-from display.board import Board, Highlight, Layout, fixed_texts, follow, layout, next_change, read_board, sample_board
+from display.board import (Board, Highlight, Layout, fixed_texts, follow, layout, next_change, read_board, sample_board,
+                           with_services)
 from queuebox import notify
 from queuebox.bus import Connected, Message
 from queuebox.config import Config
 from queuebox.errors import QueueboxError
-from queuebox.protocol import ProtocolError, Topics, parse_board, parse_event
+from queuebox.protocol import ProtocolError, Topics, parse_board, parse_event, parse_services
 
 logger = logging.getLogger(__name__)
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # pygame is imported later, inside functions
@@ -47,6 +48,7 @@ IDLE_WAKE_S = 0.5  # longest sleep: notice a lost connection, answer the window
 MAX_LENIENT_BYTES = 64 * 1024  # a non-conforming board bigger than this is not even looked at
 DEFAULT_WINDOW = (1280, 720)
 DEFAULT_SCREENSHOT = (1920, 1080)
+SERVICES_GRACE_S = 1.0  # after the board, how long a screenshot waits for the services snapshot
 SAMPLE_TIME = datetime(2026, 11, 23, 2, 41, tzinfo=timezone.utc)  # --sample: a Monday, 09:41 in Vietnam
 
 
@@ -75,6 +77,7 @@ class DisplayApp:
                  offline_after_s: float = OFFLINE_AFTER_S,
                  on_drawn: Callable[[Board, bool], None] | None = None) -> None:
         self.config = config
+        self.board_config = config  # with the services the server sends (names, open or closed) in place
         self.renderer = renderer
         self.inbox = inbox
         self.connected = connected
@@ -139,7 +142,7 @@ class DisplayApp:
             return False
         self._dirty = False
         self._drawn_at = now
-        lay = layout(self.board, now, self.config, self.size, highlight=self.highlight, offline=self.offline,
+        lay = layout(self.board, now, self.board_config, self.size, highlight=self.highlight, offline=self.offline,
                      measure=self.renderer.fonts.measure)
         self._next_change = next_change(now, self.highlight, self.config, paging=lay.paging)
         rects = self.renderer.draw(lay)
@@ -168,10 +171,12 @@ class DisplayApp:
             self.gate.connected(self.monotonic())
             return
         route = self.topics.route(item.topic)
-        if route is None or route.kind not in ("board", "events"):
+        if route is None or route.kind not in ("board", "events", "services"):
             self._warn_once(f"topic:{item.topic}", "dropped a message on unexpected topic %r", item.topic)
         elif route.kind == "board":
             self._on_board(item.payload)
+        elif route.kind == "services":
+            self._on_services(item.payload)
         else:
             self._on_event(item.payload)
 
@@ -191,6 +196,15 @@ class DisplayApp:
         self._dirty = True
         for event in self.gate.board(board.seq):
             self._announce(event)
+
+    def _on_services(self, payload: bytes) -> None:
+        try:
+            raw = parse_services(payload)
+        except ProtocolError as exc:
+            self._warn_once("services", "dropped a bad services snapshot: %s", exc.message)
+            return
+        self.board_config = with_services(self.config, raw)
+        self._dirty = True
 
     def _on_event(self, payload: bytes) -> None:
         try:
@@ -269,12 +283,21 @@ def render_screenshot(config: Config, path: str | Path, size: tuple[int, int], b
     return renderer.save_png(path)
 
 
-def _wait_for_board(config: Config, timeout_s: float) -> Board:
+def display_subscriptions(topics: Topics) -> list[str]:
+    """What a display reads: the board, the events (to announce calls) and the services."""
+    return [topics.board(), topics.events(), topics.services()]
+
+
+def _wait_for_board(config: Config, timeout_s: float) -> tuple[Board, Config]:
+    """The live board, and `config` with the server's services (both retained, so they come at
+    once; a server older than the `services` topic sends none: then the config's own)."""
     from queuebox.bus import Bus
 
     topics = Topics(config.mqtt.root, config.site.id)
-    bus = Bus(config.mqtt, topics, display_client_id(config), subscriptions=[topics.board()])
+    bus = Bus(config.mqtt, topics, display_client_id(config), subscriptions=[topics.board(), topics.services()])
     bus.start()
+    board: Board | None = None
+    shown = config
     try:
         deadline = time.monotonic() + timeout_s
         while (left := deadline - time.monotonic()) > 0:
@@ -282,15 +305,25 @@ def _wait_for_board(config: Config, timeout_s: float) -> Board:
                 item = bus.inbox.get(timeout=left)
             except queue.Empty:
                 break
-            if isinstance(item, Message) and item.topic == topics.board():
-                try:
-                    return read_board(parse_board(item.payload))
-                except ProtocolError as exc:
-                    logger.warning("ignored a bad board: %s", exc.message)
+            if not isinstance(item, Message):
+                continue
+            try:
+                if item.topic == topics.board():
+                    board = read_board(parse_board(item.payload))
+                    deadline = min(deadline, time.monotonic() + SERVICES_GRACE_S)
+                elif item.topic == topics.services():
+                    shown = with_services(config, parse_services(item.payload))
+            except ProtocolError as exc:
+                logger.warning("ignored a bad %s: %s", item.topic.rsplit("/", 1)[-1], exc.message)
+            if board is not None and shown is not config:
+                break
     finally:
         bus.stop()
-    raise QueueboxError(f"no board from the broker at {config.mqtt.host}:{config.mqtt.port} within {timeout_s:g} s "
-                        "(is `queuebox server` running?); --sample draws an example board without one")
+    if board is None:
+        raise QueueboxError(f"no board from the broker at {config.mqtt.host}:{config.mqtt.port} within "
+                            f"{timeout_s:g} s (is `queuebox server` running?); --sample draws an example board "
+                            "without one")
+    return board, shown
 
 
 # What pygame-ce's own SDL loads from the system to draw full screen without a desktop (KMSDRM),
@@ -350,8 +383,8 @@ def run_display(config: Config, *, windowed: bool = False, screenshot: str | Non
         shot_size = size or (config.display.width or DEFAULT_SCREENSHOT[0],
                              config.display.height or DEFAULT_SCREENSHOT[1])
         now = SAMPLE_TIME if sample else wall_clock()  # a sample is the same picture every time
-        board = sample_board(config, now) if sample else _wait_for_board(config, wait_s)
-        path = render_screenshot(config, screenshot, shot_size, board, now)
+        board, shown = (sample_board(config, now), config) if sample else _wait_for_board(config, wait_s)
+        path = render_screenshot(shown, screenshot, shot_size, board, now)
         print(f"wrote {path} ({shot_size[0]}x{shot_size[1]})")
         return 0
     if sample:
@@ -389,7 +422,7 @@ def run_display(config: Config, *, windowed: bool = False, screenshot: str | Non
                 logger.warning("espeak-ng is not installed: calls are chimed, not spoken")
             announcer = Announcer(config, player, speech if speech.available else None)
     topics = Topics(config.mqtt.root, config.site.id)
-    bus = Bus(config.mqtt, topics, display_client_id(config), subscriptions=[topics.board(), topics.events()])
+    bus = Bus(config.mqtt, topics, display_client_id(config), subscriptions=display_subscriptions(topics))
     log = DrawnLog(drawn_log) if drawn_log else None
     app = DisplayApp(config, renderer, bus.inbox, connected=bus.connected.is_set, topics=topics,
                      announcer=announcer, present=present, on_drawn=log)

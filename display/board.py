@@ -20,6 +20,7 @@ tests. Text that does not fit is shrunk down to `min_size`, then cut with "…".
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import unicodedata
@@ -28,7 +29,8 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-from queuebox.config import MAX_MESSAGE, Config
+from queuebox.config import MAX_MESSAGE, Config, ServiceConfig
+from queuebox.protocol import MAX_SERVICES as SNAPSHOT_SERVICES
 
 Measure = Callable[[str, int, bool], float]
 
@@ -388,6 +390,23 @@ def _local(now: datetime, config: Config) -> datetime:
     return now.astimezone(zone) if now.tzinfo is not None else now.replace(tzinfo=zone)
 
 
+def with_services(config: Config, raw: Any) -> Config:
+    """`config` with the services of a `services` snapshot (decoded JSON) in place of its own,
+    so the board shows the centre as the server knows it (names saved on the web, open or
+    closed now). Entries that make no sense are skipped; a snapshot with none leaves `config`
+    as it is. Never raises."""
+    items = raw.get("services") if isinstance(raw, dict) else None
+    found: list[ServiceConfig] = []
+    for item in items[:SNAPSHOT_SERVICES] if isinstance(items, list) else ():
+        code = clean(item.get("code"), CLIP["service"]) if isinstance(item, dict) else ""
+        if not code or any(s.code == code for s in found):
+            continue
+        found.append(ServiceConfig(code=code, name_vi=clean(item.get("name_vi"), CLIP["name"]) or code,
+                                   name_en=clean(item.get("name_en"), CLIP["name"]),
+                                   override="closed" if item.get("open") is False else "open"))
+    return dataclasses.replace(config, services=tuple(found)) if found else config
+
+
 def service_names(config: Config, code: str) -> dict[str, str]:
     """The service's name by language; the code itself when the config does not know it."""
     svc = next((s for s in config.services if s.code == code), None)
@@ -633,6 +652,7 @@ def _waiting(b: _Builder, board: Board, config: Config, region: tuple[float, ...
         return
     pad = 0.02 * u
     names = {code: service_names(config, code) for code in codes}
+    closed_codes = {s.code for s in config.services if s.override == "closed"}
     mains = [names[code].get(first) or names[code]["vi"] for code in codes]
     widest_count = max([str(board.count(c) or 0) for c in codes] + ["00"], key=len)
     plans = [_waiting_plan(b, mains, widest_count, w, h, cols) for cols in range(1, MAX_WAITING_COLUMNS + 1)]
@@ -655,7 +675,9 @@ def _waiting(b: _Builder, board: Board, config: Config, region: tuple[float, ...
         main_h = inner_h * 0.64 if sub else inner_h
         if sub and _name_size(b, main, name_w, main_h) < 0.042 * u:  # a long name: all the room, no translation
             sub, main_h = "", inner_h
-        b.lines(f"waiting.{code}.name", main, rx + pad, inner_y, name_w, main_h, 0.05 * u, bold=True)
+        closed = code in closed_codes  # still listed: people may be waiting in it
+        b.lines(f"waiting.{code}.name", main, rx + pad, inner_y, name_w, main_h, 0.05 * u, bold=True,
+                colour="muted" if closed else "text")
         if sub:
             b.text(f"waiting.{code}.name2", sub, rx + pad, inner_y + main_h, name_w, inner_h - main_h, 0.032 * u,
                    colour="muted")

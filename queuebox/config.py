@@ -240,8 +240,11 @@ class DisplayConfig:
 @dataclass(frozen=True)
 class Config:
     site: SiteConfig = _key("The centre.")
-    services: tuple[ServiceConfig, ...] = _key("Service fields ([[services]] tables).")
-    counters: tuple[CounterConfig, ...] = _key("Counters ([[counters]] tables).")
+    services: tuple[ServiceConfig, ...] = _key(
+        "Service fields ([[services]] tables): the server's; a display or kiosk Pi may leave them out "
+        "(it takes them from the server).", ())
+    counters: tuple[CounterConfig, ...] = _key(
+        "Counters ([[counters]] tables): the server's; a device Pi may leave them out.", ())
     queue: QueueConfig = _key("Queue policy.", QueueConfig())
     database: DatabaseConfig = _key("Storage.", DatabaseConfig())
     mqtt: MqttConfig = _key("Connection to the MQTT broker.", MqttConfig())

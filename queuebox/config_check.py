@@ -130,8 +130,6 @@ def check(config: Config) -> Iterator[str]:
         yield from _check_site(config.site)
     codes: set[str] = set()
     if config.services is not INVALID:
-        if not config.services:
-            yield "services: at least one service is needed"
         for i, s in enumerate(config.services):
             if _valid(s):
                 yield from _check_service(f"services[{i}]", s, codes)
@@ -140,7 +138,7 @@ def check(config: Config) -> Iterator[str]:
     if config.services is not INVALID:
         yield from _check_label_overlap([s for s in config.services if _valid(s)])
     if config.counters is not INVALID:
-        if not config.counters:
+        if not config.counters and config.services:  # a device's config may have neither
             yield "counters: at least one counter is needed"
         ids: set[str] = set()
         for i, c in enumerate(config.counters):

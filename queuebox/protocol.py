@@ -68,6 +68,7 @@ __all__ = [
     "MAX_PACKET_SIZE",
     "MAX_PAYLOAD",
     "MAX_REASON",
+    "MAX_SERVICES",
     "ProtocolError",
     "RATING_SCORES",
     "RatingCommand",
@@ -82,6 +83,7 @@ __all__ = [
     "parse_moment",
     "parse_rating",
     "parse_reply",
+    "parse_services",
     "parse_take",
     "peek_id",
 ]
@@ -93,6 +95,7 @@ MAX_PACKET_SIZE = 8192
 MAX_LABEL = 16  # characters of a ticket label in a `call` command
 MAX_REASON = 200  # characters of a `reason`
 MAX_CALLS = 10  # entries of the board's `calls`
+MAX_SERVICES = 64  # entries of the `services` snapshot
 
 COUNTER_ACTIONS = ("next", "recall", "start", "done", "no_show", "transfer", "call", "pause", "resume")
 # One letter per action, the same on the counter console's keyboard and the simulated keypad's
@@ -118,7 +121,7 @@ _KIOSK_LEAVES = {"take": "take", "reply": "kiosk_reply"}
 @dataclass(frozen=True)
 class Route:
     """What an incoming topic is: its `kind` and the kiosk/counter/client id in it (None for board/events)."""
-    kind: str  # take, kiosk_reply, command, counter_reply, rating, state, board, events or status
+    kind: str  # take, kiosk_reply, command, counter_reply, rating, state, board, events, services or status
     device: str | None
 
 
@@ -171,6 +174,10 @@ class Topics:
         """The stream of committed events."""
         return self._topic("events")
 
+    def services(self) -> str:
+        """The retained list of the centre's services as the server knows them: names, open or not."""
+        return self._topic("services")
+
     def status(self, client: str) -> str:
         """The retained online/offline status of MQTT client `client`."""
         return self._topic("status", _check_device("client", client))
@@ -190,6 +197,8 @@ class Topics:
                 return Route("board", None)
             case ["events"]:
                 return Route("events", None)
+            case ["services"]:
+                return Route("services", None)
             case ["kiosk", device, leaf] if leaf in _KIOSK_LEAVES and _DEVICE_ID.fullmatch(device):
                 return Route(_KIOSK_LEAVES[leaf], device)
             case ["counter", device, leaf] if leaf in _COUNTER_LEAVES and _DEVICE_ID.fullmatch(device):
@@ -308,6 +317,21 @@ def parse_board(payload: bytes | str) -> dict[str, Any]:
         c.integer("recall", low=0)
     f.counts("waiting")
     f.text("message", required=True)
+    return obj
+
+
+def parse_services(payload: bytes | str) -> dict[str, Any]:
+    """A retained `services` snapshot, validated: ``{"seq", "services": [{"code", "name_vi",
+    "name_en", "open"}, …]}`` in the order the centre lists them; returns the dict."""
+    obj = load_object(payload)
+    f = Fields(obj)
+    f.integer("seq", low=0)
+    for i, item in enumerate(f.array("services", MAX_SERVICES)):
+        s = f.child(f"services[{i}]", item)
+        s.service("code")
+        s.text("name_vi", required=True)
+        s.text("name_en")
+        s.boolean("open")
     return obj
 
 

@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterator
 from queuebox.clock import business_day, iso, trusted_now, utc_now
 from queuebox.config import Config
 from queuebox.errors import CommandRejected, ConfigError
+from queuebox.protocol import MAX_PAYLOAD, MAX_SERVICES, encode
 from server import rules, settings, store
 from server.rules import Outcome, QueueState, Ticket
 from server.store import EventRecord
@@ -349,6 +350,25 @@ class Engine:
                                 "waiting": {code: waiting.get(code, 0) for code in cfg.services},
                                 "rating_until": iso(until, self.config.zone) if until and until >= now else None}
         return board, counters
+
+    def services_snapshot(self) -> dict[str, Any]:
+        """The retained `services` payload: every service as the server knows it now (names saved
+        on the web included), in order, and whether it takes tickets at this moment. Names are
+        shortened, if need be, to keep it within the protocol's payload size."""
+        with self._lock, self._reading() as conn:
+            _state, now = self._current(conn)
+            seq, _ = store.head(self._db)
+            config = self.config
+        local = now.astimezone(config.zone)
+        services = [{"code": s.code, "name_vi": s.name_vi, "name_en": s.name_en, "open": s.is_open(local)}
+                    for s in config.services[:MAX_SERVICES]]
+        payload = {"seq": seq, "services": services}
+        for limit in (48, 32, 16):  # only a centre with dozens of long names needs this
+            if len(encode(payload)) <= MAX_PAYLOAD:
+                break
+            for item in services:
+                item["name_vi"], item["name_en"] = item["name_vi"][:limit], item["name_en"][:limit]
+        return payload
 
     def _current(self, conn: Any) -> tuple[QueueState, datetime]:
         seq, last_at = store.head(self._db)

@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 REPLAYED_EVENTS = 50  # more than a crash can lose: one command commits a handful
 SNAPSHOT_EVERY_S = 0.05  # under a burst, the board is still republished at least this often
+SERVICES_EVERY_S = 5.0  # how often opening hours are looked at when nothing else happens
 STATE_REFRESH_S = 2.0  # a counter state whose waiting counts alone changed is re-sent at most this often
 
 
@@ -57,6 +58,8 @@ class MqttBridge:
         # counter id -> (state as last sent, less seq; when): only changes are sent again
         self._published_states: dict[str, tuple[dict[str, Any], float]] = {}
         self._counts_due: float | None = None  # when held-back changes of waiting counts must go out
+        self._published_services: list[dict[str, Any]] | None = None  # as last sent
+        self._services_due = 0.0  # when opening hours are looked at again
 
     def serve(self, stop: threading.Event) -> None:
         """Handle inbox items until `stop` is set; no input stops the loop."""
@@ -67,6 +70,8 @@ class MqttBridge:
             elif self._counts_due is not None and time.monotonic() >= self._counts_due:
                 self._counts_due = None
                 self._publish_states(self.engine.snapshots()[1])
+            elif self.bus.connected.is_set() and time.monotonic() >= self._services_due:
+                self._publish_services()  # a service opening or closing by the clock
             try:
                 item = self.bus.inbox.get(timeout=0.2)
             except queue.Empty:
@@ -83,6 +88,7 @@ class MqttBridge:
                 for record in self.engine.recent_events(REPLAYED_EVENTS):
                     self.bus.publish(self.topics.events(), record.message())
             self._published_states.clear()  # the broker may have lost its retained messages: send all
+            self._published_services = None
             self.publish_snapshots()
             return
         if isinstance(item, Committed):
@@ -137,10 +143,21 @@ class MqttBridge:
         self.publish_snapshots()
 
     def publish_snapshots(self) -> None:
-        """Publish the retained board, and the retained state of each counter that changed."""
+        """Publish the retained board, the services if they changed, and the retained state of
+        each counter that changed."""
         board, counters = self.engine.snapshots()
         self.bus.publish(self.topics.board(), board, retain=True)
+        self._publish_services()
         self._publish_states(counters)
+
+    def _publish_services(self) -> None:
+        """The retained `services` snapshot, when names or open/closed changed since it was sent
+        (a manager's change on the web, or opening hours beginning or ending)."""
+        services = self.engine.services_snapshot()
+        if services["services"] != self._published_services:
+            self.bus.publish(self.topics.services(), services, retain=True)
+            self._published_services = services["services"]
+        self._services_due = time.monotonic() + SERVICES_EVERY_S
 
     def _publish_states(self, counters: dict[str, dict[str, Any]]) -> None:
         """Send each counter's state that changed since it was last sent. A change of its waiting

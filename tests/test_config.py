@@ -285,13 +285,18 @@ def test_duplicate_counter_ids_are_reported():
     assert has_problem(info.value.problems, "counters[1].id", "'1' is used by another counter")
 
 
-@pytest.mark.parametrize("section", ["site", "services", "counters"])
-def test_missing_required_section_is_reported(section):
+def test_missing_site_is_reported():
     raw = minimal()
-    del raw[section]
+    del raw["site"]
     with pytest.raises(ConfigError) as info:
         config_from_dict(raw)
-    assert has_problem(info.value.problems, section, "required key is missing")
+    assert has_problem(info.value.problems, "site", "required key is missing")
+
+
+def test_a_device_config_needs_no_services_nor_counters():
+    """A display or kiosk Pi takes them from the server (the retained `services` snapshot)."""
+    config = config_from_dict({"site": minimal()["site"], "mqtt": {"username": "display-display1", "password": "x"}})
+    assert config.services == () and config.counters == ()
 
 
 def test_valid_minimal_config_takes_defaults():

@@ -209,7 +209,6 @@ _KNOWN = [
     (r"^(?P<a>\S+) and (?P<b>\S+) print the same labels",
      N_("Services %(a)s and %(b)s would print the same labels: put {code} in the label format "
         "or give them number ranges that do not overlap.")),
-    (r"at least one service is needed", N_("At least one service is needed.")),
     (r"at least one counter is needed", N_("At least one counter is needed.")),
 ]
 # Where a service's or counter's key path points in its form.

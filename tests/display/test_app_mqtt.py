@@ -11,7 +11,7 @@ import pygame
 import pytest
 
 from display.announce import Announcer
-from display.app import DisplayApp, display_client_id
+from display.app import DisplayApp, display_client_id, display_subscriptions
 from display.board import Board, layout
 from display.render import Fonts, Renderer
 from queuebox.bus import Bus
@@ -27,7 +27,7 @@ class Display:
     def __init__(self, config, fonts) -> None:
         self.topics = Topics(config.mqtt.root, config.site.id)
         self.bus = Bus(config.mqtt, self.topics, display_client_id(config),
-                       subscriptions=[self.topics.board(), self.topics.events()])
+                       subscriptions=display_subscriptions(self.topics))
         self.player = FakePlayer(time.monotonic)
         announcer = Announcer(config, self.player, FakeSynth(seconds=0.05), chime=fake_wav(0.05), threaded=False)
         self.app = DisplayApp(config, Renderer(pygame.Surface((1280, 720)), fonts), self.bus.inbox,
@@ -197,3 +197,26 @@ def test_follow_keeps_a_headless_screenshot_up_to_date(config, server, broker, t
             code = child.wait(timeout=WAIT_S)
     assert code == 0, (tmp_path / "display.log").read_text()
     assert not list(tmp_path.glob(".live.partial*"))
+
+
+def test_a_display_configured_without_services_shows_the_centre_as_the_server_knows_it(config, fonts, server):
+    """Names, new services and closing come from the server's retained `services`, not the display's file."""
+    import dataclasses
+
+    from server.settings import raw_config
+    bare = dataclasses.replace(config, services=(), counters=())
+    display = Display(bare, fonts)
+    try:
+        display.run_until(lambda: display.shows("waiting.A.name", "Đất đai"), "the server's service A")
+        services = raw_config(server.engine.config)["services"]
+        services[0] = {**services[0], "name_vi": "Đất đai - Nhà ở"}
+        services[1] = {**services[1], "override": "closed"}
+        services.append({**services[2], "code": "F", "name_vi": "Trả kết quả", "name_en": "Results"})
+        server.engine.reconfigure({"services": services}, "manager")
+        display.run_until(lambda: display.shows("waiting.F.name", "Trả kết quả"), "the service added on the web")
+        lay = display.app.drawn
+        shown_a = " ".join(b.text for b in (lay.box("waiting.A.name"), lay.box("waiting.A.name.line2")) if b)
+        assert shown_a == "Đất đai - Nhà ở"
+        assert lay.box("waiting.B.name").colour == "muted" and lay.box("waiting.A.name").colour == "text"
+    finally:
+        display.stop()
