@@ -127,6 +127,10 @@ def press() -> Any:
     code = body["service"].upper()
     if code not in {c.upper() for c in config.kiosk.buttons}:
         return json_error(400, "unknown_service", _("There is no such service."))
+    service = next((s for s in kiosk_services() if s["code"] == code), None)
+    if service is not None and not service["open"]:  # the kiosk would refuse it too, unseen on this page
+        return json_error(409, "service_closed", _("%(name)s is not taking tickets now: a manager closed it, or it "
+                                                   "is outside its opening hours.", name=service["name_vi"]))
     priority = bool(body.get("priority")) and bool(config.kiosk.priority_button)
     text = f"priority {code.lower()}" if priority else code.lower()
     publish = _dev().publish
@@ -142,7 +146,9 @@ def press() -> Any:
 
 @bp.get("/tickets.json")
 def tickets() -> Any:
-    return jsonify({"tickets": ticket_list(_dev().tickets)})
+    """What the page polls: the printed tickets, and the services with whether each is open now
+    (a manager closing one on the web greys its button out within a poll)."""
+    return jsonify({"tickets": ticket_list(_dev().tickets), "services": kiosk_services()})
 
 
 @bp.get("/tickets/<name>")

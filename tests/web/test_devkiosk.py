@@ -143,7 +143,6 @@ def test_the_page_has_no_priority_toggle_without_a_priority_button(tmp_path, clo
     ({"service": "A"}, "a"),
     ({"service": "b", "priority": False}, "b"),
     ({"service": "B", "priority": True}, "priority b"),
-    ({"service": "C"}, "c"),  # closed: the kiosk refuses it, as a real press would be refused
 ])
 def test_a_press_is_published_to_the_simulated_kiosk(dev, published, body, text):
     response = press(dev, body)
@@ -206,7 +205,7 @@ def test_only_the_newest_tickets_are_listed(dev, tickets):
 
 def test_no_folder_yet_is_no_ticket_yet(dev):
     response = dev.get("/dev/kiosk/tickets.json")
-    assert response.status_code == 200 and response.get_json() == {"tickets": []}
+    assert response.status_code == 200 and response.get_json()["tickets"] == []
     assert "Chưa in phiếu nào." in dev.get("/dev/kiosk/").get_data(as_text=True)
 
 
@@ -233,3 +232,33 @@ def test_nothing_outside_the_ticket_pictures_is_served(dev, tickets, tmp_path, p
         body = response.data
     assert response.status_code == 404
     assert b"outside the folder" not in body and b"printer bytes" not in body
+
+
+def test_a_press_on_a_closed_service_says_why_and_is_not_sent(dev, published):
+    """C is closed by a manager: the kiosk would refuse it; the page says so at once instead of waiting."""
+    response = press(dev, {"service": "C"})
+    assert response.status_code == 409 and response.json["error"]["code"] == "service_closed"
+    assert "Đăng ký kinh doanh hiện không cấp số" in response.json["error"]["message"]
+    assert published == []
+
+
+def test_the_page_follows_a_service_closed_on_the_web_while_it_is_open(engine, published, tickets, page):
+    """In Chromium: A's button greys out within a poll of the page after a manager closes A."""
+    from playwright.sync_api import expect
+
+    from server.settings import raw_config
+    from tests.web.browser import LiveServer
+    with LiveServer(dev_app(engine, lambda topic, text: published.append((topic, text)), tickets)) as server:
+        page.goto(f"{server.url}/dev/kiosk/")
+        button = page.locator("button[data-service=A]")
+        expect(button).to_be_enabled()
+        expect(page.locator("button[data-service=C]")).to_be_disabled()
+        services = raw_config(engine.config)["services"]
+        engine.reconfigure({"services": [{**s, "override": "closed"} if s["code"] == "A" else s for s in services]},
+                           "manager")
+        expect(button).to_be_disabled(timeout=5000)
+        expect(button.locator(".dk-closed")).to_be_visible()
+        services = raw_config(engine.config)["services"]
+        engine.reconfigure({"services": [{**s, "override": "open"} if s["code"] in "AC" else s for s in services]},
+                           "manager")
+        expect(page.locator("button[data-service=C]")).to_be_enabled(timeout=5000)

@@ -85,7 +85,11 @@
   async function poll() {
     try {
       const response = await fetch(data.urls.tickets, { headers: { Accept: "application/json" } });
-      if (response.ok) update((await response.json()).tickets);
+      if (response.ok) {
+        const answer = await response.json();
+        update(answer.tickets);
+        if (answer.services) follow(answer.services);
+      }
     } catch (err) {
       // the server is restarting or stopped: keep trying
     }
@@ -109,6 +113,15 @@
       }
     }
     if (changed) render();
+  }
+
+  function follow(services) { // a service opened or closed meanwhile (a manager, or its hours)
+    for (const s of services) {
+      const button = root.querySelector(`button[data-service="${s.code}"]`);
+      if (!button) continue;
+      button.disabled = !s.open;
+      button.querySelector(".dk-closed").hidden = s.open;
+    }
   }
 
   async function press(code) {
