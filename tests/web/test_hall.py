@@ -369,3 +369,10 @@ def test_bad_hall_limits_are_refused_with_their_key(server, fragment):
 
 def test_the_public_port_is_not_checked_while_there_is_no_public_listener():
     assert make_config(server={"public_port": 8080}).server.public_listen == ""
+
+
+def test_the_server_unit_allows_the_open_files_of_both_listeners_at_their_limit():
+    from queuebox.config import ServerConfig
+    unit = (Path(__file__).resolve().parents[2] / "systemd" / "queuebox-server.service").read_text(encoding="utf-8")
+    limits = [line.split("=", 1)[1] for line in unit.splitlines() if line.startswith("LimitNOFILE=")]
+    assert limits and int(limits[0]) >= httpd.descriptors_needed(ServerConfig(public_listen="0.0.0.0"))
