@@ -119,7 +119,7 @@ class ServerConfig:
     port: int = _key("Port of the web server.", 8080)
     public_url: str = _key("Base URL citizens' phones use for ticket status (the QR code).", "http://queuebox.local:8080")
     threads: int = _key("Web worker threads for ordinary requests (live pages have threads of their own, "
-                        "see live_streams).", 64)
+                        "see live_streams); each request takes a few milliseconds.", 16)
     connection_limit: int = _key("Open connections each web listener keeps; at the limit it closes the oldest ones "
                                  "that have no request being served, rather than stop accepting.", 2000)
     request_timeout_s: float = _key("Seconds a client has to send a whole request (headers and body) once it "

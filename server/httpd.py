@@ -134,13 +134,14 @@ class HallServer(TcpWSGIServer):
 
 
 class LiveDispatcher(ThreadedTaskDispatcher):
-    """waitress's worker pool for ordinary requests, plus a pool of its own for live streams."""
+    """waitress's worker pool for ordinary requests, plus a pool of its own for live streams
+    that starts its threads as streams come (up to `stream_threads`), so an appliance with few
+    live pages does not pay the memory of many idle threads."""
 
     def __init__(self, threads: int, stream_threads: int) -> None:
         super().__init__()
-        self.streams = _NamedDispatcher("live")
+        self.streams = _GrowingDispatcher("live", stream_threads)
         self.set_thread_count(threads)
-        self.streams.set_thread_count(stream_threads)
 
     def add_task(self, task: Any) -> None:
         requests = getattr(task, "requests", None)  # the task is a channel with its parsed requests
@@ -154,10 +155,24 @@ class LiveDispatcher(ThreadedTaskDispatcher):
         return super().shutdown(cancel_pending, timeout) and streams
 
 
-class _NamedDispatcher(ThreadedTaskDispatcher):
-    def __init__(self, name: str) -> None:
+class _GrowingDispatcher(ThreadedTaskDispatcher):
+    """A pool that starts a thread when a task finds none idle, up to `most` (they then stay)."""
+
+    def __init__(self, name: str, most: int) -> None:
         super().__init__()
-        self.name = name
+        self.name, self.most = name, most
+
+    def add_task(self, task: Any) -> None:
+        with self.lock:
+            running = len(self.threads) - self.stop_count
+            idle = running - self.active_count - len(self.queue)
+        if idle <= 0 and running < self.most:
+            self.set_thread_count(running + 1)
+        super().add_task(task)
+
+    def shutdown(self, cancel_pending: bool = True, timeout: float = 5) -> bool:
+        self.most = 0  # no new threads while stopping
+        return bool(super().shutdown(cancel_pending, timeout))
 
     def start_new_thread(self, target: Any, thread_no: int) -> None:
         threading.Thread(target=target, name=f"{self.name}-{thread_no}", args=(thread_no,), daemon=True).start()

@@ -119,7 +119,7 @@ def events() -> Response:
 
     def view() -> dict[str, Any]:
         return overview_data(engine, lang)
-    return live_response(view, f"user:{current_user.get_id()}")
+    return live_response(view, f"user:{current_user.get_id()}", shared=("overview", lang))
 
 
 # --- saving -----------------------------------------------------------------------------------

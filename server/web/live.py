@@ -21,15 +21,19 @@ import queue
 import threading
 import time
 from collections import Counter
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, cast
 
 from flask import Response, current_app, request
 
 from server.store import EventRecord
 from server.web.i18n import _
 
+if TYPE_CHECKING:
+    from server.engine import Engine
+
 STREAM_SUFFIX = "/events"  # every live page's stream URL ends so (counter console, rating tablet, overview)
 RETRY_AFTER_S = 60  # what a refused stream is told to wait
+SHARED_MAX_AGE_S = 1.0  # a view rendered for several pages is reused at most this long
 
 
 def is_stream_path(path: str) -> bool:
@@ -38,16 +42,41 @@ def is_stream_path(path: str) -> bool:
 
 
 class Hub:
-    """Fans out 'the database changed' to every open page; thread-safe."""
+    """Fans out 'the database changed' to every open page; thread-safe.
+
+    After a commit every open page renders its view at once; `shared` lets pages that show the
+    same thing (the overviews, two tabs of one console, every console's engine snapshot) render
+    it once per commit instead of once each, which keeps the engine's lock free for commands."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._subscribers: set[queue.Queue[int]] = set()
         self.closed = threading.Event()
+        self.latest = 0  # seq of the last commit published
+        self._shared: dict[Any, tuple[int, float, Any]] = {}  # key -> (seq, monotonic time, value)
+        self._computing: dict[Any, threading.Lock] = {}
+
+    def shared(self, key: Any, compute: Callable[[], Any], max_age_s: float = SHARED_MAX_AGE_S) -> Any:
+        """`compute()`, or the value it gave for `key` since the last commit if that was less than
+        `max_age_s` seconds ago (views carry the server's `now`, which must stay fresh). Callers
+        never change the value. Concurrent callers of one key compute it once."""
+        with self._lock:
+            lock = self._computing.setdefault(key, threading.Lock())
+        with lock:
+            with self._lock:
+                seq = self.latest
+                hit = self._shared.get(key)
+            if hit is not None and hit[0] == seq and time.monotonic() - hit[1] < max_age_s:
+                return hit[2]
+            value = compute()
+            with self._lock:
+                self._shared[key] = (seq, time.monotonic(), value)
+            return value
 
     def publish(self, records: tuple[EventRecord, ...]) -> None:
         seq = records[-1].seq if records else 0
         with self._lock:
+            self.latest = max(self.latest, seq)
             for q in self._subscribers:
                 try:
                     q.put_nowait(seq)
@@ -177,11 +206,32 @@ def _is_loopback(address: str) -> bool:
     return address in LOOPBACK
 
 
-def live_response(view: Callable[[], Any], holder: str) -> Response:
+class SharedReads:
+    """The engine as live views read it: `snapshots()` (the board and every counter's state, the
+    costly read under the engine's lock) is taken once per commit for all open pages. Anything
+    else is the engine's own."""
+
+    def __init__(self, engine: Any, hub: Hub) -> None:
+        self._engine, self._hub = engine, hub
+
+    def snapshots(self) -> Any:
+        return self._hub.shared("engine.snapshots", self._engine.snapshots)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+
+def shared_reads(engine: Engine, hub: Hub) -> Engine:
+    """`engine` for a live view's reads (`SharedReads`), typed as the engine it stands for."""
+    return cast("Engine", SharedReads(engine, hub))
+
+
+def live_response(view: Callable[[], Any], holder: str, shared: Any) -> Response:
     """The response of a live page's stream (call it in the view, with the request's context):
     `view()` as server-sent events while the caps allow, counted until waitress closes the
     response; past a cap a 429 with Retry-After, and nothing subscribed. `holder` names who
-    holds it for the per-user cap (``user:<id>``, ``tablet:<hash>``).
+    holds it for the per-user cap (``user:<id>``, ``tablet:<hash>``); pages with the same
+    `shared` key show the same view, rendered once per commit (see `Hub.shared`).
 
     The pages' scripts treat any refusal as "try again later", not at once (EventSource does
     not reconnect after a non-200 answer by itself)."""
@@ -192,7 +242,8 @@ def live_response(view: Callable[[], Any], holder: str) -> Response:
         message = _("Too many live pages are open. Close some tabs or windows, then reload this page.")
         return Response(message + "\n", status=429, mimetype="text/plain",
                         headers={"Retry-After": str(RETRY_AFTER_S), "Cache-Control": "no-store"})
-    events = stream(app.extensions["queuebox.hub"], view, gone=environ.get("waitress.client_disconnected"))
+    hub: Hub = app.extensions["queuebox.hub"]
+    events = stream(hub, lambda: hub.shared(shared, view), gone=environ.get("waitress.client_disconnected"))
     response = Response(events, mimetype="text/event-stream",
                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     response.call_on_close(close)

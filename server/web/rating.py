@@ -26,9 +26,9 @@ from queuebox.clock import iso
 from queuebox.protocol import ProtocolError, parse_rating
 from server.engine import Engine
 from server.web.auth import role_required
-from server.web.common import db, get_engine
+from server.web.common import db, get_engine, get_hub
 from server.web.i18n import N_, _
-from server.web.live import live_response
+from server.web.live import live_response, shared_reads
 
 bp = Blueprint("rating", __name__)
 
@@ -120,7 +120,8 @@ def events(counter_id: str) -> Response:
     if not tablet_paired(counter_id):
         abort(403)
     tablet = _hash(request.cookies.get(cookie_name(counter_id), ""))
-    return live_response(partial(rate_view, get_engine(), counter_id), f"tablet:{tablet}")
+    view = partial(rate_view, shared_reads(get_engine(), get_hub()), counter_id)
+    return live_response(view, f"tablet:{tablet}", shared=("rate", counter_id))
 
 
 @bp.get("/<counter_id>/rate/state.json")
