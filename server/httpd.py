@@ -168,7 +168,11 @@ class _GrowingDispatcher(ThreadedTaskDispatcher):
             idle = running - self.active_count - len(self.queue)
         if idle <= 0 and running < self.most:
             self.set_thread_count(running + 1)
-        super().add_task(task)
+        elif idle <= 0:
+            logger.warning("web: all %d live-stream threads are busy; a request waits", running)
+        with self.lock:  # waitress's add_task, without its warning about a thread that is only starting
+            self.queue.append(task)
+            self.queue_cv.notify()
 
     def shutdown(self, cancel_pending: bool = True, timeout: float = 5) -> bool:
         self.most = 0  # no new threads while stopping
