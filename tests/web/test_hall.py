@@ -177,20 +177,36 @@ def test_a_connection_trickling_its_headers_is_closed_after_the_request_timeout(
     assert 1.5 < time.monotonic() - start < 6.0  # the 2 s deadline, checked every second, on a loaded machine
 
 
+def _closed_by_server(sock: socket.socket) -> bool:
+    sock.setblocking(False)
+    try:
+        return sock.recv(1) == b""
+    except BlockingIOError:
+        return False
+    except ConnectionResetError:
+        return True
+
+
 @pytest.mark.parametrize("hall", [{"connection_limit": 100}], indirect=True)
 def test_at_the_connection_limit_the_oldest_idle_connections_make_room(hall):
-    idle = [socket.create_connection(("127.0.0.1", hall.staff.port), timeout=5) for _ in range(100)]
-    for sock in idle:
-        sock.sendall(b"GET /login HTTP/1.1\r\n")
+    channels = hall.staff.server.active_channels
+
+    def idle_batch() -> list[socket.socket]:  # 50 connections that begin a request and stop
+        batch = [socket.create_connection(("127.0.0.1", hall.staff.port), timeout=5) for _ in range(50)]
+        for sock in batch:
+            sock.sendall(b"GET /login HTTP/1.1\r\n")
+        assert wait_until(lambda: sum(c.request is not None for c in list(channels.values())) >= len(idle), 5)
+        return batch
+    idle: list[socket.socket] = []
+    older = idle_batch()
+    idle += older
+    newer = idle_batch()
+    idle += newer
     try:
-        status, body = WebSession(hall.staff.port, timeout=5).get("/healthz")
+        status, body = WebSession(hall.staff.port, timeout=5).get("/healthz")  # the 101st connection
         assert status == 200 and b'"ok":true' in body
-        first = idle[0]
-        first.settimeout(5)
-        try:
-            assert first.recv(1) == b""  # the oldest idle connection was closed to make room
-        except ConnectionResetError:
-            pass
+        assert wait_until(lambda: any(_closed_by_server(sock) for sock in older), 5)  # room was made ...
+        assert not any(_closed_by_server(sock) for sock in newer)  # ... from the oldest
     finally:
         for sock in idle:
             sock.close()
