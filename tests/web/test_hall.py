@@ -417,3 +417,29 @@ def test_a_shared_view_is_rendered_again_once_it_is_a_second_old():
     values = iter(range(10))
     first = hub.shared("console", lambda: next(values), max_age_s=0.05)
     assert wait_until(lambda: hub.shared("console", lambda: next(values), max_age_s=0.05) != first, 2)
+
+
+@pytest.mark.parametrize("hall", [{"streams_per_user": 1}], indirect=True)
+def test_a_console_refused_its_live_updates_waits_longer_each_time(hall, chromium):
+    """The second console tab of a clerk allowed one live page: it shows it is offline and asks
+    again after 5 s, then 10 s (counter.js), instead of every few seconds without end."""
+    context = chromium.new_context()
+    try:
+        first = context.new_page()
+        first.goto(f"http://127.0.0.1:{hall.staff.port}/login")
+        first.fill("#login", "clerk1")
+        first.fill("#password", PASSWORD)
+        first.click("button[type=submit]")
+        first.wait_for_url("**/counter/1")
+        assert wait_until(lambda: hall.streams.open_streams == 1, 10)
+        second = context.new_page()
+        asked: list[float] = []
+        second.on("request", lambda r: asked.append(time.monotonic()) if r.url.endswith("/events") else None)
+        second.goto(f"http://127.0.0.1:{hall.staff.port}/counter/1")
+        second.locator("#live.live-off").wait_for(timeout=10_000)
+        second.wait_for_timeout(13_000)  # the browser's own timers run: nothing to poll for
+        gaps = [round(b - a, 1) for a, b in zip(asked, asked[1:])]
+        assert len(asked) == 2 and 4.5 < gaps[0] < 8, gaps  # refused at once, again after 5 s, the next after 10 s
+        assert hall.streams.open_streams == 1
+    finally:
+        context.close()
