@@ -289,7 +289,8 @@ def main() -> int:
     peak_rss = max(phase["rss_mb"] for phase in phases.values())
     result = {
         "bench": "web_hall",
-        "settings": {"malloc_arena_max": os.environ.get("MALLOC_ARENA_MAX"), "seconds": args.seconds, "slow": args.slow, "counters": args.counters,
+        "settings": {"malloc_arena_max": os.environ.get("MALLOC_ARENA_MAX"), "seconds": args.seconds,
+                     "slow": args.slow, "counters": args.counters,
                      "overviews": args.overviews, "streams": 2 * args.counters + args.overviews,
                      "next_rate": args.next_rate},
         "targets": {"p99_ms": TARGET_P99_S * 1000, "rss_mb": TARGET_RSS_MB},
