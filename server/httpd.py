@@ -52,6 +52,7 @@ SPARE_STREAM_THREADS = 8  # threads of the stream pool beyond live_streams: they
 PUBLIC_THREADS = 8  # request workers of the public listener (a status page costs a few ms)
 SHED_BATCH = 16  # connections closed at once when the limit is reached, so we do not sort on every accept
 SHED_LOG_EVERY_S = 60.0
+OUTBUF_BYTES = 64 * 1024
 
 
 def raise_open_files_limit() -> int:
@@ -218,7 +219,10 @@ def make_listener(app: Callable[..., Any], host: str, port: int, *, threads: int
                       max_request_body_size=MAX_BODY + 1, max_request_header_size=MAX_HEADER,
                       # one request read ahead keeps a streaming connection readable, so its close is
                       # seen at once (environ["waitress.client_disconnected"]) rather than at the next write
-                      channel_request_lookahead=1)
+                      channel_request_lookahead=1,
+                      # a connection's output buffer is replaced after this many bytes: waitress keeps what
+                      # it has sent in the buffer until then (16 MB by default), which a live page would fill
+                      outbuf_high_watermark=OUTBUF_BYTES)
     dispatcher: ThreadedTaskDispatcher
     if stream_threads:
         dispatcher = LiveDispatcher(threads, stream_threads)
