@@ -11,7 +11,7 @@ comment every `heartbeat_s` for proxies, and ends within `check_s` of its client
 
 Streams run on a thread pool of their own (`server.httpd`, by `is_stream_path`), sized by
 `server.live_streams`; `StreamLimits` caps them in total, per user (or paired tablet) and per
-address, and the views answer the excess with `too_many_streams()` (429).
+address; `live_response` answers the excess with 429 and a Retry-After.
 """
 
 from __future__ import annotations
