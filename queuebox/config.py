@@ -121,8 +121,23 @@ class ServerConfig:
     listen: str = _key("Address the web server listens on.", "0.0.0.0")
     port: int = _key("Port of the web server.", 8080)
     public_url: str = _key("Base URL citizens' phones use for ticket status (the QR code).", "http://queuebox.local:8080")
-    threads: int = _key("Web worker threads; each open counter console, rating tablet or overview page holds one "
-                        "for its live updates.", 64)
+    threads: int = _key("Web worker threads for ordinary requests (live pages have threads of their own, "
+                        "see live_streams); each request takes a few milliseconds.", 16)
+    connection_limit: int = _key("Open connections each web listener keeps; at the limit it closes the oldest ones "
+                                 "that have no request being served, rather than stop accepting.", 2000)
+    request_timeout_s: float = _key("Seconds a client has to send a whole request (headers and body) once it "
+                                    "began, or its first one after connecting; then the connection is closed.", 10.0)
+    live_streams: int = _key("Live pages (counter consoles, rating tablets, overviews) open at once, each on a "
+                             "thread of its own; more are refused (429). Allow two per counter plus the overviews.",
+                             120)
+    streams_per_user: int = _key("Live pages one staff account or one paired tablet may hold open at once.", 8)
+    streams_per_address: int = _key("Live pages one client address may hold open at once (this machine's own "
+                                    "loopback addresses are not counted).", 24)
+    public_listen: str = _key("Address of a second web listener for citizens' phones that serves only the public "
+                              "pages (ticket status), with its own workers; \"\" for none (one listener serves "
+                              "everything). Set server.listen to the staff network's address, and public_url to "
+                              "this listener.", "")
+    public_port: int = _key("Port of the public listener (when public_listen is set).", 8081)
     secure_cookies: bool = _key("Send login cookies only over HTTPS (set true when a TLS proxy is in front).", False)
     login_attempts: int = _key("Failed logins in a row for one account from one address (REMOTE_ADDR) after which "
                                "that address may not try that account for lockout_min minutes; others still may.", 5)

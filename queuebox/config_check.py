@@ -158,6 +158,20 @@ def check(config: Config) -> Iterator[str]:
     if _valid(s):
         if s.threads < 4:
             yield "server.threads: must be 4 or more"
+        if s.connection_limit < 100:
+            yield "server.connection_limit: must be 100 or more"
+        if s.request_timeout_s < 1:
+            yield "server.request_timeout_s: must be 1 or more"
+        if s.live_streams < 1:
+            yield "server.live_streams: must be 1 or more"
+        if s.streams_per_user < 1:
+            yield "server.streams_per_user: must be 1 or more"
+        if s.streams_per_address < 1:
+            yield "server.streams_per_address: must be 1 or more"
+        if s.public_listen and not 0 < s.public_port < 65536:
+            yield f"server.public_port: {s.public_port} is not a port number (1-65535)"
+        elif s.public_listen and s.public_port == s.port:
+            yield f"server.public_port: {s.public_port} is the staff listener's port (server.port); choose another"
         if s.login_attempts < 1:
             yield "server.login_attempts: must be 1 or more"
         if s.lockout_min < 1:

@@ -11,6 +11,9 @@ it runs before the venv exists, with the system's python3 (3.11 or newer).
     install_helper.py stage CHECKOUT DEST            copy what pip needs to build queuebox into DEST
     install_helper.py stamp DIR [EXTRA …]            print a digest of DIR's files (and EXTRA words)
     install_helper.py web-urls CONFIG [ADDRESS …]    print the web console's URLs
+    install_helper.py with-listeners CONFIG STAFF PUBLIC
+                                                     print CONFIG with the web's staff and public
+                                                     listeners set (PUBLIC "" for one listener)
 """
 
 from __future__ import annotations
@@ -136,7 +139,40 @@ def web_urls(config: dict[str, Any], addresses: list[str]) -> list[str]:
     port = get(config, "server.port", 8080)
     listen = get(config, "server.listen", "0.0.0.0")
     hosts = [a for a in addresses if ":" not in a] if listen in ("0.0.0.0", "::", "") else [listen]
-    return [f"http://{host}:{port}/" for host in hosts or ["localhost"]]
+    urls = [f"http://{host}:{port}/" for host in hosts or ["localhost"]]
+    public = get(config, "server.public_listen", "")
+    if public:
+        urls.append(f"public pages only (ticket status): http://{public}:{get(config, 'server.public_port', 8081)}/")
+    return urls
+
+
+def with_listeners(text: str, staff: str, public: str) -> str:
+    """`text` (a TOML config) with ``[server] listen`` = `staff` and ``public_listen`` =
+    `public` ("" for none); with a public address, ``public_url`` points the tickets' QR codes
+    at the public listener. Comments and everything else are kept; checked by parsing."""
+    config = tomllib.loads(text)
+    values: dict[str, Any] = {"listen": staff, "public_listen": public}
+    if public and public not in ("0.0.0.0", "::"):
+        values["public_url"] = f"http://{public}:{get(config, 'server.public_port', 8081)}"
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    start = next((i for i, line in enumerate(lines) if (m := _HEADER.match(line)) and m.group(1) == "server"), None)
+    if start is None:
+        lines += ["\n", "[server]\n"]
+        start = len(lines) - 1
+    end = next((i for i in range(start + 1, len(lines)) if _TABLES.match(lines[i])), len(lines))
+    missing = dict(values)
+    for i in range(start + 1, end):
+        m = re.match(r"^(\s*)(listen|public_listen|public_url)(\s*)=", lines[i])
+        if m and m.group(2) in missing:
+            lines[i] = f"{m.group(1)}{m.group(2)}{m.group(3)}= {json.dumps(missing.pop(m.group(2)))}\n"
+    lines[start + 1:start + 1] = [f"{key} = {json.dumps(value)}\n" for key, value in missing.items()]
+    result = "".join(lines)
+    config.setdefault("server", {}).update(values)
+    if tomllib.loads(result) != config:
+        raise HelperError("could not set the web listeners in the config without changing something else")
+    return result
 
 
 def main(argv: list[str]) -> int:
@@ -163,6 +199,8 @@ def main(argv: list[str]) -> int:
             print(stamp(Path(args[0]), args[1:]))
         elif command == "web-urls":
             print("\n".join(web_urls(load(args[0]), args[1:])))
+        elif command == "with-listeners":
+            sys.stdout.write(with_listeners(Path(args[0]).read_text(encoding="utf-8"), args[1], args[2]))
         else:
             raise HelperError(f"unknown command {command!r}")
     except HelperError as exc:

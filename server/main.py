@@ -66,11 +66,10 @@ def run_server(config: Config, db_path: str, listen: str, port: int, *, dev: boo
     buttons through this process's MQTT connection and shows the tickets saved in `dev_tickets`."""
     import signal
 
-    import waitress
-
     from queuebox import notify
     from queuebox.bus import Bus
     from queuebox.protocol import Topics
+    from server import httpd
     from server.web import create_app
 
     engine = Engine(config, db_path)
@@ -96,15 +95,20 @@ def run_server(config: Config, db_path: str, listen: str, port: int, *, dev: boo
 
     logger.info("queuebox server for %s: database %s, MQTT %s:%d, web on http://%s:%d/", config.site.name, db_path,
                 config.mqtt.host, config.mqtt.port, listen, port)
+    files = httpd.raise_open_files_limit()
+    if files < httpd.descriptors_needed(config.server):
+        logger.warning("only %d open files allowed: lower server.connection_limit or raise LimitNOFILE", files)
     bus.start()
     loop.start()
     days.start()
     previous = signal.getsignal(signal.SIGTERM)
+    public: httpd.Listener | None = None
     try:
-        # poll(), not select(): no 1024-descriptor limit, and a live page's closed socket is just reported closed
-        server: Any = waitress.create_server(app, host=listen, port=port, threads=config.server.threads,
-                                             ident="queuebox", asyncore_use_poll=True)
-        server.print_listen("Serving on http://{}:{}")
+        server = httpd.staff_listener(app, config.server, listen, port)
+        if config.server.public_listen:
+            public = httpd.public_listener(app, config.server)
+            threading.Thread(target=public.run, name="web-public", daemon=True).start()
+            logger.info("public pages also on http://%s:%d/", config.server.public_listen, public.port)
         watchdog.start()
         notify.ready(f"web on http://{listen}:{port}/, database {db_path}")
         if threading.current_thread() is threading.main_thread():
@@ -116,6 +120,8 @@ def run_server(config: Config, db_path: str, listen: str, port: int, *, dev: boo
         notify.stopping()
         watchdog.stop()
         hub.close()
+        if public is not None:
+            public.close()
         stop.set()
         loop.join(timeout=5)
         days.join(timeout=5)

@@ -347,6 +347,37 @@ def test_web_urls_name_every_address_when_listening_on_all():
     assert helper.web_urls({"server": {"listen": "10.0.0.5", "port": 80}}, ["192.168.1.20"]) == ["http://10.0.0.5:80/"]
 
 
+def test_the_public_listener_is_set_from_the_command_line(tmp_path):
+    out = ok(install(tmp_path, "--roles", "server", "--staff-listen", "10.0.0.5", "--public-listen", "192.168.50.1"))
+    config = load_config(tmp_path / "etc/queuebox/queuebox.toml")
+    assert (config.server.listen, config.server.public_listen) == ("10.0.0.5", "192.168.50.1")
+    assert config.server.public_url == "http://192.168.50.1:8081"  # the tickets' QR codes go to the public side
+    assert "public pages only (ticket status): http://192.168.50.1:8081/" in out
+    again = ok(install(tmp_path, "--roles", "server", "--dry-run"))  # the next run keeps them
+    assert "would write" not in again and "would set" not in again
+    ok(install(tmp_path, "--roles", "server", "--public-listen", ""))  # and "" goes back to one listener
+    assert load_config(tmp_path / "etc/queuebox/queuebox.toml").server.public_listen == ""
+
+
+def test_by_default_one_listener_serves_everything_and_the_installer_says_so(tmp_path):
+    out = ok(install(tmp_path / "root", "--dry-run", "--roles", "server"))
+    assert "web: one listener serves staff and public pages (--public-listen ADDR separates them)" in out
+    assert "public pages only" not in out
+
+
+def test_a_public_listener_on_the_staff_address_is_refused(tmp_path):
+    result = install(tmp_path, "--roles", "server", "--staff-listen", "10.0.0.5", "--public-listen", "10.0.0.5")
+    assert result.returncode != 0 and "needs another address" in result.stderr
+    assert not any(tmp_path.iterdir())
+
+
+def test_with_listeners_keeps_comments_and_every_other_value():
+    text = EXAMPLE.read_text(encoding="utf-8")
+    result = helper.with_listeners(text, "10.0.0.5", "192.168.50.1")
+    assert "# public_listen: address of a second listener" in result
+    assert result.count("\n") == text.count("\n")  # set in place, nothing added or lost
+
+
 # --- a real venv (slow: pip installs every library) -----------------------------------------------
 
 @pytest.mark.slow

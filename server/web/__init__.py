@@ -19,7 +19,7 @@ from server.engine import Engine
 from server.web import i18n
 from server.web.common import close_db, json_error
 from server.web.i18n import N_, _
-from server.web.live import Hub
+from server.web.live import Hub, StreamLimits
 
 MAX_BODY = 64 * 1024  # bytes; forms and API commands are tiny
 csrf = CSRFProtect()
@@ -56,9 +56,12 @@ def create_app(engine: Engine, *, hub: Hub | None = None, secret_key: str | None
     engine.add_listener(hub.publish)
     app.extensions["queuebox.engine"] = engine
     app.extensions["queuebox.hub"] = hub
+    app.extensions["queuebox.streams"] = StreamLimits.from_config(config.server)  # caps on open live pages
     app.teardown_appcontext(close_db)
     csrf.init_app(app)
     i18n.init_app(app, config.site.languages)
+    from server.web import surfaces
+    surfaces.init_app(app)  # the public listener serves only the public pages
 
     from server.web import admin, api, auth, counter, public, reports
     auth.login_manager.init_app(app)

@@ -25,9 +25,9 @@ from server.settings import raw_config
 from server.web import admin_forms as forms
 from server.web import admin_users
 from server.web.auth import role_required
-from server.web.common import get_engine, get_hub
+from server.web.common import get_engine
 from server.web.i18n import N_, _, current_language
-from server.web.live import stream
+from server.web.live import live_response
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -124,8 +124,7 @@ def events() -> Response:
 
     def view() -> dict[str, Any]:
         return overview_data(engine, lang)
-    return Response(stream(get_hub(), view), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return live_response(view, f"user:{current_user.get_id()}", shared=("overview", lang))
 
 
 # --- saving -----------------------------------------------------------------------------------

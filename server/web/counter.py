@@ -29,7 +29,7 @@ from server.web import rating
 from server.web.auth import require_counter
 from server.web.common import get_engine, get_hub, new_command_id
 from server.web.i18n import N_, _, current_language
-from server.web.live import stream
+from server.web.live import live_response, shared_reads
 
 bp = Blueprint("counter", __name__, url_prefix="/counter")
 bp.register_blueprint(rating.bp)
@@ -224,9 +224,9 @@ def state_json(counter_id: str) -> Any:
 def events(counter_id: str) -> Response:
     """Server-sent events: the console's view now and after every change."""
     require_counter(counter_id)
-    view = partial(console_view, get_engine(), counter_id, current_language())
-    return Response(stream(get_hub(), view), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    lang = current_language()
+    view = partial(console_view, shared_reads(get_engine(), get_hub()), counter_id, lang)
+    return live_response(view, f"user:{current_user.get_id()}", shared=("console", counter_id, lang))
 
 
 @bp.post("/<counter_id>/command")

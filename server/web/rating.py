@@ -30,7 +30,7 @@ from server.engine import Engine
 from server.web.auth import role_required
 from server.web.common import db, get_engine, get_hub
 from server.web.i18n import N_, _
-from server.web.live import stream
+from server.web.live import live_response, shared_reads
 
 bp = Blueprint("rating", __name__)
 
@@ -120,8 +120,9 @@ def events(counter_id: str) -> Response:
     _counter_or_404(counter_id)
     if not tablet_paired(counter_id):
         abort(403)
-    return Response(stream(get_hub(), partial(rate_view, get_engine(), counter_id)), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    tablet = _hash(request.cookies.get(cookie_name(counter_id), ""))
+    view = partial(rate_view, shared_reads(get_engine(), get_hub()), counter_id)
+    return live_response(view, f"tablet:{tablet}", shared=("rate", counter_id))
 
 
 @bp.get("/<counter_id>/rate/state.json")

@@ -257,13 +257,19 @@
     el.className = on ? "live live-on" : "live live-off";
   }
 
+  // Refused (429: too many live pages; or the server is gone): try again later, waiting twice as
+  // long each time up to a minute, so that many open pages never hammer the server.
+  let retryMs = 5000;
   function connect() {
     const source = new EventSource(data.urls.events);
     source.addEventListener("update", (event) => { setLive(true); render(JSON.parse(event.data)); });
-    source.addEventListener("open", () => setLive(true));
+    source.addEventListener("open", () => { setLive(true); retryMs = 5000; });
     source.addEventListener("error", () => {
       setLive(false);
-      if (source.readyState === EventSource.CLOSED) setTimeout(connect, 5000); // refused: try again later
+      if (source.readyState === EventSource.CLOSED) {
+        setTimeout(connect, retryMs);
+        retryMs = Math.min(retryMs * 2, 60000);
+      }
     });
   }
 

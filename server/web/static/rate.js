@@ -86,9 +86,14 @@
   function connect() {
     const source = new EventSource(data.urls.events);
     source.addEventListener("update", (event) => render(JSON.parse(event.data)));
+    source.addEventListener("open", () => sessionStorage.removeItem("qb_rate_retry_ms"));
     source.addEventListener("error", () => {
-      // Refused (unpaired?) or the server is gone: reload, which shows the pairing screen if need be.
-      if (source.readyState === EventSource.CLOSED) setTimeout(() => window.location.reload(), 10000);
+      // Refused (unpaired? too many live pages?) or the server is gone: reload, which shows the
+      // pairing screen if need be; each time twice as late, up to two minutes (kept over reloads).
+      if (source.readyState !== EventSource.CLOSED) return;
+      const wait = Number(sessionStorage.getItem("qb_rate_retry_ms")) || 10000;
+      sessionStorage.setItem("qb_rate_retry_ms", String(Math.min(wait * 2, 120000)));
+      setTimeout(() => window.location.reload(), wait);
     });
   }
 

@@ -1,0 +1,45 @@
+"""Which pages each listener serves: the staff listener everything, the public one
+(`server.public_listen`, for citizens' phones on the hall's Wi-Fi) only the allow-list below.
+
+The public listener wraps the app with `public_only`, which marks each request; the app's
+`before_request` hook (`init_app`) answers any endpoint that is not on the allow-list with
+the app's plain 404, as if it did not exist. The list names Flask endpoints, not URL
+patterns, so it means exactly what the app routes (no path trick reaches another page). A
+later public page (procedure lookup, opening hours) is one more name here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+from flask import Flask, abort, request
+
+LISTENER = "queuebox.listener"  # the WSGI environ key public_only sets
+# Endpoints the public listener serves: the ticket status page and its JSON refresh.
+PUBLIC_ENDPOINTS = frozenset({"public.status", "public.status_json"})
+# Static files those pages (and the error page they may show) load.
+PUBLIC_STATIC = frozenset({"app.css", "status.css", "status.js", "favicon.svg"})
+
+
+def is_public(endpoint: str | None, view_args: dict[str, Any] | None) -> bool:
+    """Whether the request routed to `endpoint` (with `view_args`) may be served to the public."""
+    if endpoint in PUBLIC_ENDPOINTS:
+        return True
+    return endpoint == "static" and (view_args or {}).get("filename") in PUBLIC_STATIC
+
+
+def init_app(app: Flask) -> None:
+    """Refuse (404) every non-public endpoint on requests that came through `public_only`."""
+    def public_pages_only() -> None:
+        if request.environ.get(LISTENER) == "public" and not is_public(request.endpoint, request.view_args):
+            abort(404)
+    # first of the app's hooks, so that no other one (a login check, a redirect) answers before it
+    app.before_request_funcs.setdefault(None, []).insert(0, public_pages_only)
+
+
+def public_only(app: Callable[..., Any]) -> Callable[..., Iterable[bytes]]:
+    """`app` as the public listener serves it (see `init_app`, which `create_app` installs)."""
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        environ[LISTENER] = "public"
+        return app(environ, start_response)  # type: ignore[no-any-return]
+    return wsgi
