@@ -144,38 +144,17 @@ def check(config: Config) -> Iterator[str]:
         for i, c in enumerate(config.counters):
             if _valid(c):
                 yield from _check_counter(f"counters[{i}]", c, codes, ids)
-    q = config.queue
-    if _valid(q):
-        if q.interleave_every < 1:
-            yield "queue.interleave_every: must be 1 or more"
-        if q.no_show_min_calls < 1:
-            yield "queue.no_show_min_calls: must be 1 or more"
-        if q.no_show_rejoin_min < 0:
-            yield "queue.no_show_rejoin_min: must be 0 or more"
-        if q.rating_window_s < 1:
-            yield "queue.rating_window_s: must be 1 or more"
+    if _valid(config.queue):
+        yield from _at_least("queue", config.queue, interleave_every=1, no_show_min_calls=1, no_show_rejoin_min=0,
+                             rating_window_s=1)
     s = config.server
     if _valid(s):
-        if s.threads < 4:
-            yield "server.threads: must be 4 or more"
-        if s.connection_limit < 100:
-            yield "server.connection_limit: must be 100 or more"
-        if s.request_timeout_s < 1:
-            yield "server.request_timeout_s: must be 1 or more"
-        if s.live_streams < 1:
-            yield "server.live_streams: must be 1 or more"
-        if s.streams_per_user < 1:
-            yield "server.streams_per_user: must be 1 or more"
-        if s.streams_per_address < 1:
-            yield "server.streams_per_address: must be 1 or more"
+        yield from _at_least("server", s, threads=4, connection_limit=100, request_timeout_s=1, live_streams=1,
+                             streams_per_user=1, streams_per_address=1, login_attempts=1, lockout_min=1)
         if s.public_listen and not 0 < s.public_port < 65536:
             yield f"server.public_port: {s.public_port} is not a port number (1-65535)"
         elif s.public_listen and s.public_port == s.port:
             yield f"server.public_port: {s.public_port} is the staff listener's port (server.port); choose another"
-        if s.login_attempts < 1:
-            yield "server.login_attempts: must be 1 or more"
-        if s.lockout_min < 1:
-            yield "server.lockout_min: must be 1 or more"
         if s.address_attempts < s.login_attempts:
             yield f"server.address_attempts: must be login_attempts ({s.login_attempts}) or more"
         if s.account_attempts < s.login_attempts:
@@ -232,6 +211,13 @@ def check(config: Config) -> Iterator[str]:
                 elif device_id in seen:
                     yield f"devices.{key}[{i}]: {device_id!r} is listed twice"
                 seen.add(device_id)
+
+
+def _at_least(section: str, values: Any, **least: float) -> Iterator[str]:
+    """A problem for each key of `values` below its least value, in the order given."""
+    for key, low in least.items():
+        if getattr(values, key) < low:
+            yield f"{section}.{key}: must be {low} or more"
 
 
 def _check_keypad(kp: KeypadConfig) -> Iterator[str]:

@@ -31,13 +31,19 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture
-def engine(tmp_path: Any, clock: FakeClock) -> Engine:
-    eng = Engine(make_config(), tmp_path / "web.db", clock=clock)
+def engine_with_accounts(config: Any, db_path: Any, clock: FakeClock) -> Engine:
+    """An engine on a new database file with the ACCOUNTS (password PASSWORD)."""
+    eng = Engine(config, db_path, clock=clock)
     db = store.open_database(eng.db_path)
     for login, (role, counters) in ACCOUNTS.items():
         users.add(db, login, PASSWORD, role, counters, clock())
     db.close()
+    return eng
+
+
+@pytest.fixture
+def engine(tmp_path: Any, clock: FakeClock) -> Engine:
+    eng = engine_with_accounts(make_config(), tmp_path / "web.db", clock)
     yield eng
     eng.close()
 

@@ -18,7 +18,7 @@ from server.engine import Engine
 from server.web import create_app
 from tests.factories import make_config
 from tests.web.browser import LiveServer
-from tests.web.conftest import ACCOUNTS, PASSWORD
+from tests.web.conftest import PASSWORD, engine_with_accounts
 from tests.web.http_client import Device
 
 PRODUCTION_HASH = "pbkdf2:sha256:600000"  # users.HASH_METHOD as shipped: ~0.2 s a check here
@@ -30,11 +30,7 @@ ACCOUNT_LOCKED = "tài khoản bị khoá"
 
 @pytest.fixture
 def engine(tmp_path, clock) -> Iterator[Engine]:
-    eng = Engine(make_config(server=LIMITS), tmp_path / "web.db", clock=clock)
-    db = store.open_database(eng.db_path)
-    for login, (role, counters) in ACCOUNTS.items():
-        users.add(db, login, PASSWORD, role, counters, clock())
-    db.close()
+    eng = engine_with_accounts(make_config(server=LIMITS), tmp_path / "web.db", clock)
     yield eng
     eng.close()
 
