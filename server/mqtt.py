@@ -70,7 +70,7 @@ class MqttBridge:
             elif self._counts_due is not None and time.monotonic() >= self._counts_due:
                 self._counts_due = None
                 self._publish_states(self.engine.snapshots()[1])
-            elif self.bus.connected.is_set() and time.monotonic() >= self._services_due:
+            elif time.monotonic() >= self._services_due:
                 self._publish_services()  # a service opening or closing by the clock
             try:
                 item = self.bus.inbox.get(timeout=0.2)
