@@ -74,32 +74,37 @@ def password(secrets_path: str | Path, name: str) -> str:
     return str(passwords[name])
 
 
-def with_account(text: str, username: str, secret: str, header: str = "") -> str:
-    """`text` (a TOML config) with ``[mqtt] username`` and ``password`` set, comments and the
-    rest kept as they are. Checked by parsing: only those two values change."""
+def with_keys(text: str, table: str, values: dict[str, Any], header: str = "") -> str:
+    """`text` (a TOML config) with the keys of `values` set in ``[table]`` (added if missing),
+    comments and everything else kept as they are; `header` becomes comment lines on top.
+    Checked by parsing: only those values change, else HelperError."""
     lines = text.splitlines(keepends=True)
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
-    values = {"username": json.dumps(username), "password": json.dumps(secret)}
-    start = next((i for i, line in enumerate(lines) if (m := _HEADER.match(line)) and m.group(1) == "mqtt"), None)
+    start = next((i for i, line in enumerate(lines) if (m := _HEADER.match(line)) and m.group(1) == table), None)
     if start is None:
-        lines += ["\n", "[mqtt]\n"] + [f"{key} = {value}\n" for key, value in values.items()]
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if _TABLES.match(lines[i])), len(lines))
-        missing = dict(values)
-        for i in range(start + 1, end):
-            m = re.match(r"^(\s*)(username|password)(\s*)=", lines[i])
-            if m:
-                lines[i] = f"{m.group(1)}{m.group(2)}{m.group(3)}= {missing.pop(m.group(2))}\n"
-        lines[start + 1:start + 1] = [f"{key} = {value}\n" for key, value in missing.items()]
+        lines += ["\n", f"[{table}]\n"]
+        start = len(lines) - 1
+    end = next((i for i in range(start + 1, len(lines)) if _TABLES.match(lines[i])), len(lines))
+    missing = dict(values)
+    for i in range(start + 1, end):
+        m = re.match(r"^(\s*)([A-Za-z0-9_]+)(\s*)=", lines[i])
+        if m and m.group(2) in missing:
+            lines[i] = f"{m.group(1)}{m.group(2)}{m.group(3)}= {json.dumps(missing.pop(m.group(2)))}\n"
+    lines[start + 1:start + 1] = [f"{key} = {json.dumps(value)}\n" for key, value in missing.items()]
     if header:
         lines = [f"# {line}\n" if line else "#\n" for line in header.splitlines()] + lines
     result = "".join(lines)
-    before, after = tomllib.loads(text), tomllib.loads(result)
-    before.setdefault("mqtt", {}).update(username=username, password=secret)
-    if before != after:
-        raise HelperError("could not set the MQTT account in the config without changing something else")
+    expected = tomllib.loads(text)
+    expected.setdefault(table, {}).update(values)
+    if tomllib.loads(result) != expected:
+        raise HelperError(f"could not set {', '.join(values)} of [{table}] in the config without changing something else")
     return result
+
+
+def with_account(text: str, username: str, secret: str, header: str = "") -> str:
+    """`text` (a TOML config) with ``[mqtt] username`` and ``password`` set (see `with_keys`)."""
+    return with_keys(text, "mqtt", {"username": username, "password": secret}, header)
 
 
 def udev_printer(config: dict[str, Any]) -> str:
@@ -149,30 +154,11 @@ def web_urls(config: dict[str, Any], addresses: list[str]) -> list[str]:
 def with_listeners(text: str, staff: str, public: str) -> str:
     """`text` (a TOML config) with ``[server] listen`` = `staff` and ``public_listen`` =
     `public` ("" for none); with a public address, ``public_url`` points the tickets' QR codes
-    at the public listener. Comments and everything else are kept; checked by parsing."""
-    config = tomllib.loads(text)
+    at the public listener. Comments and everything else are kept (see `with_keys`)."""
     values: dict[str, Any] = {"listen": staff, "public_listen": public}
     if public and public not in ("0.0.0.0", "::"):
-        values["public_url"] = f"http://{public}:{get(config, 'server.public_port', 8081)}"
-    lines = text.splitlines(keepends=True)
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
-    start = next((i for i, line in enumerate(lines) if (m := _HEADER.match(line)) and m.group(1) == "server"), None)
-    if start is None:
-        lines += ["\n", "[server]\n"]
-        start = len(lines) - 1
-    end = next((i for i in range(start + 1, len(lines)) if _TABLES.match(lines[i])), len(lines))
-    missing = dict(values)
-    for i in range(start + 1, end):
-        m = re.match(r"^(\s*)(listen|public_listen|public_url)(\s*)=", lines[i])
-        if m and m.group(2) in missing:
-            lines[i] = f"{m.group(1)}{m.group(2)}{m.group(3)}= {json.dumps(missing.pop(m.group(2)))}\n"
-    lines[start + 1:start + 1] = [f"{key} = {json.dumps(value)}\n" for key, value in missing.items()]
-    result = "".join(lines)
-    config.setdefault("server", {}).update(values)
-    if tomllib.loads(result) != config:
-        raise HelperError("could not set the web listeners in the config without changing something else")
-    return result
+        values["public_url"] = f"http://{public}:{get(tomllib.loads(text), 'server.public_port', 8081)}"
+    return with_keys(text, "server", values)
 
 
 def main(argv: list[str]) -> int:
