@@ -24,7 +24,7 @@ from server.engine import Engine
 from server.settings import raw_config
 from server.web import admin_forms as forms
 from server.web import admin_users
-from server.web.auth import role_required
+from server.web.auth import role_required, session_ended
 from server.web.common import get_engine
 from server.web.i18n import N_, _, current_language
 from server.web.live import live_response
@@ -124,7 +124,7 @@ def events() -> Response:
 
     def view() -> dict[str, Any]:
         return overview_data(engine, lang)
-    return live_response(view, f"user:{current_user.get_id()}", shared=("overview", lang))
+    return live_response(view, f"user:{current_user.get_id()}", shared=("overview", lang), ended=session_ended())
 
 
 # --- saving -----------------------------------------------------------------------------------

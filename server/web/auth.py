@@ -13,6 +13,7 @@ device is logged out) or when the login is older than `server.session_hours`.
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from functools import wraps
 from typing import Any, Callable
@@ -25,7 +26,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
 from queuebox.clock import parse_iso
-from server import users
+from server import store, users
 from server.login_guard import LoginGuard
 from server.web.common import db, get_engine
 from server.web.i18n import _
@@ -84,6 +85,28 @@ def _load(user_id: str) -> WebUser | None:
     if engine.now() - since >= timedelta(hours=engine.config.server.session_hours):
         return None
     return WebUser(user)
+
+
+def session_ended(every_s: float = 5.0) -> Callable[[], bool]:
+    """For a live stream, which runs on after its request: a function telling whether the current
+    user's session has since ended (logout, a new password or role, the account disabled or
+    gone), looked up at most every `every_s` seconds."""
+    login, _sep, gen = current_user.get_id().partition(":")
+    db_path = get_engine().db_path
+    state = {"ended": False, "next": time.monotonic() + every_s}
+
+    def ended() -> bool:
+        if state["ended"] or time.monotonic() < state["next"]:
+            return bool(state["ended"])
+        state["next"] = time.monotonic() + every_s
+        conn = store.open_database(db_path)  # on the stream's own thread
+        try:
+            user = users.get(conn, login)
+        finally:
+            conn.close()
+        state["ended"] = user is None or not user.active or user.session_gen != gen
+        return bool(state["ended"])
+    return ended
 
 
 @login_manager.unauthorized_handler

@@ -24,9 +24,8 @@ from queuebox.clock import iso
 from queuebox.protocol import ACTION_KEYS, ProtocolError, parse_counter_command
 from server import rules
 from server.engine import Engine
-from server.rules import QueueState
 from server.web import rating
-from server.web.auth import require_counter
+from server.web.auth import require_counter, session_ended
 from server.web.common import get_engine, get_hub, new_command_id
 from server.web.i18n import N_, _, current_language
 from server.web.live import live_response, shared_reads
@@ -226,7 +225,8 @@ def events(counter_id: str) -> Response:
     require_counter(counter_id)
     lang = current_language()
     view = partial(console_view, shared_reads(get_engine(), get_hub()), counter_id, lang)
-    return live_response(view, f"user:{current_user.get_id()}", shared=("console", counter_id, lang))
+    return live_response(view, f"user:{current_user.get_id()}", shared=("console", counter_id, lang),
+                         ended=session_ended())
 
 
 @bp.post("/<counter_id>/command")

@@ -226,12 +226,14 @@ def shared_reads(engine: Engine, hub: Hub) -> Engine:
     return cast("Engine", SharedReads(engine, hub))
 
 
-def live_response(view: Callable[[], Any], holder: str, shared: Any) -> Response:
+def live_response(view: Callable[[], Any], holder: str, shared: Any,
+                  ended: Callable[[], bool] = lambda: False) -> Response:
     """The response of a live page's stream (call it in the view, with the request's context):
     `view()` as server-sent events while the caps allow, counted until waitress closes the
     response; past a cap a 429 with Retry-After, and nothing subscribed. `holder` names who
     holds it for the per-user cap (``user:<id>``, ``tablet:<hash>``); pages with the same
-    `shared` key show the same view, rendered once per commit (see `Hub.shared`).
+    `shared` key show the same view, rendered once per commit (see `Hub.shared`). The stream
+    ends when `ended()` says so (a staff session ended meanwhile: `auth.session_ended`).
 
     The pages' scripts treat any refusal as "try again later", not at once (EventSource does
     not reconnect after a non-200 answer by itself)."""
@@ -243,7 +245,8 @@ def live_response(view: Callable[[], Any], holder: str, shared: Any) -> Response
         return Response(message + "\n", status=429, mimetype="text/plain",
                         headers={"Retry-After": str(RETRY_AFTER_S), "Cache-Control": "no-store"})
     hub: Hub = app.extensions["queuebox.hub"]
-    events = stream(hub, lambda: hub.shared(shared, view), gone=environ.get("waitress.client_disconnected"))
+    disconnected = environ.get("waitress.client_disconnected") or (lambda: False)
+    events = stream(hub, lambda: hub.shared(shared, view), gone=lambda: disconnected() or ended())
     response = Response(events, mimetype="text/event-stream",
                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     response.call_on_close(close)

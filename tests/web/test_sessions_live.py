@@ -95,3 +95,26 @@ def test_a_login_lasts_session_hours(server, engine, clock):
     assert replay(server, saved) == "200"
     clock.advance(hours=1)
     assert replay(server, saved) == "login"
+
+
+@pytest.mark.parametrize("path", ["/counter/1/events", "/admin/events"])
+def test_an_open_live_page_ends_when_its_session_is_ended_elsewhere(server, path):
+    """A console or overview left streaming does not outlive a logout on another device."""
+    import http.client
+    import time
+    account = "manager"
+    watcher, desk = logged_in(server, account), logged_in(server, account)
+    host, port = server.url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=20)
+    conn.request("GET", path, headers={"Cookie": "; ".join(f"{k}={v}" for k, v in watcher.cookies.items())})
+    response = conn.getresponse()
+    assert response.status == 200
+    first = b""
+    while b"event: update" not in first:  # "retry: …", then the page's view
+        first += response.read1(65536)
+    desk.post_form("/logout", {})
+    ended = time.monotonic()
+    while response.read1(65536):  # the stream goes on until the server ends it
+        assert time.monotonic() - ended < 10, "the live page outlived its session"
+    assert time.monotonic() - ended < 8
+    conn.close()
