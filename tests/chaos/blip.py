@@ -19,8 +19,9 @@ input), then measures, each in seconds after `back`:
   as confirmed (must be none);
 - `ticket_issued` / `ticket_printed`: the kiosk's ticket committed, and its file printed;
 - `keypad`: the keypad's Next committed;
-- `restored_seq`: the seq of the retained board the broker restored (less than `head`: the
-  blip really had a stale board to get wrong).
+- `restored_seq`: the seq of the first board a client connecting at `back` got: after a power
+  cut, the one the broker restored (less than `head`: the blip really had a stale board to get
+  wrong); with the broker alone down, the server may have republished it first.
 """
 
 from __future__ import annotations

@@ -28,7 +28,8 @@ def test_after_a_power_blip_the_board_and_the_first_ticket_come_within_2_s(tmp_p
         print(f"\npower blips: {json.dumps(summaries)}")
     why = f"logs in {tmp_path / 'site'}; {summaries}"
     for b in blips:
-        assert b.restored_seq is not None and b.restored_seq < b.head, f"the broker restored no stale board: {why}"
+        if b.power_cut:  # the server takes ~0.5 s to start: the test's client sees what the broker restored
+            assert b.restored_seq is not None and b.restored_seq < b.head, f"no stale board was restored: {why}"
         assert b.stale_shown == {d: [] for d in b.stale_shown}, why
         limit = TARGET_S + SLACK_S
         assert all(t is not None and t <= limit for t in b.displays.values()), why
