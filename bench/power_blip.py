@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         blips = []
         for outage in outages:
             for kind in kinds:
-                blip = run_blip(site, outage, tool_box, power_cut=kind == "power_cut", log=log)
+                blip = run_blip(site, outage, tool_box, power_cut=kind == "power_cut", turn=len(blips), log=log)
                 blips.append(blip.summary())
                 log(f"  {blips[-1]}")
     finally:

@@ -177,14 +177,16 @@ def start_site(folder: Path, plan: Plan) -> tuple[Site, Tool]:
     return site, tool
 
 
-def press_codes(site: Site) -> list[str]:
+def press_codes(site: Site, turn: int = 0) -> list[str]:
     """Three service buttons: one counter 2 serves, another, and the one pressed after the blip
-    (not pressed just before it: the kiosk ignores a button for `cooldown_s` after a ticket)."""
+    of this `turn`, a different one each turn (the kiosk ignores a button for `cooldown_s` after
+    a ticket, and a short blip comes back sooner than that)."""
     served = site.config.counter("2")
     assert served is not None
     first = next(iter(served.services))
     others = [s.code for s in site.config.services if s.code != first]
-    return [c.lower() for c in (first, *others[:2])]
+    after = others[1:]
+    return [c.lower() for c in (first, others[0], after[turn % len(after)])]
 
 
 def stale_file(site: Site, tool_box: list[Tool]) -> int:
@@ -208,11 +210,11 @@ def stale_file(site: Site, tool_box: list[Tool]) -> int:
     return head
 
 
-def run_blip(site: Site, outage_s: float, tool_box: list[Tool], *, power_cut: bool = True,
+def run_blip(site: Site, outage_s: float, tool_box: list[Tool], *, power_cut: bool = True, turn: int = 0,
              log: Callable[[str], None] = lambda text: None) -> Blip:
     """One blip of `outage_s` on a running site (see the module docstring); `power_cut` False:
     the broker alone is killed (the server and every device keep running). `tool_box` holds the
-    test's Tool, replaced when the broker restarts."""
+    test's Tool, replaced when the broker restarts; `turn`: the how-manieth blip on this site."""
     head = stale_file(site, tool_box)
     printed_before = set(site.tickets(KIOSK).glob("*.bin"))
     tool_box[0].close()
@@ -227,7 +229,7 @@ def run_blip(site: Site, outage_s: float, tool_box: list[Tool], *, power_cut: bo
         site.server.start()
         site.displays[RESTARTED].start()
     tool = tool_box[0] = Tool(site)
-    tool.press(press_codes(site)[2])
+    tool.press(press_codes(site, turn)[2])
     site.keypad.write("n")
     restored = tool.first_board(TARGET_S)
     log(f"{'power cut' if power_cut else 'broker'} outage {outage_s:g} s: broker back; restored board seq {restored and restored.get('seq')}, head {head}")

@@ -19,7 +19,7 @@ def test_after_a_power_blip_the_board_and_the_first_ticket_come_within_2_s(tmp_p
     tool_box = [tool]
     try:
         # the long outage with the broker alone: the server's reconnection is measured too
-        blips = [run_blip(site, 2.0, tool_box), run_blip(site, 35.0, tool_box, power_cut=False)]
+        blips = [run_blip(site, 2.0, tool_box), run_blip(site, 35.0, tool_box, power_cut=False, turn=1)]
     finally:
         tool_box[0].close()
         site.stop()
