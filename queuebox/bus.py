@@ -255,7 +255,8 @@ def why_unreachable(host: str, port: int, timeout_s: float = CONNECT_TIMEOUT_S) 
     """Why no TCP connection can be made to `host`:`port` now, in words a technician can act on:
     the name does not resolve (or its resolver does not answer within `timeout_s`), the
     connection is refused (nothing listens there), or no answer within `timeout_s`. None when
-    a TCP connection can be made (the trouble is above TCP). Takes at most about 2 × `timeout_s`."""
+    a TCP connection can be made (the trouble is above TCP). Takes at most `timeout_s` for the
+    name, then `timeout_s` for each of its addresses."""
     found: list[Any] = []
 
     def resolve() -> None:
@@ -271,12 +272,10 @@ def why_unreachable(host: str, port: int, timeout_s: float = CONNECT_TIMEOUT_S) 
                 "put the name in /etc/hosts or use an address)")
     if isinstance(found[0], OSError):
         return f"the name {host!r} does not resolve ({found[0].strerror or found[0]})"
-    family, kind, proto, _, address = found[0][0]
-    where = f"{address[0]} port {port}"
-    try:
-        with socket.socket(family, kind, proto) as sock:
-            sock.settimeout(timeout_s)
-            sock.connect(address)
+    addresses = [info[4][0] for info in found[0]]
+    where = f"{' and '.join(dict.fromkeys(addresses))} port {port}"
+    try:  # every address in turn, as paho does; the error is the last one's
+        socket.create_connection((host, port), timeout=timeout_s).close()
     except ConnectionRefusedError:
         return f"connection refused by {where} (is mosquitto running there, on that port?)"
     except TimeoutError:
