@@ -223,12 +223,12 @@ class Bus:
     def _report(self, outage: int) -> None:
         if self._stopping or self.connected.is_set() or outage != self._outage or self._reported == outage:
             return
+        if self._refused is not None:
+            return  # the refusal was logged as a warning: that is the reason
         reason = why_unreachable(self._settings.host, self._settings.port)
         if self._stopping or self.connected.is_set() or outage != self._outage:
             return
         self._reported = outage
-        if self._refused is not None:
-            return  # the refusal was logged as a warning: that is the reason
         logger.info("MQTT cannot reach the broker at %s:%d as %s: %s; trying again every %g s",
                     self._settings.host, self._settings.port, self.client_id,
                     reason or "it accepts TCP connections, but the MQTT connection does not complete (TLS? "

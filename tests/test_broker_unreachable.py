@@ -1,10 +1,12 @@
 """`queuebox server` when the broker cannot be reached (queuebox/bus.py): within about a second
 it logs at INFO why — the name does not resolve, the connection is refused, no answer — once
 per outage, and again when it is connected; and it tries again at least every second, but
-no more than 1 / RECONNECT_S times a second."""
+no more than 1 / RECONNECT_S times a second — and a broker that refuses its password ever
+more slowly."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import socket
 import threading
@@ -15,6 +17,7 @@ from typing import Iterator
 import pytest
 
 from queuebox.bus import REPORT_AFTER_S, RECONNECT_S
+from server.credentials import write_credentials
 from tests.factories import make_config
 from tests.helpers.server_process import ServerProcess
 from tests.mqtt_broker import Broker, free_port
@@ -128,3 +131,21 @@ def test_a_broker_that_is_away_is_tried_every_second_and_no_more_than_its_bound(
     gaps = [b - a for a, b in zip(attempts, attempts[1:])]
     assert len(attempts) <= window_s / RECONNECT_S + 1, attempts
     assert gaps and max(gaps) <= 1.0 + 0.5, gaps  # at least every second (a loaded machine: +0.5 s)
+
+
+def test_a_broker_that_refuses_the_password_is_tried_ever_more_slowly(tmp_path, mosquitto_path):
+    config = make_config(database={"path": str(tmp_path / "q.db")})
+    write_credentials(config, tmp_path / "mqtt", group="no-such-group-for-tests")
+    with Broker(tmp_path / "broker", password_file=tmp_path / "mqtt" / "passwd", executable=mosquitto_path) as broker:
+        wrong = dataclasses.replace(config.mqtt, host=broker.host, port=broker.port, username="server",
+                                    password="not-its-password")
+        server = ServerProcess(dataclasses.replace(config, mqtt=wrong), tmp_path / "server").start()
+        try:
+            wait_for_line(server, "refused server", REPORT_WITHIN_S)
+            time.sleep(5.0)  # the window the attempts are counted in
+        finally:
+            server.stop()
+    attempts = broker.log_text().count("disconnected, not authorised")  # stopped: its log is flushed
+    # refused at once, then after 1, 2 and 4 s: at most 4 in about 6 s (not 24, one every 0.25 s)
+    assert 2 <= attempts <= 5, broker.log_text()[-3000:]
+    assert server.log().count("refused server") == 1, server.log()
