@@ -149,6 +149,16 @@ def count(db_path: Path, sql: str) -> int:
         conn.close()
 
 
+def last_ticket_wall(db_path: Path) -> float:
+    """time.time() of the last ticket issued; 0 if none."""
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        last = conn.execute("SELECT max(issued_at) FROM tickets").fetchone()[0]
+    finally:
+        conn.close()
+    return datetime.fromisoformat(last).timestamp() if last else 0.0
+
+
 def first_row_after(db_path: Path, sql: str, wall: float) -> float | None:
     """Seconds after `wall` of the first ISO time `sql` returns that is at or after `wall`."""
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
@@ -199,6 +209,9 @@ def stale_file(site: Site, tool_box: list[Tool]) -> int:
     assert tool.command("probe", "next").get("ok") is False  # the server is back: answers an unknown counter
     assert wait_until(lambda: ready(site, since), READY_S), "the displays did not come back after a clean restart"
     codes = press_codes(site)
+    # the kiosk ignores a button for cooldown_s after it gave a ticket: a short blip before came back sooner
+    cooldown_s = site.config.kiosk.cooldown_s
+    assert wait_until(lambda: time.time() - last_ticket_wall(site.db_path) > cooldown_s, cooldown_s + 1)
     for code in codes[:2]:  # two: counter 2 calls one, the other waits for the keypad's Next after the blip
         issued = count(site.db_path, "SELECT count(*) FROM tickets")
         tool.press(code)  # one at a time; two buttons: a button is ignored for a while after a ticket
