@@ -11,7 +11,7 @@ import json
 
 from tests.chaos.blip import TARGET_S, blip_plan, run_blip, start_site
 
-SLACK_S = 1.0  # a loaded machine (two other test runs): the design needs ~0.3 s of the 2 s
+SLACK_S = 1.0  # a loaded machine: after a power cut ~1 s goes to the server's own start (bench: 0.56 s unloaded)
 
 
 def test_after_a_power_blip_the_board_and_the_first_ticket_come_within_2_s(tmp_path, mosquitto_path, capsys):
