@@ -8,6 +8,12 @@ next blink of the newest call) or a clip ends — idle it wakes twice a second t
 lost connection and keep the window responsive.
 
 - The retained `board` is drawn as soon as it arrives, so a (re)connection redraws at once.
+- A board that comes with the retain flag set was sent because this display (re)subscribed,
+  not because the server published it now: after a power cut it can be the one Mosquitto
+  restored from its file, older than the truth. Until a board comes live from the server
+  (which republishes the board whenever a display says "online", server/mqtt.py) the board
+  is "unconfirmed": drawn, but its newest call neither blinks nor releases the calls held
+  for announcing, and it never replaces a newer board the display already shows.
 - Broker unreachable for more than `OFFLINE_AFTER_S`: a discreet "offline" mark; the
   last board stays.
 - A board that does not follow the protocol but is a JSON object is drawn as far as it
@@ -67,7 +73,8 @@ class DisplayApp:
     `renderer` draws on the screen (or any surface); `present(rects)` pushes changed
     rectangles to the screen; `connected()` says whether the bus is connected now;
     `on_drawn(board, offline)` is told after each layout drawn and presented (also when no
-    pixel changed: the screen then already showed it).
+    pixel changed: the screen then already showed it). `confirmed` says whether the board
+    on the screen came live from the server since the last (re)connection (module docstring).
     """
 
     def __init__(self, config: Config, renderer: Any, inbox: queue.Queue[Message | Connected], *,
@@ -75,7 +82,7 @@ class DisplayApp:
                  present: Callable[[list[Any]], None] = lambda rects: None,
                  clock: Callable[[], datetime] = wall_clock, monotonic: Callable[[], float] = time.monotonic,
                  offline_after_s: float = OFFLINE_AFTER_S,
-                 on_drawn: Callable[[Board, bool], None] | None = None) -> None:
+                 on_drawn: Callable[[Board, bool, bool], None] | None = None) -> None:
         self.config = config
         self.board_config = config  # with the services the server sends (names, open or closed) in place
         self.renderer = renderer
@@ -87,11 +94,12 @@ class DisplayApp:
         self.clock = clock
         self.monotonic = monotonic
         self.offline_after_s = offline_after_s
-        self.on_drawn = on_drawn  # (board, offline) after each frame presented
+        self.on_drawn = on_drawn  # (board, offline, confirmed) after each frame presented
         self.board = Board()
         self.highlight: Highlight | None = None
         self.gate = CallGate()
         self.offline = False
+        self.confirmed = False  # the board came live from the server since the last (re)connection
         self.size = renderer.surface.get_size()
         self._down_since: float | None = monotonic()
         self._next_change: datetime | None = None
@@ -142,14 +150,15 @@ class DisplayApp:
             return False
         self._dirty = False
         self._drawn_at = now
-        lay = layout(self.board, now, self.board_config, self.size, highlight=self.highlight, offline=self.offline,
+        highlight = self.highlight if self.confirmed else None  # an unconfirmed call is not shown as new
+        lay = layout(self.board, now, self.board_config, self.size, highlight=highlight, offline=self.offline,
                      measure=self.renderer.fonts.measure)
-        self._next_change = next_change(now, self.highlight, self.config, paging=lay.paging)
+        self._next_change = next_change(now, highlight, self.config, paging=lay.paging)
         rects = self.renderer.draw(lay)
         if rects:
             self.present(rects)
         if self.on_drawn is not None:  # the screen shows this layout now, whether or not pixels changed
-            self.on_drawn(self.board, self.offline)
+            self.on_drawn(self.board, self.offline, self.confirmed)
         return bool(rects)
 
     def run(self, stop: threading.Event, pump: Callable[[], bool] = lambda: True) -> None:
@@ -169,18 +178,21 @@ class DisplayApp:
     def handle(self, item: Message | Connected) -> None:
         if isinstance(item, Connected):
             self.gate.connected(self.monotonic())
+            self.confirmed = False  # until the server sends a board live again
+            self._dirty = True
             return
         route = self.topics.route(item.topic)
         if route is None or route.kind not in ("board", "events", "services"):
             self._warn_once(f"topic:{item.topic}", "dropped a message on unexpected topic %r", item.topic)
         elif route.kind == "board":
-            self._on_board(item.payload)
+            self._on_board(item.payload, restored=item.retain)
         elif route.kind == "services":
             self._on_services(item.payload)
         else:
             self._on_event(item.payload)
 
-    def _on_board(self, payload: bytes) -> None:
+    def _on_board(self, payload: bytes, restored: bool = False) -> None:
+        """`restored`: the board came with the retain flag (see the module docstring)."""
         try:
             raw: Any = parse_board(payload)
         except ProtocolError as exc:
@@ -191,10 +203,23 @@ class DisplayApp:
             self._warn_once("board:nonconforming", "a board does not follow the protocol (%s); drawn as far as "
                             "it can be", exc.message)
         board = read_board(raw)
+        if restored:
+            if self.board.seq >= 0 and board.seq <= self.board.seq:
+                return  # the screen shows this board or a newer one (a broker's file is older)
+            self.board = board
+            self.confirmed = False
+            self.gate.board_seq = board.seq  # calls it shows are not announced; the newer ones stay held
+            self._dirty = True
+            return
+        shown = self.board.seq
         self.board = board
         self.highlight = follow(self.highlight, board, self.clock())
+        self.confirmed = True
         self._dirty = True
-        for event in self.gate.board(board.seq):
+        # calls held since the (re)connection that the screen never showed are announced (made
+        # while the broker was away); those it showed, or a fresh display's history, are not
+        released = self.gate.board(shown) if shown >= 0 else []
+        for event in released + self.gate.board(board.seq):
             self._announce(event)
 
     def _on_services(self, payload: bytes) -> None:
@@ -351,16 +376,18 @@ def screen_size(config: Config, windowed: bool, size: tuple[int, int] | None) ->
 class DrawnLog:
     """Appends one JSON line per frame drawn to a file (`--drawn-log`), flushed at once:
     ``{"mono": s, "at": ISO time, "seq": board seq (-1 before any), "calls": [[ticket, counter,
-    recall], ...] newest first, "offline": bool}``. ``mono`` is CLOCK_MONOTONIC, one clock for
+    recall], ...] newest first, "offline": bool, "confirmed": bool}`` (``confirmed``: the board
+    came live from the server, see the module docstring). ``mono`` is CLOCK_MONOTONIC, one clock for
     every process of the machine, so another program can tell how long after an event a board
     was on the screen."""
 
     def __init__(self, path: str | Path) -> None:
         self._file = open(path, "a", encoding="utf-8")
 
-    def __call__(self, board: Board, offline: bool) -> None:
+    def __call__(self, board: Board, offline: bool, confirmed: bool) -> None:
         line = {"mono": round(time.monotonic(), 4), "at": wall_clock().isoformat(), "seq": board.seq,
-                "calls": [[c.ticket, c.counter, c.recall] for c in board.calls], "offline": offline}
+                "calls": [[c.ticket, c.counter, c.recall] for c in board.calls], "offline": offline,
+                "confirmed": confirmed}
         self._file.write(json.dumps(line, ensure_ascii=False) + "\n")
         self._file.flush()
 

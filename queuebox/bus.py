@@ -6,8 +6,23 @@
 - Retained `status/<client>` = "online" on connect; the last will sets "offline".
 - Nagle's algorithm is off (TCP_NODELAY): a reply or board right after an acknowledgement
   would otherwise wait ~40 ms for the peer's delayed ACK.
-- paho reconnects by itself with a growing delay; QoS 1 messages published while the broker
-  is away wait in paho's memory and go out on reconnect.
+- paho reconnects by itself; QoS 1 messages published while the broker is away wait in paho's
+  memory and go out on reconnect. While the broker is away it is tried again every
+  RECONNECT_S, however long the outage (paho's default doubling delay made a 45 s outage cost
+  16 s more after the broker was back: longer than a kiosk waits for its ticket). The load on
+  a broker that is down stays small: paho makes one attempt at a time, so each client makes at
+  most 1 / RECONNECT_S attempts a second, each one TCP SYN (a host that is up answers RST from
+  its kernel: nothing runs in Mosquitto), and an attempt on a host that does not answer at all
+  is given up after CONNECT_TIMEOUT_S (paho's default is 5 s, during which its thread blocks),
+  so then one every CONNECT_TIMEOUT_S + RECONNECT_S. A broker that answers but *refuses* the
+  connection (a wrong password, a client id not allowed) is a configuration to fix, not an
+  outage: then the delay doubles from 1 s to 30 s, as before, so a misconfigured device does
+  not make Mosquitto check its password four times a second.
+- Once per outage, REPORT_AFTER_S after the connection is lost or does not come at start, the
+  reason is logged at INFO (name resolution, refused, no answer; `why_unreachable`), and again
+  when connected. Name resolution is not bounded by paho's timeout (a "localhost" missing from
+  /etc/hosts on a Pi with no DNS server can take 25 s), so the reason is looked for on a thread
+  of its own.
 - CONNECT announces the protocol's Maximum Packet Size (MAX_PACKET_SIZE): the broker never
   sends this client anything bigger, whoever published it.
 - `retained=False` (the server, on command topics): the broker sends no retained message on
@@ -25,6 +40,7 @@ import math
 import queue
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -38,6 +54,10 @@ from queuebox.protocol import MAX_PACKET_SIZE, Topics, encode
 logger = logging.getLogger(__name__)
 
 SESSION_EXPIRY_S = 7 * 24 * 3600
+RECONNECT_S = 0.25  # while the broker is away, the pause between two connection attempts
+CONNECT_TIMEOUT_S = 0.75  # an attempt (TCP, then TLS) gets no answer: give it up (paho's default: 5 s)
+REFUSED_DELAY_S = (1, 30)  # after the broker refused us (CONNACK): first and longest pause, doubling
+REPORT_AFTER_S = 1.0  # still not connected this long after losing the broker (or starting): log why
 
 
 @dataclass(frozen=True)
@@ -73,6 +93,11 @@ class Bus:
         self._session_expiry_s = session_expiry_s
         self._warned_down = False
         self._stopping = False
+        self._outage = 0  # counts outages: the report of an outage that ended is not logged
+        self._down_since: float | None = time.monotonic()  # not connected yet: an outage until we are
+        self._reported: int | None = None  # the outage whose reason was logged
+        self._refused: str | None = None  # the broker's last refusal, logged once; None when not refused
+        self._report_timer: threading.Timer | None = None
         self.dropped = 0  # messages paho refused to queue (logged): should stay 0
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
         if settings.username:
@@ -80,7 +105,8 @@ class Bus:
         if settings.tls:
             client.tls_set(ca_certs=settings.ca_file or None)
         client.will_set(self._status, b"offline", qos=1, retain=True)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.reconnect_delay_set(min_delay=RECONNECT_S, max_delay=RECONNECT_S)  # type: ignore[arg-type]
+        client.connect_timeout = CONNECT_TIMEOUT_S
         client.max_queued_messages_set(0)  # never drop what is waiting for the broker
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -97,6 +123,8 @@ class Bus:
         props.MaximumPacketSize = MAX_PACKET_SIZE
         self._client.connect_async(self._settings.host, self._settings.port, keepalive=self._settings.keepalive_s,
                                    clean_start=False, properties=props)
+        self._down_since = time.monotonic()
+        self._watch_outage()
         self._client.loop_start()
 
     def stop(self) -> None:
@@ -108,6 +136,9 @@ class Bus:
             except (RuntimeError, ValueError):
                 pass
         self._stopping = True
+        timer = self._report_timer
+        if timer is not None:
+            timer.cancel()
         self._client.disconnect()
         self._client.loop_stop()
         close_socket(self._client)
@@ -145,11 +176,22 @@ class Bus:
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         if reason.is_failure:
-            logger.warning("MQTT %s:%d refused %s: %s", self._settings.host, self._settings.port,
-                           self.client_id, reason)
+            if self._refused is None:  # from now on retry slowly: see the module docstring
+                client.reconnect_delay_set(*REFUSED_DELAY_S)
+            if str(reason) != self._refused:
+                logger.warning("MQTT %s:%d refused %s: %s", self._settings.host, self._settings.port,
+                               self.client_id, reason)
+                self._refused = str(reason)
             return
+        if self._refused is not None:
+            client.reconnect_delay_set(min_delay=RECONNECT_S, max_delay=RECONNECT_S)  # type: ignore[arg-type]
+            self._refused = None
         self._warned_down = False
-        logger.info("MQTT connected to %s:%d as %s", self._settings.host, self._settings.port, self.client_id)
+        self._outage += 1  # a report still due for the outage that just ended is not logged
+        away = "" if self._down_since is None else f" after {time.monotonic() - self._down_since:.1f} s"
+        self._down_since = None
+        logger.info("MQTT connected to %s:%d as %s%s", self._settings.host, self._settings.port, self.client_id,
+                    away)
         if self._subscriptions:
             client.subscribe([(t, self._subscribe_options) for t in self._subscriptions])
         client.publish(self._status, b"online", qos=1, retain=True)
@@ -157,12 +199,40 @@ class Bus:
         self.inbox.put(Connected(bool(getattr(flags, "session_present", False))))
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        was_connected = self.connected.is_set()
         self.connected.clear()
         if self._stopping:
             return
         if not self._warned_down:
             logger.warning("MQTT connection lost (%s); reconnecting", reason)
             self._warned_down = True
+        if was_connected:
+            self._down_since = time.monotonic()
+            self._watch_outage()
+
+    # --- why the broker cannot be reached (a timer's thread) -----------------------------------------
+
+    def _watch_outage(self) -> None:
+        """Log why the broker cannot be reached if this outage lasts REPORT_AFTER_S."""
+        timer = threading.Timer(REPORT_AFTER_S, self._report, args=(self._outage,))
+        timer.name = f"mqtt-report-{self.client_id}"
+        timer.daemon = True
+        self._report_timer = timer
+        timer.start()
+
+    def _report(self, outage: int) -> None:
+        if self._stopping or self.connected.is_set() or outage != self._outage or self._reported == outage:
+            return
+        if self._refused is not None:
+            return  # the refusal was logged as a warning: that is the reason
+        reason = why_unreachable(self._settings.host, self._settings.port)
+        if self._stopping or self.connected.is_set() or outage != self._outage:
+            return
+        self._reported = outage
+        logger.info("MQTT cannot reach the broker at %s:%d as %s: %s; trying again every %g s",
+                    self._settings.host, self._settings.port, self.client_id,
+                    reason or "it accepts TCP connections, but the MQTT connection does not complete (TLS? "
+                    "a broker too busy to answer?)", RECONNECT_S)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         self.inbox.put(Message(msg.topic, msg.payload, bool(msg.retain)))
@@ -179,6 +249,40 @@ def close_socket(client: mqtt.Client) -> None:
     reset = getattr(client, "_reset_sockets", None)
     if callable(reset):
         reset()
+
+
+def why_unreachable(host: str, port: int, timeout_s: float = CONNECT_TIMEOUT_S) -> str | None:
+    """Why no TCP connection can be made to `host`:`port` now, in words a technician can act on:
+    the name does not resolve (or its resolver does not answer within `timeout_s`), the
+    connection is refused (nothing listens there), or no answer within `timeout_s`. None when
+    a TCP connection can be made (the trouble is above TCP). Takes at most `timeout_s` for the
+    name, then `timeout_s` for each of its addresses."""
+    found: list[Any] = []
+
+    def resolve() -> None:
+        try:
+            found.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except OSError as exc:
+            found.append(exc)
+    resolver = threading.Thread(target=resolve, name="mqtt-resolve", daemon=True)
+    resolver.start()
+    resolver.join(timeout_s)  # a resolver that hangs is left to finish on its own: it is a daemon
+    if not found:
+        return (f"looking up the name {host!r} has not answered within {timeout_s:g} s (no DNS server reachable? "
+                "put the name in /etc/hosts or use an address)")
+    if isinstance(found[0], OSError):
+        return f"the name {host!r} does not resolve ({found[0].strerror or found[0]})"
+    addresses = [info[4][0] for info in found[0]]
+    where = f"{' and '.join(dict.fromkeys(addresses))} port {port}"
+    try:  # every address in turn, as paho does; the error is the last one's
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except ConnectionRefusedError:
+        return f"connection refused by {where} (is mosquitto running there, on that port?)"
+    except TimeoutError:
+        return f"no answer from {where} within {timeout_s:g} s (host down, or a firewall?)"
+    except OSError as exc:
+        return f"{exc.strerror or exc} ({where})"
+    return None
 
 
 def _no_delay(client: mqtt.Client, userdata: Any, sock: Any) -> None:

@@ -183,9 +183,10 @@ class Topics:
         return self._topic("status", _check_device("client", client))
 
     def server_subscriptions(self) -> list[str]:
-        """The wildcard filters the server subscribes to: every kiosk's take, every counter's command and rating."""
+        """The wildcard filters the server subscribes to: every kiosk's take, every counter's command and rating,
+        and every client's status (a display saying "online" gets the board again, live)."""
         return [self._topic("kiosk", "+", "take"), self._topic("counter", "+", "command"),
-                self._topic("counter", "+", "rating")]
+                self._topic("counter", "+", "rating"), self._topic("status", "+")]
 
     def route(self, topic: str) -> Route | None:
         """Parse an incoming topic; None if it is not under root/site or not one of the known shapes."""

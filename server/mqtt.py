@@ -10,7 +10,10 @@ are sent, and a change of waiting counts alone at most every STATE_REFRESH_S. On
 retained messages heals itself; on the first connect the last events are sent again, so a
 crash between a commit and its publish loses none. Bad input is answered with an error
 reply where there is a reply topic, logged once, and dropped; so is a command published
-retained (the bus subscribes so that the broker never replays one, and clears it).
+retained (the bus subscribes so that the broker never replays one, and clears it). When a
+display says "online" (it connected), the board is published again, so that the display gets it
+live: the retained copy a display receives on subscribing may be one the broker restored from
+its persistence file after a power cut, and the display waits for a live one (display/app.py).
 """
 
 from __future__ import annotations
@@ -100,6 +103,12 @@ class MqttBridge:
                 self._dirty_since = time.monotonic()
             return
         route = self.topics.route(item.topic)
+        if route is not None and route.kind == "status":
+            if route.device.startswith("display-") and item.payload == b"online" and self._dirty_since is None:
+                # a display (re)connected: send the board again, live, so that it knows the retained
+                # board it got is current and not one the broker restored from its file (display/app.py)
+                self._dirty_since = time.monotonic()
+            return
         if route is None or route.kind not in ("take", "command", "rating"):
             logger.warning("dropped a message on unexpected topic %r", item.topic)
             return

@@ -89,12 +89,14 @@ def test_the_simulated_kiosk_topic_is_the_one_its_account_may_read():
         T.kiosk_simulate("k/1")
 
 
-def test_server_subscribes_to_the_three_command_topics():
-    assert T.server_subscriptions() == [f"{BASE}/kiosk/+/take", f"{BASE}/counter/+/command", f"{BASE}/counter/+/rating"]
+def test_server_subscribes_to_the_three_command_topics_and_the_statuses():
+    assert T.server_subscriptions() == [f"{BASE}/kiosk/+/take", f"{BASE}/counter/+/command", f"{BASE}/counter/+/rating",
+                                        f"{BASE}/status/+"]
 
 
 @pytest.mark.parametrize("concrete,kind", [
     (f"{BASE}/kiosk/k9/take", "take"), (f"{BASE}/counter/7/command", "command"), (f"{BASE}/counter/7/rating", "rating"),
+    (f"{BASE}/status/display-d1", "status"),
 ])
 def test_every_subscription_routes_what_it_matches(concrete, kind):
     matching = [f for f in T.server_subscriptions()

@@ -233,7 +233,8 @@ def boards_by_seq(db: dict[str, Any]) -> dict[int, list[list[Any]]]:
 def check_drawn(db: dict[str, Any], drawn: dict[str, list[dict[str, Any]]], final_board: dict[str, Any] | None,
                 figures: dict[str, Any]) -> list[str]:
     """Every frame a display drew shows the calls of the seq it names; the last frame of each
-    display and the final retained board are the database's last state."""
+    display (confirmed: the server sent that board live) and the final retained board are the
+    database's last state."""
     violations = []
     boards = boards_by_seq(db)
     head = db["events"][-1]["seq"] if db["events"] else 0
@@ -246,6 +247,8 @@ def check_drawn(db: dict[str, Any], drawn: dict[str, list[dict[str, Any]]], fina
         last = frames[-1] if frames else None
         if last is None or last["seq"] != head:
             violations.append(f"display {display}: last frame seq {last and last['seq']} != database head {head}")
+        elif not last.get("confirmed", True):
+            violations.append(f"display {display}: its last frame is not confirmed by the server (a retained board)")
     if final_board is None or final_board.get("seq") != head:
         violations.append(f"the final retained board is not at seq {head}: {final_board and final_board.get('seq')}")
     else:

@@ -13,7 +13,8 @@ once (as systemd's Restart=always would) and measures its recovery:
   simulated printer takes `plan.print_delay_s`; the kill lands inside that); recovered when a
   press prints a ticket;
 - display: killed anywhere; recovered when it draws a board at least as new as the database
-  was when it restarted, which must take at most DISPLAY_TARGET_S.
+  was when it restarted, confirmed by the server (sent live, not a retained copy), which must
+  take at most DISPLAY_TARGET_S.
 
 Then everything is checked (checks.py) and a summary is returned: tickets, calls, ratings,
 kills and recovery times per process, and the violations, which must be none. Every random
@@ -126,8 +127,8 @@ class Chaos:
         head = head_seq(self.site.db_path)
 
         def drawn() -> float | None:
-            times = [next((f["mono"] for f in checks.read_drawn(self.site.drawn_log(d)) if f["seq"] >= head), None)
-                     for d in self.site.displays]
+            times = [next((f["mono"] for f in checks.read_drawn(self.site.drawn_log(d))
+                           if f["seq"] >= head and f.get("confirmed", True)), None) for d in self.site.displays]
             return None if None in times else max(times)  # type: ignore[type-var]
         at = wait_until(drawn, RECOVERY_TIMEOUT_S)
         kill.displays_s = max(0.0, at - kill.recovered_at) if isinstance(at, float) else None
@@ -171,7 +172,7 @@ class Chaos:
 
         def shown() -> float | None:
             return next((f["mono"] for f in checks.read_drawn(path)
-                         if f["mono"] >= kill.restarted_at and f["seq"] >= head), None)
+                         if f["mono"] >= kill.restarted_at and f["seq"] >= head and f.get("confirmed", True)), None)
         kill.recovered_at = wait_until(shown, RECOVERY_TIMEOUT_S) or None
         return kill
 
@@ -248,7 +249,7 @@ def _settled(site: Site, observer: Observer, quiet_s: float = 2.0) -> Callable[[
         if time.monotonic() - last["since"] < quiet_s or board is None or board.payload.get("seq") != head:
             return False
         return all((frames := checks.read_drawn(site.drawn_log(d))) and frames[-1]["seq"] == head
-                   for d in site.displays)
+                   and frames[-1].get("confirmed", True) for d in site.displays)
     return settled
 
 
