@@ -58,7 +58,8 @@ from mqtt_latency import (run_with_broker, EXAMPLE_CONFIG, BenchError, Probe, Pr
                           free_port, json_or_none, rss_mb, start_broker, wait_online)
 
 from display.announce import Announcer, Clip, EspeakSynthesizer  # noqa: E402
-from display.app import SAMPLE_TIME, DisplayApp, display_client_id  # noqa: E402
+from display.app import DisplayApp, display_client_id  # noqa: E402
+from display.main import SAMPLE_TIME  # noqa: E402
 from display.board import layout, sample_board  # noqa: E402
 from display.render import Fonts, Renderer  # noqa: E402
 from queuebox.bus import Bus  # noqa: E402

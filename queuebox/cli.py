@@ -92,7 +92,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_display(args: argparse.Namespace) -> int:
-    from display.app import parse_size, run_display
+    from display.main import parse_size, run_display
 
     size = None
     if args.size:

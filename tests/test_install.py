@@ -97,7 +97,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(tmp_path):
 
 
 def test_a_display_gets_what_full_screen_without_a_desktop_loads(tmp_path):
-    from display.app import SCREEN_LIBRARIES
+    from display.main import SCREEN_LIBRARIES
     out = ok(install(tmp_path / "root", "--dry-run", "--roles", "display"))
     packages = next(line for line in out.splitlines() if "Debian packages:" in line).split(":", 1)[1].split()
     assert set(SCREEN_LIBRARIES.values()) | {"alsa-utils", "espeak-ng", "libegl-mesa0"} <= set(packages)

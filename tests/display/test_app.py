@@ -16,7 +16,8 @@ import pygame
 import pytest
 
 from display.announce import Announcer
-from display.app import IDLE_WAKE_S, DisplayApp, parse_size, render_screenshot, screen_size
+from display.app import IDLE_WAKE_S, DisplayApp
+from display.main import parse_size, render_screenshot, screen_size
 from display.board import sample_board
 from display.render import Fonts, Renderer
 from queuebox.bus import Connected, Message
@@ -258,7 +259,7 @@ def test_screen_size(example_config, windowed, size, expected):
 
 
 def test_a_screen_that_cannot_open_names_the_missing_libraries():
-    from display.app import SCREEN_LIBRARIES, missing_screen_libraries
+    from display.main import SCREEN_LIBRARIES, missing_screen_libraries
     assert missing_screen_libraries(lambda name: None) == list(SCREEN_LIBRARIES)
     present = {"drm": "libdrm.so.2", "EGL": "libEGL.so.1"}
     assert missing_screen_libraries(present.get) == ["libgbm.so.1", "libGLESv2.so.2"]

@@ -11,7 +11,8 @@ import pygame
 import pytest
 
 from display.announce import Announcer
-from display.app import DisplayApp, display_client_id, display_subscriptions
+from display.app import DisplayApp, display_client_id
+from display.main import display_subscriptions
 from display.board import Board, layout
 from display.render import Fonts, Renderer
 from queuebox.bus import Bus
@@ -118,7 +119,7 @@ def test_broker_going_away_and_coming_back(display, client, broker, server):
 
 
 def test_screenshot_of_the_retained_board(config, server, broker, tmp_path):
-    from display.app import run_display
+    from display.main import run_display
 
     topics = Topics(config.mqtt.root, config.site.id)
     counter = Client(broker, [topics.counter_reply("3")])
@@ -137,7 +138,7 @@ def test_screenshot_of_the_retained_board(config, server, broker, tmp_path):
 
 
 def test_screenshot_without_a_board_is_a_clear_error(config, tmp_path):
-    from display.app import run_display
+    from display.main import run_display
     from queuebox.errors import QueueboxError
 
     with pytest.raises(QueueboxError, match="no board from the broker"):

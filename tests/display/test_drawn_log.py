@@ -1,5 +1,5 @@
 """`queuebox display --drawn-log FILE`: one JSON line per frame drawn, saying which board is on
-the screen and when (display/app.py `DrawnLog`, `DisplayApp(on_drawn=...)`)."""
+the screen and when (display/main.py `DrawnLog`, `DisplayApp(on_drawn=...)`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import time
 import pygame
 import pytest
 
-from display.app import DisplayApp, DrawnLog
+from display.app import DisplayApp
+from display.main import DrawnLog
 from display.render import Fonts, Renderer
 from queuebox.bus import Message
 from queuebox.protocol import Topics
