@@ -1,7 +1,7 @@
 """The printed ticket: what it says (`compose`) and how it looks (`TicketRenderer`), as a
 1-bit Pillow image for 58 mm (384 dots) or 80 mm (576 dots) paper at 203 dpi.
 
-Pure: no files, no clock, no printer. The fonts come in as bytes the caller read
+Pure: no files, no clock, no printer. The fonts come in opened by the caller
 (`device.fonts.read_fonts`); the time printed is the ticket's `issued_at` from the server.
 Pillow is the one outside import: DESIGN.md §2 makes this module "PURE ticket layout ->
 Pillow 1-bit image" (Vietnamese is drawn as pixels, so it prints on every printer).
@@ -15,11 +15,10 @@ basic layout: one glyph per character, which is what `missing_glyphs` checks.
 
 from __future__ import annotations
 
-import io
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Mapping
+from typing import Any, Callable, Literal, Mapping
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -180,9 +179,9 @@ def texts(blocks: list[Block]) -> list[tuple[Style, str]]:
 
 @dataclass(frozen=True)
 class FontData:
-    """The bytes of the two TrueType fonts (read by the caller), and where they came from."""
-    regular: bytes
-    bold: bytes
+    """The two TrueType fonts, as the caller opens them: `open(style, size)` is the font of
+    that style at `size` pixels with Pillow's basic layout; the names say where they came from."""
+    open: Callable[[Style, int], ImageFont.FreeTypeFont]
     regular_name: str = "regular"
     bold_name: str = "bold"
 
@@ -214,8 +213,7 @@ class TicketRenderer:
         """The font of `style` at `size` pixels (made once)."""
         key = (style, size)
         if key not in self._fonts:
-            data = self.fonts.bold if style == "bold" else self.fonts.regular
-            self._fonts[key] = ImageFont.truetype(io.BytesIO(data), size, layout_engine=ImageFont.Layout.BASIC)
+            self._fonts[key] = self.fonts.open(style, size)
         return self._fonts[key]
 
     def render(self, info: TicketInfo, site: SiteText) -> Image.Image:
