@@ -16,6 +16,7 @@ basic layout: one glyph per character, which is what `missing_glyphs` checks.
 from __future__ import annotations
 
 import unicodedata
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Literal, Mapping
@@ -190,15 +191,17 @@ class TicketRenderer:
     """Draws tickets `width_px` wide (384 or 576) with `fonts`.
 
     Keeps the sized fonts it made and the rows it drew of the lines every ticket shares
-    (centre, service names, instructions, footer; up to `ROW_CACHE` rows): only a ticket's
-    own blocks (`Block.own`: label, time, counts) are drawn anew. Those are never kept: a
-    full-width row is one byte per dot (a label ~110 KB), and keeping each ticket's grew a
-    kiosk by ~0.12 MB a ticket, 25 MB after 200 tickets.
+    (centre, service names, instructions, footer; up to `ROW_CACHE` rows). A ticket's own
+    blocks (`Block.own`: label, time, counts) are not kept with them: a full-width row is
+    one byte per dot (a label ~110 KB), and keeping each ticket's grew a kiosk by ~0.12 MB
+    a ticket, 25 MB after 200 tickets. The label is always drawn anew; the time and counts
+    repeat on the next tickets, so the last `RECENT_ROWS` of those are kept (~0.6 MB).
     """
 
     MARGIN = 12
     LINE_GAP = 4
     ROW_CACHE = 128  # the shared lines of a centre's tickets are ~40 rows; a bound, in case names change
+    RECENT_ROWS = 32
 
     def __init__(self, fonts: FontData, width_px: int) -> None:
         if width_px not in SIZES:
@@ -208,6 +211,7 @@ class TicketRenderer:
         self.sizes = SIZES[width_px]
         self._fonts: dict[tuple[Style, int], ImageFont.FreeTypeFont] = {}
         self._rows: dict[Block, list[Image.Image]] = {}
+        self._recent: OrderedDict[Block, list[Image.Image]] = OrderedDict()  # own rows, least recent first
 
     def font(self, style: Style, size: int) -> ImageFont.FreeTypeFont:
         """The font of `style` at `size` pixels (made once)."""
@@ -233,12 +237,24 @@ class TicketRenderer:
     def rows(self, block: Block) -> list[Image.Image]:
         """The full-width row images `block` takes (a wrapped text takes several)."""
         if block.own:
-            return self._draw_rows(block)
+            return self._recent_rows(block)
         rows = self._rows.get(block)
         if rows is None:
             if len(self._rows) >= self.ROW_CACHE:
                 self._rows.clear()
             rows = self._rows[block] = self._draw_rows(block)
+        return rows
+
+    def _recent_rows(self, block: Block) -> list[Image.Image]:
+        if block.kind == "label":  # one ticket's alone
+            return self._draw_rows(block)
+        rows = self._recent.get(block)
+        if rows is None:
+            rows = self._recent[block] = self._draw_rows(block)
+            if len(self._recent) > self.RECENT_ROWS:
+                self._recent.popitem(last=False)
+        else:
+            self._recent.move_to_end(block)
         return rows
 
     # --- layout ---------------------------------------------------------------------
