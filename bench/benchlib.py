@@ -43,3 +43,24 @@ def emit(result: dict[str, Any], json_out: str | None) -> int:
     if json_out:
         Path(json_out).write_text(text + "\n", encoding="utf-8")
     return 0
+
+
+def process_memory(pid: int) -> dict[str, float]:
+    """Memory of process `pid` in MiB, from /proc (Linux):
+
+    - `rss_mb`: resident pages, its own and those of shared libraries and files it maps;
+    - `pss_mb`: the same with each shared page divided among the processes mapping it;
+    - `uss_mb`: only the pages no other process maps (what stopping it would give back);
+    - `peak_rss_mb`: the highest `rss_mb` since it started.
+    """
+    rollup = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        key, _, value = line.partition(":")
+        rollup[key] = int(value.split()[0])  # kB
+    peak = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            peak = int(line.split()[1])
+    return {"rss_mb": round(rollup["Rss"] / 1024, 1), "pss_mb": round(rollup["Pss"] / 1024, 1),
+            "uss_mb": round((rollup["Private_Clean"] + rollup["Private_Dirty"]) / 1024, 1),
+            "peak_rss_mb": round(peak / 1024, 1)}

@@ -1,7 +1,7 @@
 """The printed ticket: what it says (`compose`) and how it looks (`TicketRenderer`), as a
 1-bit Pillow image for 58 mm (384 dots) or 80 mm (576 dots) paper at 203 dpi.
 
-Pure: no files, no clock, no printer. The fonts come in as bytes the caller read
+Pure: no files, no clock, no printer. The fonts come in opened by the caller
 (`device.fonts.read_fonts`); the time printed is the ticket's `issued_at` from the server.
 Pillow is the one outside import: DESIGN.md §2 makes this module "PURE ticket layout ->
 Pillow 1-bit image" (Vietnamese is drawn as pixels, so it prints on every printer).
@@ -15,11 +15,11 @@ basic layout: one glyph per character, which is what `missing_glyphs` checks.
 
 from __future__ import annotations
 
-import io
 import unicodedata
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Mapping
+from typing import Any, Callable, Literal, Mapping
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -105,12 +105,15 @@ class SiteText:
 @dataclass(frozen=True)
 class Block:
     """One piece of the ticket, top to bottom. `text` blocks wrap at spaces; a `label` is
-    shrunk to fit on one line; a `mark` is white text in a black box; a `rule` a line."""
+    shrunk to fit on one line; a `mark` is white text in a black box; a `rule` a line.
+    `own` marks what belongs to one ticket (its label, time and counts): the renderer
+    draws it anew instead of keeping its rows for the next ticket."""
     kind: Literal["text", "label", "mark", "rule", "space"]
     text: str = ""
     style: Style = "regular"
     role: Role = "body"
     pixels: int = 0  # height of a `space`
+    own: bool = False
 
 
 def _bilingual(languages: tuple[str, ...], vi: str, en: str) -> list[tuple[str, str]]:
@@ -132,10 +135,10 @@ def compose(info: TicketInfo, site: SiteText) -> list[Block]:
     english = "en" in langs
 
     def lines(vi: str, en: str, *, main: Role = "body", second: Role = "body_en", style: Style = "regular",
-              second_style: Style = "regular") -> list[Block]:
+              second_style: Style = "regular", own: bool = False) -> list[Block]:
         out = []
         for i, (_, text) in enumerate(_bilingual(langs, vi, en)):
-            out.append(Block("text", text, style if i == 0 else second_style, main if i == 0 else second))
+            out.append(Block("text", text, style if i == 0 else second_style, main if i == 0 else second, own=own))
         return out
 
     blocks = [Block("text", site.centre, "regular", "centre"), Block("rule")]
@@ -145,18 +148,18 @@ def compose(info: TicketInfo, site: SiteText) -> list[Block]:
     blocks += [Block("space", pixels=6)]
     blocks += [Block("text", " / ".join(t for _, t in _bilingual(langs, "Số thứ tự", "Your number")),
                      "regular", "caption")]
-    blocks.append(Block("label", info.label, "bold", "label"))
+    blocks.append(Block("label", info.label, "bold", "label", own=True))
     if info.priority:
         blocks.append(Block("mark", " · ".join(t for _, t in _bilingual(langs, "ƯU TIÊN", "PRIORITY")), "bold", "mark"))
     when = info.issued_at
     blocks += [Block("space", pixels=6),
                Block("text", f"{(WEEKDAYS_VI if langs[0] == 'vi' else WEEKDAYS_EN)[when.weekday()]}, "
-                     f"{when:%d/%m/%Y} – {when:%H:%M}", "regular", "body"),
+                     f"{when:%d/%m/%Y} – {when:%H:%M}", "regular", "body", own=True),
                Block("space", pixels=8)]
-    blocks += lines(*_people_ahead(info.waiting_ahead), style="bold")
+    blocks += lines(*_people_ahead(info.waiting_ahead), style="bold", own=True)
     if info.waiting_ahead and info.estimated_wait_min is not None:
         blocks += lines(f"Dự kiến chờ khoảng {info.estimated_wait_min}\u00a0phút",
-                        f"Estimated wait: about {info.estimated_wait_min}\u00a0min")
+                        f"Estimated wait: about {info.estimated_wait_min}\u00a0min", own=True)
     blocks += [Block("rule")]
     blocks += lines("Vui lòng theo dõi màn hình và loa gọi số.", "Please watch the screen for your number.",
                     main="small", second="small")
@@ -177,9 +180,9 @@ def texts(blocks: list[Block]) -> list[tuple[Style, str]]:
 
 @dataclass(frozen=True)
 class FontData:
-    """The bytes of the two TrueType fonts (read by the caller), and where they came from."""
-    regular: bytes
-    bold: bytes
+    """The two TrueType fonts, as the caller opens them: `open(style, size)` is the font of
+    that style at `size` pixels with Pillow's basic layout; the names say where they came from."""
+    open: Callable[[Style, int], ImageFont.FreeTypeFont]
     regular_name: str = "regular"
     bold_name: str = "bold"
 
@@ -187,14 +190,18 @@ class FontData:
 class TicketRenderer:
     """Draws tickets `width_px` wide (384 or 576) with `fonts`.
 
-    Keeps the sized fonts it made and the rows it drew (up to `ROW_CACHE` of them): most
-    lines of a ticket (centre, service names, instructions, footer) are the same on every
-    ticket, so only the label, the time and the counts are drawn anew.
+    Keeps the sized fonts it made and the rows it drew of the lines every ticket shares
+    (centre, service names, instructions, footer; up to `ROW_CACHE` rows). A ticket's own
+    blocks (`Block.own`: label, time, counts) are not kept with them: a full-width row is
+    one byte per dot (a label ~110 KB), and keeping each ticket's grew a kiosk by ~0.12 MB
+    a ticket, 25 MB after 200 tickets. The label is always drawn anew; the time and counts
+    repeat on the next tickets, so the last `RECENT_ROWS` of those are kept (~0.6 MB).
     """
 
     MARGIN = 12
     LINE_GAP = 4
-    ROW_CACHE = 512
+    ROW_CACHE = 128  # the shared lines of a centre's tickets are ~40 rows; a bound, in case names change
+    RECENT_ROWS = 32
 
     def __init__(self, fonts: FontData, width_px: int) -> None:
         if width_px not in SIZES:
@@ -204,13 +211,13 @@ class TicketRenderer:
         self.sizes = SIZES[width_px]
         self._fonts: dict[tuple[Style, int], ImageFont.FreeTypeFont] = {}
         self._rows: dict[Block, list[Image.Image]] = {}
+        self._recent: OrderedDict[Block, list[Image.Image]] = OrderedDict()  # own rows, least recent first
 
     def font(self, style: Style, size: int) -> ImageFont.FreeTypeFont:
         """The font of `style` at `size` pixels (made once)."""
         key = (style, size)
         if key not in self._fonts:
-            data = self.fonts.bold if style == "bold" else self.fonts.regular
-            self._fonts[key] = ImageFont.truetype(io.BytesIO(data), size, layout_engine=ImageFont.Layout.BASIC)
+            self._fonts[key] = self.fonts.open(style, size)
         return self._fonts[key]
 
     def render(self, info: TicketInfo, site: SiteText) -> Image.Image:
@@ -229,11 +236,25 @@ class TicketRenderer:
 
     def rows(self, block: Block) -> list[Image.Image]:
         """The full-width row images `block` takes (a wrapped text takes several)."""
+        if block.own:
+            return self._recent_rows(block)
         rows = self._rows.get(block)
         if rows is None:
             if len(self._rows) >= self.ROW_CACHE:
                 self._rows.clear()
             rows = self._rows[block] = self._draw_rows(block)
+        return rows
+
+    def _recent_rows(self, block: Block) -> list[Image.Image]:
+        if block.kind == "label":  # one ticket's alone
+            return self._draw_rows(block)
+        rows = self._recent.get(block)
+        if rows is None:
+            rows = self._recent[block] = self._draw_rows(block)
+            if len(self._recent) > self.RECENT_ROWS:
+                self._recent.popitem(last=False)
+        else:
+            self._recent.move_to_end(block)
         return rows
 
     # --- layout ---------------------------------------------------------------------

@@ -274,6 +274,13 @@ def test_sample_ticket_uses_the_service_numbering_and_minutes():
     assert (info.label, info.estimated_wait_min, info.status_url) == ("KQ-0023", 15, "http://x/t/preview0023")
 
 
-def test_fonts_are_loaded_from_bytes_not_paths(dejavu):
-    assert isinstance(dejavu, FontData) and dejavu.regular[:4] in (b"\x00\x01\x00\x00", b"OTTO", b"true")
-    assert isinstance(TicketRenderer(dejavu, 576).font("bold", 30), ImageFont.FreeTypeFont)
+def test_the_renderer_opens_fonts_through_the_callers_font_data():
+    opened = []
+
+    def open_font(style, size):
+        opened.append((style, size))
+        return ImageFont.load_default(size)
+
+    renderer = TicketRenderer(FontData(open=open_font), 576)
+    assert renderer.font("bold", 30) is renderer.font("bold", 30)
+    assert opened == [("bold", 30)]
