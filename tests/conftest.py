@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from hypothesis import settings
@@ -32,3 +33,15 @@ def example_config() -> Config:
 def open_clock() -> FakeClock:
     """A clock at Monday 23 November 2026, 09:00 in Ho Chi Minh City: every example service is open."""
     return FakeClock()
+
+
+@pytest.fixture
+def mock_factory() -> Iterator[object]:
+    """A gpiozero MockFactory; every device made on it must be closed by the test's owner,
+    and the factory is reset afterwards so no pin stays reserved."""
+    from gpiozero.pins.mock import MockFactory
+
+    factory = MockFactory()
+    yield factory
+    factory.reset()
+    factory.close()

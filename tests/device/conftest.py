@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Iterator
 
 import pytest
 
@@ -34,15 +33,3 @@ def font_family(request) -> FontData:
 def dummy_printer() -> EscposPrinter:
     """An 80 mm printer on escpos's Dummy connection; `.connection.output` holds its bytes."""
     return EscposPrinter(Dummy(), 576)
-
-
-@pytest.fixture
-def mock_factory() -> Iterator[object]:
-    """A gpiozero MockFactory; every device made on it must be closed by the test's owner,
-    and the factory is reset afterwards so no pin stays reserved."""
-    from gpiozero.pins.mock import MockFactory
-
-    factory = MockFactory()
-    yield factory
-    factory.reset()
-    factory.close()

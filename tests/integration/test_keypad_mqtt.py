@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pytest
 
@@ -57,16 +57,6 @@ def server(config, tmp_path, clock):
     s.stop()
 
 
-@pytest.fixture
-def factory() -> Iterator[Any]:
-    from gpiozero.pins.mock import MockFactory
-
-    f = MockFactory()
-    yield f
-    f.reset()
-    f.close()
-
-
 class Keypad:
     """A KeypadApp on MockFactory pins with a real Bus; its wall clock is the server's fake one."""
 
@@ -93,8 +83,8 @@ class Keypad:
 
 
 @pytest.fixture
-def keypad(config, factory, clock, server):
-    k = Keypad(config, factory, clock)
+def keypad(config, mock_factory, clock, server):
+    k = Keypad(config, mock_factory, clock)
     yield k
     k.stop()
 
@@ -192,7 +182,8 @@ def with_account(config: Any, username: str, passwords: dict[str, str]) -> Any:
     return dataclasses.replace(config, mqtt=mqtt)
 
 
-def test_the_keypad_needs_nothing_more_than_its_counter_account(config, factory, clock, tmp_path, mosquitto_path):
+def test_the_keypad_needs_nothing_more_than_its_counter_account(config, mock_factory, clock, tmp_path,
+                                                               mosquitto_path):
     written = tmp_path / "mqtt"
     write_credentials(config, written, group="no-such-group-for-tests")
     passwords = read_secrets(written / "secrets.toml")
@@ -201,7 +192,7 @@ def test_the_keypad_needs_nothing_more_than_its_counter_account(config, factory,
     try:
         on_secured = dataclasses.replace(config, mqtt=dataclasses.replace(config.mqtt, port=secured.port))
         server = Server(with_account(on_secured, "server", passwords), tmp_path / "q.db", clock)
-        keypad = Keypad(with_account(on_secured, "counter-3", passwords), factory, clock)
+        keypad = Keypad(with_account(on_secured, "counter-3", passwords), mock_factory, clock)
         try:
             server.engine.take("t1", "kiosk1", "B")
             eventually(lambda: keypad.leds("next") == (ON,))  # it reads its state

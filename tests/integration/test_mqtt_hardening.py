@@ -39,16 +39,6 @@ def site(tmp_path: Path, mosquitto_path: str, mqtt_root: str) -> Iterator[Site]:
         s.stop()
 
 
-@pytest.fixture
-def factory() -> Iterator[Any]:
-    from gpiozero.pins.mock import MockFactory
-
-    f = MockFactory()
-    yield f
-    f.reset()
-    f.close()
-
-
 class Keypad:
     """The real keypad (KeypadApp, its own Bus as counter-3) on MockFactory pins."""
 
@@ -88,9 +78,9 @@ def take(kiosk: Device, site: Site, command_id: str, **fields: Any) -> dict[str,
 
 # --- finding 4: sessions ---------------------------------------------------------------------
 
-def test_a_rogue_with_display_credentials_cannot_take_over_the_server_kiosk_or_keypad(site, factory):
+def test_a_rogue_with_display_credentials_cannot_take_over_the_server_kiosk_or_keypad(site, mock_factory):
     kiosk = Device(site, "kiosk-kiosk1", [site.topics.kiosk_reply("kiosk1")])
-    keypad = Keypad(site, factory)
+    keypad = Keypad(site, mock_factory)
     rogue = Rogue(site, "display-display1", [server_client_id(site.config), "kiosk-kiosk1", "counter-3"])
     issued, called = [], []
     try:
