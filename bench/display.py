@@ -33,7 +33,6 @@ import argparse
 import dataclasses
 import logging
 import os
-import queue
 import shutil
 import statistics
 import sys
@@ -60,7 +59,8 @@ from mqtt_latency import (run_with_broker, EXAMPLE_CONFIG, BenchError, Probe, Pr
 from display.announce import Announcer, Clip, EspeakSynthesizer  # noqa: E402
 from display.app import DisplayApp, display_client_id  # noqa: E402
 from display.main import SAMPLE_TIME  # noqa: E402
-from display.board import layout, sample_board  # noqa: E402
+from display.board import sample_board
+from display.layout import layout  # noqa: E402
 from display.render import Fonts, Renderer  # noqa: E402
 from queuebox.bus import Bus  # noqa: E402
 from queuebox.config import load_config  # noqa: E402

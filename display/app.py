@@ -1,7 +1,7 @@
 """The waiting-room screen's loop: what `queuebox display` runs (see display/main.py).
 
 One loop (`DisplayApp.run`) owns pygame: it takes the bus's messages from its inbox (paho's
-thread only enqueues), keeps the last board, works out the layout (display/board.py),
+thread only enqueues), keeps the last board, works out the layout (display/layout.py),
 draws what changed (display/render.py) and plays the announcements (display/announce.py).
 It sleeps until a message comes, the layout would change by time (the next minute, the
 next blink of the newest call) or a clip ends — idle it wakes twice a second to notice a
@@ -34,7 +34,9 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from display.announce import Announcer, CallGate
-from display.board import Board, Highlight, Layout, follow, layout, next_change, read_board, with_services
+from display.board import Board, Highlight, follow, next_change, read_board, with_services
+from display.boxes import Layout
+from display.layout import layout
 from queuebox.bus import Connected, Message
 from queuebox.config import Config
 from queuebox.protocol import ProtocolError, Topics, parse_board, parse_event, parse_services

@@ -21,7 +21,8 @@ from typing import Any, Callable
 
 from display.announce import Announcer, EspeakSynthesizer, open_player
 from display.app import DisplayApp, display_client_id, wall_clock
-from display.board import Board, fixed_texts, follow, layout, read_board, sample_board, with_services
+from display.board import Board, follow, read_board, sample_board, with_services
+from display.layout import fixed_texts, layout
 from queuebox import notify
 from queuebox.bus import Message
 from queuebox.config import Config

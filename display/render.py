@@ -1,4 +1,4 @@
-"""Drawing a board `Layout` (display/board.py) with pygame-ce.
+"""Drawing a board `Layout` (display/boxes.py, made by display/layout.py) with pygame-ce.
 
 Fonts are loaded by path (the default pygame font has no Vietnamese glyphs): `Fonts`
 measures text for the layout and reports characters it has no glyph for. `Renderer`
@@ -23,7 +23,7 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # no banner on stdout 
 import pygame  # noqa: E402
 import pygame.freetype  # noqa: E402
 
-from display.board import Box, Layout  # noqa: E402
+from display.boxes import Box, Layout  # noqa: E402
 from queuebox.errors import QueueboxError  # noqa: E402
 
 logger = logging.getLogger(__name__)

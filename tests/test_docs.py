@@ -207,7 +207,7 @@ def test_the_vietnamese_texts_are_spelled_as_the_code_says_them():
     phrases += [s.name_vi for s in load_config(EXAMPLE).services]
     phrases += ["Mất kết nối máy chủ", "Mời công dân có số thứ tự", "Bộ phận một cửa"]
     assert [p for p in phrases if p not in docs] == []
-    assert "Mất kết nối máy chủ" in text(ROOT / "display" / "board.py")
+    assert "Mất kết nối máy chủ" in text(ROOT / "display" / "layout.py")
     assert "Mời công dân có số thứ tự" in text(ROOT / "display" / "announce.py")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from display.board import LINE, Layout, Measure, estimate_width
+from display.boxes import LINE, Layout, Measure, estimate_width
 
 
 def problems(layout: Layout, measure: Measure = estimate_width) -> list[str]:

@@ -13,7 +13,8 @@ import pytest
 from display.announce import Announcer
 from display.app import DisplayApp, display_client_id
 from display.main import display_subscriptions
-from display.board import Board, layout
+from display.board import Board
+from display.layout import layout
 from display.render import Fonts, Renderer
 from queuebox.bus import Bus
 from queuebox.protocol import Topics

@@ -9,8 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from display.board import (CLIP, MAX_CALLS, Board, Call, Highlight, blinking, clean, estimate_width, fit, follow,
-                           layout, newest_key, next_change, read_board, sample_board)
+from display.board import (CLIP, MAX_CALLS, Board, Call, Highlight, blinking, clean, follow, newest_key, next_change,
+                           read_board, sample_board)
+from display.boxes import estimate_width, fit
+from display.layout import layout
 from tests.display.layout_checks import problems
 from tests.factories import MONDAY_9AM
 

@@ -10,8 +10,9 @@ from datetime import timedelta
 import pygame
 import pytest
 
-from display.board import (MAX_SERVICES, MESSAGE_PAGE_S, MIN_COUNT_U, MIN_NAME_U, Board, Call, Layout, layout,
-                           message_pages, next_change, sample_board, split_counter_name)
+from display.board import MESSAGE_PAGE_S, Board, Call, next_change, sample_board
+from display.boxes import Layout
+from display.layout import MAX_SERVICES, MIN_COUNT_U, MIN_NAME_U, layout, message_pages, split_counter_name
 from display.render import Fonts, Renderer
 from queuebox.config import CounterConfig, ServiceConfig
 from tests.display.layout_checks import problems

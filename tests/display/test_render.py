@@ -8,7 +8,8 @@ import pygame
 import pygame.freetype
 import pytest
 
-from display.board import Highlight, fixed_texts, layout, read_board, sample_board
+from display.board import Highlight, read_board, sample_board
+from display.layout import fixed_texts, layout
 from display.render import PALETTE, FontError, Fonts, Renderer, check_glyphs
 from tests.display.layout_checks import problems
 from tests.display.test_board import NOW, SIZES, snapshot
