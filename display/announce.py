@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
+from queuebox.text import without_diacritics
 from queuebox.config import Config
 
 logger = logging.getLogger(__name__)
@@ -131,11 +132,6 @@ def spoken_counter(name: str) -> str:
     return " ".join(re.sub(r"\d+", lambda m: f" {vietnamese_number(int(m.group(0)[-12:]))} ", name).split())
 
 
-def _ascii(text: str) -> str:
-    folded = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    return "".join(c for c in folded if not unicodedata.combining(c))
-
-
 def english_counter(name: str, counter_id: str) -> str:
     """'counter 3' for "Quầy 3" (or a numeric id), else the name without diacritics."""
     match = _COUNTER.fullmatch(unicodedata.normalize("NFC", name).strip())
@@ -143,13 +139,13 @@ def english_counter(name: str, counter_id: str) -> str:
         return f"counter {int(match.group(1)[-12:])}"
     if counter_id.isdigit():
         return f"counter {counter_id}"
-    return _ascii(name)
+    return without_diacritics(name)
 
 
 def call_text(label: str, counter_name: str, counter_id: str = "") -> dict[str, str]:
     """The sentences for one call, by language (vi, en)."""
     english_label = " ".join(str(int(t[-12:])) if t.isdecimal() else t.upper()
-                             for t in re.findall(r"\d+|[^\W\d_]", _ascii(label)))
+                             for t in re.findall(r"\d+|[^\W\d_]", without_diacritics(label)))
     return {
         "vi": f"Mời công dân có số thứ tự {spoken_label(label)} đến {spoken_counter(counter_name)}",
         "en": f"Ticket number {english_label}, please go to {english_counter(counter_name, counter_id)}.",

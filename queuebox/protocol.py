@@ -16,6 +16,8 @@ Every payload is a UTF-8 JSON object of at most 4096 bytes, except ``status``:
   counter/<counter>/state    server → all, retained       {"seq", "state", "ticket": label | null, "waiting",
                                                            "rating_until": ISO-8601 | null}
   board                      server → displays, retained  {"seq", "at", "calls": [...], "waiting", "message"}
+  services                   server → all, retained       {"seq", "services": [{"code", "name_vi", "name_en", "open"}], "lookup_url"?}
+  procedures/<service>       server → all, retained       {"seq", "service", "procedures": [...], "more"}; empty = none
   events                     server → all                 {"seq", "at", "type", "ticket"?, "counter"?, ...}
   status/<client>            every client, retained       "online"; last will "offline"
 
@@ -68,6 +70,7 @@ __all__ = [
     "MAX_PACKET_SIZE",
     "MAX_PAYLOAD",
     "MAX_REASON",
+    "MAX_PROCEDURE_ITEMS",
     "MAX_SERVICES",
     "ProtocolError",
     "RATING_SCORES",
@@ -83,6 +86,7 @@ __all__ = [
     "parse_moment",
     "parse_rating",
     "parse_reply",
+    "parse_procedures",
     "parse_services",
     "parse_take",
     "peek_id",
@@ -96,6 +100,7 @@ MAX_LABEL = 16  # characters of a ticket label in a `call` command
 MAX_REASON = 200  # characters of a `reason`
 MAX_CALLS = 10  # entries of the board's `calls`
 MAX_SERVICES = 64  # entries of the `services` snapshot
+MAX_PROCEDURE_ITEMS = 64  # entries of one `procedures/<service>` summary
 
 COUNTER_ACTIONS = ("next", "recall", "start", "done", "no_show", "transfer", "call", "pause", "resume")
 # One letter per action, the same on the counter console's keyboard and the simulated keypad's
@@ -112,6 +117,7 @@ RATING_SCORES = {1: ("Rất hài lòng", "Very satisfied"), 2: ("Hài lòng", "S
                  3: ("Bình thường", "Neutral"), 4: ("Không hài lòng", "Dissatisfied")}
 
 _DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+_SERVICE = re.compile(r"[A-Z]{1,3}")
 _COUNTER_LEAVES = {"command": "command", "reply": "counter_reply", "rating": "rating", "state": "state"}
 _KIOSK_LEAVES = {"take": "take", "reply": "kiosk_reply"}
 
@@ -178,6 +184,12 @@ class Topics:
         """The retained list of the centre's services as the server knows them: names, open or not."""
         return self._topic("services")
 
+    def procedures(self, service: str) -> str:
+        """Retained catalogue summary of one service (field): what the board's slides show."""
+        if not isinstance(service, str) or not _SERVICE.fullmatch(service):
+            raise ValueError(f"service code {service!r} must be 1 to 3 capital letters")
+        return self._topic("procedures", service)
+
     def status(self, client: str) -> str:
         """The retained online/offline status of MQTT client `client`."""
         return self._topic("status", _check_device("client", client))
@@ -200,6 +212,8 @@ class Topics:
                 return Route("events", None)
             case ["services"]:
                 return Route("services", None)
+            case ["procedures", service] if _SERVICE.fullmatch(service):
+                return Route("procedures", service)
             case ["kiosk", device, leaf] if leaf in _KIOSK_LEAVES and _DEVICE_ID.fullmatch(device):
                 return Route(_KIOSK_LEAVES[leaf], device)
             case ["counter", device, leaf] if leaf in _COUNTER_LEAVES and _DEVICE_ID.fullmatch(device):
@@ -333,6 +347,30 @@ def parse_services(payload: bytes | str) -> dict[str, Any]:
         s.text("name_vi", required=True)
         s.text("name_en")
         s.boolean("open")
+    f.text("lookup_url")
+    return obj
+
+
+def parse_procedures(payload: bytes | str) -> dict[str, Any] | None:
+    """A retained `procedures/<service>` summary, validated: ``{"seq", "service", "procedures":
+    [{"id", "code", "name_vi", "name_en", "processing_time", "fee", "on_the_spot"}, …], "more"}``
+    in the catalogue's order; None for an empty payload (the service has no procedures any more)."""
+    if payload in (b"", ""):
+        return None
+    obj = load_object(payload)
+    f = Fields(obj)
+    f.integer("seq", low=0)
+    f.service("service")
+    for i, item in enumerate(f.array("procedures", MAX_PROCEDURE_ITEMS)):
+        p = f.child(f"procedures[{i}]", item)
+        p.integer("id", low=0)
+        p.text("code")
+        p.text("name_vi", required=True)
+        for key in ("name_en", "processing_time", "fee"):
+            p.text(key)
+        p.boolean("on_the_spot", default=False)
+    if obj.get("more") is not None:  # how many did not fit; absent is 0
+        f.integer("more", low=0)
     return obj
 
 

@@ -118,6 +118,7 @@ def acl_rules(account: Account, root: str) -> list[tuple[str, str]]:
     if account.kind == "kiosk":
         return [("write", f"{root}kiosk/{d}/take"), ("read", f"{root}kiosk/{d}/reply"),
                 ("read", f"{root}board"), ("read", f"{root}events"), ("read", f"{root}services"),
+                ("read", f"{root}procedures/+"),  # the touch kiosk's lookup
                 ("read", f"{root}kiosk/{d}/simulate"),  # presses sent by the server account, in simulation
                 own_status]
     if account.kind == "counter":
@@ -125,7 +126,7 @@ def acl_rules(account: Account, root: str) -> list[tuple[str, str]]:
                 ("read", f"{root}counter/{d}/reply"), ("read", f"{root}counter/{d}/state"),
                 ("read", f"{root}board"), own_status]
     return [("read", f"{root}board"), ("read", f"{root}events"), ("read", f"{root}services"),
-            own_status]  # what display/app.py reads
+            ("read", f"{root}procedures/+"), own_status]  # what display/app.py reads
 
 
 def acl_text(config: Config, tools: Sequence[str] = ()) -> str:

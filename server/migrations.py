@@ -159,6 +159,36 @@ def _sessions(db: Database) -> None:
         db.execute(statement)
 
 
+_PROCEDURES = [
+    # The centre's catalogue of administrative procedures, as it publishes them (issue: procedures
+    # and fees in plain sight). `service` is a service code of the configuration (services live in
+    # the config and its web overrides, so no foreign key); texts are kept as published.
+    """CREATE TABLE procedures (
+        id INTEGER PRIMARY KEY,
+        code TEXT UNIQUE,
+        service TEXT NOT NULL,
+        name_vi TEXT NOT NULL,
+        name_en TEXT NOT NULL DEFAULT '',
+        documents TEXT NOT NULL DEFAULT '',
+        processing_time TEXT NOT NULL DEFAULT '',
+        fee TEXT NOT NULL DEFAULT '',
+        result_place TEXT NOT NULL DEFAULT '',
+        portal_url TEXT NOT NULL DEFAULT '',
+        on_the_spot INTEGER NOT NULL DEFAULT 0 CHECK (on_the_spot IN (0, 1)),
+        position INTEGER NOT NULL DEFAULT 0,
+        hidden INTEGER NOT NULL DEFAULT 0 CHECK (hidden IN (0, 1)),
+        updated_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX procedures_service ON procedures (service, position)",
+]
+
+
+@_migration("0004_procedures")
+def _procedures(db: Database) -> None:
+    for statement in _PROCEDURES:
+        db.execute(statement)
+
+
 def check_not_newer(db: Database) -> None:
     """Refuse a database that has migrations this version does not know (written by a newer queuebox)."""
     unknown = [m.name for m in migrations.applied(db) if m.name not in KNOWN]

@@ -71,13 +71,14 @@ R = "queuebox/site/"
 RULES = [
     (Account("server"), [("readwrite", R + "#")]),
     (Account("kiosk", "k1"), [("write", R + "kiosk/k1/take"), ("read", R + "kiosk/k1/reply"), ("read", R + "board"),
-                              ("read", R + "events"), ("read", R + "services"), ("read", R + "kiosk/k1/simulate"),
+                              ("read", R + "events"), ("read", R + "services"), ("read", R + "procedures/+"),
+                              ("read", R + "kiosk/k1/simulate"),
                               ("readwrite", R + "status/kiosk-k1")]),
     (Account("counter", "3"), [("write", R + "counter/3/command"), ("write", R + "counter/3/rating"),
                                ("read", R + "counter/3/reply"), ("read", R + "counter/3/state"),
                                ("read", R + "board"), ("readwrite", R + "status/counter-3")]),
     (Account("display", "d1"), [("read", R + "board"), ("read", R + "events"), ("read", R + "services"),
-                                ("readwrite", R + "status/display-d1")]),
+                                ("read", R + "procedures/+"), ("readwrite", R + "status/display-d1")]),
     (Account("tool", "watch"), [("readwrite", R + "#")]),
 ]
 

@@ -1,0 +1,21 @@
+"""Text helpers every surface shares: Vietnamese without its diacritics (for an English voice, an
+ASCII-only device, and search that finds "Đăng ký khai sinh" from "dang ky khai sinh")."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_WORD = re.compile(r"\w+")
+
+
+def without_diacritics(text: str) -> str:
+    """`text` with tones and marks taken off and đ/Đ written d/D: "Quầy 3" → "Quay 3"."""
+    folded = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    return unicodedata.normalize("NFC", "".join(c for c in folded if not unicodedata.combining(c)))
+
+
+def search_words(text: str) -> list[str]:
+    """The words of `text` as search compares them: lower case, without diacritics, punctuation
+    dropped ("Đăng ký (lại) khai-sinh" → ["dang", "ky", "lai", "khai", "sinh"])."""
+    return _WORD.findall(without_diacritics(unicodedata.normalize("NFC", text)).casefold().replace("_", " "))
