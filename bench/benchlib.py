@@ -6,6 +6,7 @@ import json
 import math
 import os
 import platform
+import shlex
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,18 @@ def emit(result: dict[str, Any], json_out: str | None) -> int:
     if json_out:
         Path(json_out).write_text(text + "\n", encoding="utf-8")
     return 0
+
+
+def unit_environment(unit: str) -> dict[str, str]:
+    """The variables the `Environment=` lines of systemd/<unit> set (e.g. queuebox-kiosk.service's
+    malloc settings), so a measured child process runs as its unit runs it."""
+    found: dict[str, str] = {}
+    for line in (Path(__file__).resolve().parents[1] / "systemd" / unit).read_text(encoding="utf-8").splitlines():
+        if line.startswith("Environment="):
+            for assignment in shlex.split(line.removeprefix("Environment=")):
+                name, _, value = assignment.partition("=")
+                found[name] = value
+    return found
 
 
 def process_memory(pid: int) -> dict[str, float]:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import queue
 import subprocess
 import sys
@@ -54,7 +55,7 @@ from queuebox.errors import ConfigError
 from queuebox.protocol import Topics
 from server.main import server_client_id
 
-from benchlib import filesystem_of, machine, percentile, process_memory  # noqa: E402 (bench/ is on the path)
+from benchlib import filesystem_of, machine, percentile, process_memory, unit_environment  # noqa: E402 (bench/ is on the path)
 from mqtt_latency import (run_with_broker, EXAMPLE_CONFIG, ROOT, STOP_TIMEOUT_S, BenchError, Probe, Process,  # noqa: E402
                           bench_config_text, drain, free_port, mosquitto_version, rss_mb,
                           start_broker, summary, wait_online)
@@ -104,7 +105,7 @@ def kiosk_memory(config: Any, folder: Path, tickets: int, deadline: float) -> di
     with open(log_path, "wb") as log:
         kiosk = subprocess.Popen([sys.executable, "-m", "queuebox.cli", "kiosk", "--config", str(path), "--simulate",
                                   "--out", str(out)], stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
-                                 cwd=ROOT)
+                                 cwd=ROOT, env={**os.environ, **unit_environment("queuebox-kiosk.service")})
     assert kiosk.stdin is not None
 
     def wait_for(what: str, ready: Any) -> None:

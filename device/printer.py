@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import enum
 import importlib
+import importlib.util
 import logging
 import os
 import pickle
 import platform
+import sys
 import tempfile
 import time
+import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -62,11 +65,36 @@ def _capabilities_dir() -> str:
     return tempfile.mkdtemp(prefix="queuebox-escpos-")
 
 
+# Modules escpos imports at the top but the kiosk never uses: qrcode draws QR codes in software
+# (the kiosk sends the printer's native QR command) and yaml reads the capabilities file only
+# when their cache is missing. Imported on first use instead, they leave ~3 MB out of a 40 MB
+# kiosk. (importlib.util.LazyLoader does not help: in Python 3.11 the next `import` statement
+# of the module runs it.)
+DEFERRED_MODULES = ("qrcode", "yaml")
+
+
+class _DeferredModule(types.ModuleType):
+    """Stands in sys.modules for a module until something asks it for an attribute: then the
+    real module is imported, takes its place, and answers."""
+
+    def __getattr__(self, attribute: str) -> object:
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+        return getattr(importlib.import_module(self.__name__), attribute)
+
+
+def _defer(name: str) -> None:
+    if name not in sys.modules and importlib.util.find_spec(name) is not None:
+        sys.modules[name] = _DeferredModule(name)
+
+
 def _import_escpos() -> None:
     """Import escpos. It writes its capabilities cache in place, unlocked, on the first import:
     a process killed meanwhile, or a second one importing at the same moment, leaves a cut file
     that would make every later import fail (EOFError) until someone removed it. A cache that
     cannot be read is removed and made again."""
+    for name in DEFERRED_MODULES:
+        _defer(name)
     for _ in range(3):
         try:
             importlib.import_module("escpos.capabilities")

@@ -155,7 +155,10 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return run_backup(args, _load(args))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
+    """The `queuebox` parser. With `chosen` (the command about to run), the options of the other
+    server commands are left out, so a kiosk or display process never imports server modules
+    (SQLite, the reports) only to build a parser: memory a 40 MB kiosk cannot spare."""
     parser = argparse.ArgumentParser(
         prog="queuebox", description="Queue management for one-stop public service centres.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
@@ -211,8 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     actions.add_parser("list", help="list the accounts", description="list the accounts")
 
     p = command("api-token", cmd_api_token, "create, list and revoke the tokens of programs using the JSON API")
-    from server.api_tokens import add_cli_arguments
-    add_cli_arguments(p)
+    if chosen in (None, "api-token"):
+        from server.api_tokens import add_cli_arguments
+        add_cli_arguments(p)
 
     p = command("backup", cmd_backup, "copy the live database (while the server runs) to a file, or to a folder "
                                       "keeping the newest N copies; the copy is checked")
@@ -265,13 +269,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("report", cmd_report, "print the manager's report of a period: tickets, waiting and service "
                                       "times, satisfaction, by service, counter, clerk, hour or day")
-    from server.report_cli import add_report_arguments
-    add_report_arguments(p)
+    if chosen in (None, "report"):
+        from server.report_cli import add_report_arguments
+        add_report_arguments(p)
     return parser
 
 
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The command word of a `queuebox` command line (the top-level options take no value), if any."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(_command_in(argv)).parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -11,6 +11,7 @@ machine). bench/kiosk_latency.py reports all three.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Iterator
 
 import pytest
 
-from bench.benchlib import process_memory
+from bench.benchlib import process_memory, unit_environment
 from queuebox.config import to_toml
 from tests.device.test_kiosk_cli import wait_for_files
 from tests.factories import FakeClock, make_config
@@ -37,7 +38,8 @@ class SimulatedKiosk:
         with open(log, "wb") as log_file:
             self.process = subprocess.Popen([sys.executable, "-m", "queuebox.cli", "kiosk", "--config",
                                              str(config_path), "--simulate", "--out", str(out)],
-                                            stdin=subprocess.PIPE, stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT)
+                                            stdin=subprocess.PIPE, stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT,
+                                            env={**os.environ, **unit_environment("queuebox-kiosk.service")})
         self.printed = 0
 
     def print_tickets(self, count: int) -> None:
@@ -92,3 +94,18 @@ def test_a_kiosk_that_printed_tickets_stays_within_the_memory_target(kiosk):
     kiosk.print_tickets(60)  # a busy hour at one kiosk
     memory = kiosk.memory()
     assert memory["uss_mb"] <= TARGET_MB, memory
+
+
+def mapped_extensions(pid: int) -> set[str]:
+    """The file names of the Python C extensions process `pid` has loaded."""
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    return {Path(line.split()[-1]).name.split(".")[0] for line in maps.splitlines() if ".cpython-" in line}
+
+
+def test_a_kiosk_loads_nothing_it_does_not_use(kiosk):
+    """No SQLite and no report code (the command line's parser of server commands), no YAML
+    (escpos's capabilities come from their cache): ~3 MB a 40 MB kiosk cannot spare."""
+    kiosk.print_tickets(2)
+    loaded = mapped_extensions(kiosk.process.pid)
+    assert "_imaging" in loaded  # the check sees Pillow, which it uses
+    assert not loaded & {"_sqlite3", "_yaml"}, loaded

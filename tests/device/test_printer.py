@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from PIL import Image, ImageChops
@@ -15,6 +18,8 @@ from queuebox.config import PrinterConfig
 from queuebox.errors import QueueboxError
 from tests.device.escpos_job import parse_job, parse_jobs
 from tests.device.fakes import AnsweringDummy, BrokenDummy
+
+ROOT = Path(__file__).resolve().parents[2]
 
 URL = "http://queuebox.local:8080/t/Zq3xT0k3n"
 MONDAY_9AM = datetime(2026, 11, 23, 9, 0, tzinfo=timezone(timedelta(hours=7)))
@@ -210,3 +215,16 @@ def test_why_a_status_query_failed_is_logged_once_per_fault(caplog):
         assert printer.status() is PrinterStatus.OFFLINE
     failures = [r.getMessage() for r in caplog.records if "status query failed" in r.getMessage()]
     assert len(failures) == 2 and all("Access denied" in m for m in failures)  # not once per query
+
+
+def test_escpos_modules_the_kiosk_never_uses_are_imported_only_when_used():
+    """qrcode (software QR codes) and yaml (escpos's capabilities file, read only without its
+    cache) stand deferred in a fresh process; escpos still draws a software QR when asked."""
+    code = ("import sys, device.printer; from escpos.printer import Dummy; "
+            "before = [type(sys.modules[m]).__name__ for m in ('qrcode', 'yaml')]; "
+            "d = Dummy(); d.qr('http://q.test/t/x', native=False); "
+            "print(before, type(sys.modules['qrcode']).__name__, len(d.output) > 100)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.returncode == 0, done.stderr
+    # the last line: escpos prints a warning about the media width first
+    assert done.stdout.splitlines()[-1] == "['_DeferredModule', '_DeferredModule'] module True", done.stdout
