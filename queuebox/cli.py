@@ -149,6 +149,13 @@ def cmd_api_token(args: argparse.Namespace) -> int:
     return run_cli(args, args.database or _load(args).database.path)
 
 
+def cmd_catalogue(args: argparse.Namespace) -> int:
+    from server.catalogue_cli import run_cli
+
+    config = _load(args)
+    return run_cli(args, config, args.database or config.database.path)
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     from server.backup import cmd_backup as run_backup
 
@@ -213,6 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("api-token", cmd_api_token, "create, list and revoke the tokens of programs using the JSON API")
     from server.api_tokens import add_cli_arguments
     add_cli_arguments(p)
+
+    p = command("catalogue", cmd_catalogue, "import the procedure catalogue from a CSV or XLSX file, or export it")
+    from server.catalogue_cli import add_cli_arguments as add_catalogue_arguments
+    add_catalogue_arguments(p)
 
     p = command("backup", cmd_backup, "copy the live database (while the server runs) to a file, or to a folder "
                                       "keeping the newest N copies; the copy is checked")
