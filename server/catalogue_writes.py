@@ -110,12 +110,15 @@ def replace_all(engine: Engine, actor: str, procedures: list[Procedure]) -> Even
         old = load_procedures(conn, include_hidden=True)
         by_code = {p.code.casefold(): p.id for p in old if p.code}
         by_name = {(p.service, p.name_vi): p.id for p in old if not p.code}
-        kept = []
+        next_id = max((p.id for p in old), default=0) + 1  # a removed procedure's id is not given to another
+        rows = []
         for p in renumbered(procedures):
             kept_id = by_code.pop(p.code.casefold(), None) if p.code else by_name.pop((p.service, p.name_vi), None)
-            kept.append(replace(p, id=kept_id or 0))
+            if kept_id is None:
+                kept_id, next_id = next_id, next_id + 1
+            rows.append(replace(p, id=kept_id))
         conn.execute("DELETE FROM procedures")
-        for p in kept:
+        for p in rows:
             _write_row(conn, p, stamp, insert=True)
         services = sorted({p.service for p in old} | {p.service for p in procedures})
         return {"action": "import", "count": len(procedures), "services": services}
