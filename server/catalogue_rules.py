@@ -9,13 +9,14 @@ the code), so the rule is written once.
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit
 
 from queuebox.catalogue import LIMITS, MAX_PROCEDURES, Procedure
-from queuebox.protocol import MAX_PAYLOAD, MAX_PROCEDURE_ITEMS, encode
+from queuebox.protocol import MAX_PAYLOAD, MAX_PROCEDURE_ITEMS
 
 # The texts of a procedure, in the order forms and files show them; `documents` is one per line.
 TEXT_FIELDS = ("code", "service", "name_vi", "name_en", "documents", "processing_time", "fee",
@@ -163,8 +164,13 @@ def summaries(procedures: Iterable[Procedure], seq: int) -> dict[str, dict[str, 
                     "processing_time": p.processing_time, "fee": p.fee, "on_the_spot": p.on_the_spot}
                    for p in listed[:MAX_PROCEDURE_ITEMS]]
         payload = {"seq": seq, "service": service, "procedures": entries, "more": len(listed) - len(entries)}
-        while len(encode(payload)) > MAX_PAYLOAD:  # a few long names fill 4 KiB: leave out the last
+        while _size(payload) > MAX_PAYLOAD:  # a few long names fill 4 KiB: leave out the last
             entries.pop()
             payload["more"] += 1
         payloads[service] = payload
     return payloads
+
+
+def _size(payload: dict[str, Any]) -> int:
+    """Bytes of `payload` as `queuebox.protocol.encode` sends it."""
+    return len(json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
