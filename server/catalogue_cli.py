@@ -19,19 +19,6 @@ from server.engine import Engine
 ACTOR = "cli"
 
 
-def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--database", metavar="PATH", help="database file (default: database.path of the config)")
-    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    a = actions.add_parser("import", help="replace the catalogue with a CSV or XLSX file (all or nothing)",
-                           description="replace the catalogue with a CSV or XLSX file (all or nothing); "
-                                       "every problem is listed by line and column")
-    a.add_argument("file", metavar="FILE", help="the list, e.g. config/procedures.example.csv")
-    a = actions.add_parser("export", help="write the catalogue to a CSV or XLSX file",
-                           description="write the catalogue to a CSV or XLSX file (by its name's ending), "
-                                       "hidden procedures included")
-    a.add_argument("file", metavar="FILE", help="the file to write, ending in .csv or .xlsx")
-
-
 def import_file(engine: Engine, path: str | Path, actor: str = ACTOR) -> int:
     """Replace the catalogue with the file at `path`; returns how many procedures it holds.
     Raises CatalogueFileError or CatalogueError (nothing changed) when it cannot."""
