@@ -149,6 +149,13 @@ def cmd_api_token(args: argparse.Namespace) -> int:
     return run_cli(args, args.database or _load(args).database.path)
 
 
+def cmd_catalogue(args: argparse.Namespace) -> int:
+    from server.catalogue_cli import run_cli
+
+    config = _load(args)
+    return run_cli(args, config, args.database or config.database.path)
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     from server.backup import cmd_backup as run_backup
 
@@ -217,6 +224,18 @@ def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
     if chosen in (None, "api-token"):
         from server.api_tokens import add_cli_arguments
         add_cli_arguments(p)
+
+    p = command("catalogue", cmd_catalogue, "import the procedure catalogue from a CSV or XLSX file, or export it")
+    p.add_argument("--database", metavar="PATH", help="database file (default: database.path of the config)")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    a = actions.add_parser("import", help="replace the catalogue with a CSV or XLSX file (all or nothing)",
+                           description="replace the catalogue with a CSV or XLSX file (all or nothing); "
+                                       "every problem is listed by line and column")
+    a.add_argument("file", metavar="FILE", help="the list, e.g. config/procedures.example.csv")
+    a = actions.add_parser("export", help="write the catalogue to a CSV or XLSX file",
+                           description="write the catalogue to a CSV or XLSX file (by its name's ending), "
+                                       "hidden procedures included")
+    a.add_argument("file", metavar="FILE", help="the file to write, ending in .csv or .xlsx")
 
     p = command("backup", cmd_backup, "copy the live database (while the server runs) to a file, or to a folder "
                                       "keeping the newest N copies; the copy is checked")

@@ -287,6 +287,25 @@ def may_read_terminal() -> bool:
         return False
 
 
+EXAMPLE_CATALOGUE = Path(__file__).resolve().parents[1] / "config" / "procedures.example.csv"
+
+
+def seed_catalogue(config: Config, example: Path = EXAMPLE_CATALOGUE) -> int:
+    """Import the example procedure catalogue into the demo's database if its catalogue is empty
+    (a demo run again keeps what was changed on the web); returns how many were imported."""
+    from server.catalogue_cli import import_file
+    from server.engine import Engine
+
+    engine = Engine(config)
+    try:
+        if engine.read(lambda conn: conn.execute("SELECT count(*) FROM procedures").fetchone()[0]) or \
+                not example.exists():
+            return 0
+        return import_file(engine, example, actor="demo")
+    finally:
+        engine.close()
+
+
 def run_demo(config: Config, folder: Path, web_port: int) -> int:
     """Run the broker, the server and the simulated devices until Ctrl-C, ``q`` or SIGTERM
     (status 0), or until one of them dies (status 1)."""
@@ -316,6 +335,7 @@ def run_demo(config: Config, folder: Path, web_port: int) -> int:
     on_screen = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     display_args = ["--windowed", "--size", "1280x720"] if on_screen else \
         ["--screenshot", str(folder / "board.png"), "--follow", "--size", "1920x1080"]
+    seed_catalogue(config)
     (folder / "mosquitto.conf").write_text(broker_conf(folder, broker_port), encoding="utf-8")
     tickets = folder / "tickets"
     for name in ("mosquitto.log", "server.log", "display.log", "kiosk.log", "keypad.log"):

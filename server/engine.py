@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 from queuebox.clock import business_day, iso, trusted_now, utc_now
 from queuebox.config import Config
@@ -44,6 +44,7 @@ PRUNE_BATCH = 5000  # rows deleted per transaction, so a command never waits lon
 COMMANDS_KEPT_AT_LEAST = 10_000
 Rule = Callable[[QueueState, datetime], Outcome]
 Listener = Callable[[tuple[EventRecord, ...]], None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -267,15 +268,30 @@ class Engine:
 
     def record(self, event_type: str, actor: str, data: dict[str, Any]) -> EventRecord:
         """Append an event that changes no queue state (e.g. `user_changed` from the administration)."""
+        return self.write(event_type, actor, lambda conn, config, stamp: data)
+
+    def write(self, event_type: str, actor: str,
+              change: Callable[[sqlite3.Connection, Config, str], dict[str, Any]]) -> EventRecord:
+        """A write that changes no queue state (e.g. the procedure catalogue, `server.catalogue_writes`):
+        `change(conn, config, stamp)` writes its rows and returns the data of one `event_type` event,
+        appended in the same transaction; then the listeners hear of it. An exception from `change`
+        rolls everything back."""
         with self._lock:
-            _, last_at = store.head(self._db)
-            stamp = iso(trusted_now(self._clock(), last_at), self.config.zone)  # times never go back
-            cur = self._db.conn.execute("INSERT INTO events (at, type, actor, data) VALUES (?, ?, ?, ?)",
-                                        [stamp, event_type, actor, json.dumps(data, ensure_ascii=False)])
+            with self._writing() as conn:
+                _, last_at = store.head(self._db)
+                stamp = iso(trusted_now(self._clock(), last_at), self.config.zone)  # times never go back
+                data = change(conn, self.config, stamp)
+                cur = conn.execute("INSERT INTO events (at, type, actor, data) VALUES (?, ?, ?, ?)",
+                                   [stamp, event_type, actor, json.dumps(data, ensure_ascii=False)])
             record = EventRecord(cur.lastrowid, stamp, event_type, None, None, data)
             self._seq = record.seq if self._state is not None and self._seq == record.seq - 1 else self._seq
         self._notify((record,))
         return record
+
+    def read(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        """`query(conn)` in one consistent read of the committed database (e.g. the catalogue)."""
+        with self._lock, self._reading() as conn:
+            return query(conn)
 
     def reconfigure(self, changes: dict[str, Any], actor: str) -> Config:
         """Apply sections saved from the web administration (see `server.settings`) without a restart.
@@ -362,7 +378,8 @@ class Engine:
         local = now.astimezone(config.zone)
         services = [{"code": s.code, "name_vi": s.name_vi, "name_en": s.name_en, "open": s.is_open(local)}
                     for s in config.services[:MAX_SERVICES]]
-        payload = {"seq": seq, "services": services}
+        payload = {"seq": seq, "services": services,
+                   "lookup_url": f"{config.server.public_url.rstrip('/')}/procedures"}  # for a QR code on screens
         for limit in (48, 32, 16):  # only a centre with dozens of long names needs this
             if len(encode(payload)) <= MAX_PAYLOAD:
                 break

@@ -16,7 +16,9 @@ What plain waitress does not do, and why we add it:
   `LiveDispatcher` gives streams (paths `server.web.live.is_stream_path`) a pool of their own,
   `live_streams` plus a few spare threads that answer the excess with 429 at once.
 - **Bounded requests.** Bodies over `MAX_BODY` are refused (413) from their Content-Length,
-  before they are read; headers over `MAX_HEADER` likewise (431).
+  before they are read; headers over `MAX_HEADER` likewise (431). The one exception is a file
+  upload on the staff listener (`server.web.surfaces.UPLOAD_PATHS`: the procedure catalogue),
+  whose body may reach `MAX_UPLOAD_BODY`.
 - **Enough descriptors.** The soft RLIMIT_NOFILE (often 1,024) is raised to the hard limit.
 
 `serve()` builds the staff listener (everything) and, when `server.public_listen` is set, a
@@ -26,6 +28,7 @@ pages (`server.web.surfaces`).
 
 from __future__ import annotations
 
+import copy
 import heapq
 import logging
 import resource
@@ -37,11 +40,13 @@ from typing import Any, Callable
 from waitress import wasyncore
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher
 
 from queuebox.config import ServerConfig
 from server.web.live import is_stream_path
+from server.web.surfaces import MAX_UPLOAD_BODY, UPLOAD_PATHS
 
 logger = logging.getLogger(__name__)
 
@@ -68,9 +73,22 @@ def raise_open_files_limit() -> int:
     return soft
 
 
+class HallParser(HTTPRequestParser):
+    """waitress's request parser, letting a file upload (`UPLOAD_PATHS`) send a larger body where the
+    listener allows uploads (`adj.uploads`, the staff listener's)."""
+
+    def parse_header(self, header_plus: bytes) -> None:
+        super().parse_header(header_plus)
+        if getattr(self.adj, "uploads", False) and self.command == "POST" and self.path in UPLOAD_PATHS:
+            self.adj = copy.copy(self.adj)
+            self.adj.max_request_body_size = MAX_UPLOAD_BODY + 1
+
+
 class HallChannel(HTTPChannel):
     """waitress's connection, remembering when its current request began and whether it ever
     completed one (for the request deadline and for choosing whom to shed)."""
+
+    parser_class = HallParser
 
     def __init__(self, server: Any, sock: Any, addr: Any, adj: Any, map: Any = None) -> None:
         super().__init__(server, sock, addr, adj, map=map)
@@ -210,9 +228,10 @@ class Listener:
 
 
 def make_listener(app: Callable[..., Any], host: str, port: int, *, threads: int, stream_threads: int,
-                  connection_limit: int, request_timeout_s: float) -> Listener:
+                  connection_limit: int, request_timeout_s: float, uploads: bool = False) -> Listener:
     """A bound, accepting listener for `app` on `host`:`port` (0: a free port). `stream_threads`
-    0 means no stream pool: every request goes to the `threads` workers."""
+    0 means no stream pool: every request goes to the `threads` workers. `uploads`: the
+    `UPLOAD_PATHS` may send bodies up to MAX_UPLOAD_BODY."""
     adj = Adjustments(host=host, port=port, threads=threads, ident="queuebox", asyncore_use_poll=True,
                       connection_limit=connection_limit, channel_timeout=IDLE_TIMEOUT_S, cleanup_interval=1,
                       # waitress refuses a body of `>=` its size, Flask one of `>` MAX_CONTENT_LENGTH: +1 agrees
@@ -223,6 +242,7 @@ def make_listener(app: Callable[..., Any], host: str, port: int, *, threads: int
                       # a connection's output buffer is replaced after this many bytes: waitress keeps what
                       # it has sent in the buffer until then (16 MB by default), which a live page would fill
                       outbuf_high_watermark=OUTBUF_BYTES)
+    adj.uploads = uploads  # read by HallParser
     dispatcher: ThreadedTaskDispatcher
     if stream_threads:
         dispatcher = LiveDispatcher(threads, stream_threads)
@@ -240,7 +260,8 @@ def staff_listener(app: Callable[..., Any], config: ServerConfig, host: str, por
     """The listener serving the whole app, live streams on their own pool."""
     return make_listener(app, host, port, threads=config.threads,
                          stream_threads=config.live_streams + SPARE_STREAM_THREADS,
-                         connection_limit=config.connection_limit, request_timeout_s=config.request_timeout_s)
+                         connection_limit=config.connection_limit, request_timeout_s=config.request_timeout_s,
+                         uploads=True)
 
 
 def public_listener(app: Callable[..., Any], config: ServerConfig, port: int | None = None) -> Listener:

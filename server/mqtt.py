@@ -27,6 +27,9 @@ from typing import Any
 
 from queuebox.bus import Bus, Connected, Message
 from queuebox.protocol import ProtocolError, Route, parse_counter_command, parse_rating, parse_take, peek_id
+from server import store
+from server.catalogue_rules import summaries
+from server.catalogue_store import load_procedures
 from server.engine import Engine, Result
 from server.store import EventRecord
 
@@ -35,7 +38,9 @@ logger = logging.getLogger(__name__)
 
 REPLAYED_EVENTS = 50  # more than a crash can lose: one command commits a handful
 SNAPSHOT_EVERY_S = 0.05  # under a burst, the board is still republished at least this often
-SERVICES_EVERY_S = 5.0  # how often opening hours are looked at when nothing else happens
+SERVICES_EVERY_S = 5.0  # how often opening hours (and a catalogue imported by another process) are looked at
+# events after which the procedure summaries may differ: the catalogue, or the services (one removed)
+CATALOGUE_EVENTS = ("catalogue_changed", "config_changed")
 STATE_REFRESH_S = 2.0  # a counter state whose waiting counts alone changed is re-sent at most this often
 
 
@@ -63,6 +68,8 @@ class MqttBridge:
         self._counts_due: float | None = None  # when held-back changes of waiting counts must go out
         self._published_services: list[dict[str, Any]] | None = None  # as last sent
         self._services_due = 0.0  # when opening hours are looked at again
+        # service -> its `procedures/<service>` summary as last sent (less seq); None: send them all
+        self._published_procedures: dict[str, dict[str, Any]] | None = None
 
     def serve(self, stop: threading.Event) -> None:
         """Handle inbox items until `stop` is set; no input stops the loop."""
@@ -75,6 +82,7 @@ class MqttBridge:
                 self._publish_states(self.engine.snapshots()[1])
             elif time.monotonic() >= self._services_due:
                 self._publish_services()  # a service opening or closing by the clock
+                self._publish_procedures()  # a catalogue imported by `queuebox catalogue import`
             try:
                 item = self.bus.inbox.get(timeout=0.2)
             except queue.Empty:
@@ -92,11 +100,14 @@ class MqttBridge:
                     self.bus.publish(self.topics.events(), record.message())
             self._published_states.clear()  # the broker may have lost its retained messages: send all
             self._published_services = None
+            self._published_procedures = None
             self.publish_snapshots()
             return
         if isinstance(item, Committed):
             for record in item.records:
                 self.bus.publish(self.topics.events(), record.message())
+            if any(record.type in CATALOGUE_EVENTS for record in item.records):
+                self._publish_procedures()
             # the board and states follow once the commands already queued are handled (at the
             # latest SNAPSHOT_EVERY_S later): one snapshot for a burst, not one per command
             if self._dirty_since is None:
@@ -157,6 +168,7 @@ class MqttBridge:
         board, counters = self.engine.snapshots()
         self.bus.publish(self.topics.board(), board, retain=True)
         self._publish_services()
+        self._publish_procedures()
         self._publish_states(counters)
 
     def _publish_services(self) -> None:
@@ -167,6 +179,21 @@ class MqttBridge:
             self.bus.publish(self.topics.services(), services, retain=True)
             self._published_services = services["services"]
         self._services_due = time.monotonic() + SERVICES_EVERY_S
+
+    def _publish_procedures(self) -> None:
+        """The retained `procedures/<service>` summary of each service whose summary changed since it
+        was sent, and an empty retained message for a service that no longer has any (after a
+        (re)connect: for every service without procedures, whatever the broker kept)."""
+        procedures, seq = self.engine.read(lambda conn: (load_procedures(conn), store.head(conn)[0]))
+        services = [s.code for s in self.engine.config.services]
+        current = {code: payload for code, payload in summaries(procedures, seq).items() if code in services}
+        sent = self._published_procedures
+        for code in sorted(set(current) | set(services if sent is None else sent)):
+            body = {k: v for k, v in current[code].items() if k != "seq"} if code in current else None
+            if sent is not None and sent.get(code) == body:
+                continue
+            self.bus.publish(self.topics.procedures(code), current[code] if body else b"", retain=True)
+        self._published_procedures = {code: {k: v for k, v in p.items() if k != "seq"} for code, p in current.items()}
 
     def _publish_states(self, counters: dict[str, dict[str, Any]]) -> None:
         """Send each counter's state that changed since it was last sent. A change of its waiting

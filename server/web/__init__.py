@@ -16,7 +16,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from server import rules
 from server.engine import Engine
-from server.web import i18n
+from server.web import i18n, surfaces
 from server.web.common import close_db, json_error
 from server.web.i18n import N_, _
 from server.web.live import Hub, StreamLimits
@@ -58,9 +58,13 @@ def create_app(engine: Engine, *, hub: Hub | None = None, secret_key: str | None
     app.extensions["queuebox.hub"] = hub
     app.extensions["queuebox.streams"] = StreamLimits.from_config(config.server)  # caps on open live pages
     app.teardown_appcontext(close_db)
+
+    @app.before_request
+    def allow_uploads() -> None:  # before the CSRF check, which reads the form
+        if request.method == "POST" and request.path in surfaces.UPLOAD_PATHS:
+            request.max_content_length = surfaces.MAX_UPLOAD_BODY
     csrf.init_app(app)
     i18n.init_app(app, config.site.languages)
-    from server.web import surfaces
     surfaces.init_app(app)  # the public listener serves only the public pages
 
     from server.web import admin, api, auth, counter, public, reports
