@@ -75,11 +75,14 @@ def raise_open_files_limit() -> int:
 
 class HallParser(HTTPRequestParser):
     """waitress's request parser, letting a file upload (`UPLOAD_PATHS`) send a larger body where the
-    listener allows uploads (`adj.uploads`, the staff listener's)."""
+    listener allows uploads (`adj.may_upload`, the staff listener's) and only from a signed-in
+    session: a phone that never signed in cannot make the server buffer megabytes on its disk."""
 
     def parse_header(self, header_plus: bytes) -> None:
         super().parse_header(header_plus)
-        if getattr(self.adj, "uploads", False) and self.command == "POST" and self.path in UPLOAD_PATHS:
+        may_upload = getattr(self.adj, "may_upload", None)
+        if (may_upload is not None and self.command == "POST" and self.path in UPLOAD_PATHS
+                and may_upload(self.headers.get("COOKIE", ""))):
             self.adj = copy.copy(self.adj)
             self.adj.max_request_body_size = MAX_UPLOAD_BODY + 1
 
@@ -228,10 +231,12 @@ class Listener:
 
 
 def make_listener(app: Callable[..., Any], host: str, port: int, *, threads: int, stream_threads: int,
-                  connection_limit: int, request_timeout_s: float, uploads: bool = False) -> Listener:
+                  connection_limit: int, request_timeout_s: float,
+                  may_upload: Callable[[str], bool] | None = None) -> Listener:
     """A bound, accepting listener for `app` on `host`:`port` (0: a free port). `stream_threads`
-    0 means no stream pool: every request goes to the `threads` workers. `uploads`: the
-    `UPLOAD_PATHS` may send bodies up to MAX_UPLOAD_BODY."""
+    0 means no stream pool: every request goes to the `threads` workers. `may_upload(cookie)`:
+    whether a request to one of the `UPLOAD_PATHS` with this Cookie header may send a body up
+    to MAX_UPLOAD_BODY (None: never)."""
     adj = Adjustments(host=host, port=port, threads=threads, ident="queuebox", asyncore_use_poll=True,
                       connection_limit=connection_limit, channel_timeout=IDLE_TIMEOUT_S, cleanup_interval=1,
                       # waitress refuses a body of `>=` its size, Flask one of `>` MAX_CONTENT_LENGTH: +1 agrees
@@ -242,7 +247,7 @@ def make_listener(app: Callable[..., Any], host: str, port: int, *, threads: int
                       # a connection's output buffer is replaced after this many bytes: waitress keeps what
                       # it has sent in the buffer until then (16 MB by default), which a live page would fill
                       outbuf_high_watermark=OUTBUF_BYTES)
-    adj.uploads = uploads  # read by HallParser
+    adj.may_upload = may_upload  # read by HallParser
     dispatcher: ThreadedTaskDispatcher
     if stream_threads:
         dispatcher = LiveDispatcher(threads, stream_threads)
@@ -256,12 +261,14 @@ def make_listener(app: Callable[..., Any], host: str, port: int, *, threads: int
     return Listener(server, socket_map, dispatcher)
 
 
-def staff_listener(app: Callable[..., Any], config: ServerConfig, host: str, port: int) -> Listener:
-    """The listener serving the whole app, live streams on their own pool."""
+def staff_listener(app: Any, config: ServerConfig, host: str, port: int) -> Listener:
+    """The listener serving the whole (Flask) app, live streams on their own pool, file uploads
+    from signed-in sessions."""
+    from server.web.auth import signed_in_cookie
     return make_listener(app, host, port, threads=config.threads,
                          stream_threads=config.live_streams + SPARE_STREAM_THREADS,
                          connection_limit=config.connection_limit, request_timeout_s=config.request_timeout_s,
-                         uploads=True)
+                         may_upload=lambda cookie: signed_in_cookie(app, cookie))
 
 
 def public_listener(app: Callable[..., Any], config: ServerConfig, port: int | None = None) -> Listener:

@@ -196,3 +196,19 @@ def index() -> Any:
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login"))
     return redirect(home_for(current_user))
+
+
+def signed_in_cookie(app: Any, cookie_header: str) -> bool:
+    """Whether a request's Cookie header carries a session of a signed-in user, validly signed and
+    not expired: checked before a large upload's body is read (server.httpd), so nobody who never
+    signed in can make the server take megabytes. The request itself still checks the account."""
+    from werkzeug.http import parse_cookie
+    value = parse_cookie(cookie_header).get(app.config["SESSION_COOKIE_NAME"])
+    serializer = app.session_interface.get_signing_serializer(app)
+    if not value or serializer is None:
+        return False
+    try:
+        data = serializer.loads(value, max_age=int(app.permanent_session_lifetime.total_seconds()))
+    except Exception:  # noqa: BLE001 - any bad signature, age or payload: not signed in
+        return False
+    return isinstance(data, dict) and "_user_id" in data

@@ -138,6 +138,40 @@ def test_a_body_over_64_kib_is_refused_before_it_is_read(hall):
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
 
 
+def _promise_upload(hall, cookie: str = "") -> bytes:
+    """Start a 3 MB catalogue upload (headers and 1 kB of its body); the server's first answer."""
+    sock = socket.create_connection(("127.0.0.1", hall.staff.port), timeout=5)
+    try:
+        sock.sendall(b"POST /admin/procedures/import HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 3000000\r\n"
+                     + (f"Cookie: {cookie}\r\n".encode() if cookie else b"") + b"\r\n" + b"a" * 1000)
+        sock.settimeout(2)
+        try:
+            return sock.recv(4096)
+        except socket.timeout:
+            return b""  # the server waits for the rest of the body: it took the upload
+    finally:
+        sock.close()
+
+
+@pytest.mark.parametrize("cookie", ["", "queuebox_session=eyJfdXNlcl9pZCI6Im1hbmFnZXIifQ.forged.signature"])
+def test_a_large_upload_from_someone_not_signed_in_is_refused_before_it_is_read(hall, cookie):
+    assert _promise_upload(hall, cookie).startswith(b"HTTP/1.1 413")
+
+
+def test_a_signed_in_manager_may_upload_a_catalogue_of_megabytes(hall):
+    web = hall.session("manager")
+    cookie = "; ".join(f"{k}={v}" for k, v in web.cookies.items())
+    assert _promise_upload(hall, cookie) == b""  # not refused: the server reads on
+    token = web.page_csrf("/admin/procedures")
+    body = (f'--b\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token}\r\n'
+            '--b\r\nContent-Disposition: form-data; name="file"; filename="list.csv"\r\n\r\n').encode()
+    body += b"Linh vuc,Ten thu tuc\n" + b"A,x\n" * 750_000 + b"\r\n--b--\r\n"
+    status, _headers, page = web.request("POST", "/admin/procedures/import", body,
+                                         {"Content-Type": "multipart/form-data; boundary=b"})
+    assert status == 422 and "2 MB" in page.decode("utf-8")  # read whole, then the page says why
+
+
 def test_a_body_of_64_kib_is_still_read(hall):
     body = b"a=" + b"b" * (64 * 1024 - 2)
     status, _headers, _data = WebSession(hall.staff.port).request(
