@@ -23,7 +23,7 @@ from display.render import Fonts, Renderer
 from queuebox.bus import Connected, Message
 from queuebox.protocol import Topics
 from tests.display.fakes import Clock, FakePlayer, FakeSynth, fake_wav
-from tests.display.test_board import NOW, snapshot
+from tests.display.test_board import NOW, snapshot, with_display
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -95,7 +95,8 @@ def test_the_retained_board_is_drawn_at_once(h):
     assert h.app.renderer.frames == 1 and h.presented == [[pygame.Rect(0, 0, 1280, 720)]]
 
 
-def test_nothing_is_drawn_again_while_nothing_changes(h):
+def test_nothing_is_drawn_again_while_nothing_changes(example_config, fonts):
+    h = Harness(with_display(example_config, slides=("history",)), fonts)
     h.send("board", snapshot())
     h.app.step()
     for _ in range(5):
