@@ -26,7 +26,7 @@ ROW_INNER = 0.88  # share of a row's height its texts use (the rest parts it fro
 HEADING_U = 0.06
 QR_QUIET = 2  # light modules around the code: the hall's background is dark, so it must be light
 QR_MIN_MODULE_PX = 3  # finer than this and phones across the room cannot read it: no code is drawn
-COLUMNS = (0.48, 0.26, 0.26)  # name, fee, processing time: shares of the row's width
+COLUMNS = (0.52, 0.22, 0.26)  # name, fee, processing time: shares of the row's width
 SLIDE_WORDS = {
     "procedures": {"vi": "THỦ TỤC", "en": "Procedures"},
     "fee": {"vi": "Phí, lệ phí", "en": "Fee"},
@@ -79,12 +79,13 @@ def _heading(b: Builder, name: str, main: str, sub: str, region: Region, width: 
     """A slide's title in the main language, bold; the second language smaller beside it."""
     u = b.u
     w = region.w if width is None else width
-    text, size = fit(main, w * (0.7 if sub else 1), min(round(0.046 * u), int(HEADING_U * u / LINE)),
-                     round(MIN_TEXT_U * u), True, b.measure)
+    room = w - (b.measure(sub, round(0.032 * u), False) + 0.03 * u if sub else 0)  # the second keeps its room
+    text, size = fit(main, room, min(round(0.046 * u), int(HEADING_U * u / LINE)), round(MIN_TEXT_U * u), True,
+                     b.measure)
     used = math.ceil(b.measure(text, size, True)) + 1 if text else 0
     b.text(f"{name}.title", text, region.x, region.y, used, HEADING_U * u, size, bold=True, colour="title")
     used += 0.02 * u
-    if text and sub and w - used > 0.1 * u:
+    if text and sub and w - used > 0:
         b.text(f"{name}.title2", sub, region.x + used, region.y, w - used, HEADING_U * u, 0.032 * u, colour="muted")
 
 
@@ -95,12 +96,15 @@ def _procedures(b: Builder, summary: FieldSummary, slide: Slide, config: Config,
     u, pad = b.u, 0.02 * b.u
     names = service_names(config, summary.service)
     field_name = names.get(first) or names["vi"]
-    page = f" ({slide.page + 1}/{slide.pages})" if slide.pages > 1 else ""
+    page = f"{slide.page + 1}/{slide.pages}" if slide.pages > 1 else ""
     inner = region.w - 2 * pad
     widths = [inner * share for share in COLUMNS]
     xs = [region.x + pad, region.x + pad + widths[0] + pad / 2, region.x + pad + widths[0] + widths[1] + pad]
-    _heading(b, "procedures", f"{SLIDE_WORDS['procedures'][first]} – {field_name}{page}", "", region,
-             width=widths[0] + pad)
+    title = f"{SLIDE_WORDS['procedures'][first]} – {field_name}"
+    room = widths[0] + pad - b.measure(page, round(0.032 * u), False) - 0.03 * u
+    if b.measure(title, round(0.032 * u), True) > room:  # a small screen: the field's name alone says it
+        title = field_name
+    _heading(b, "procedures", title, page, region, width=widths[0] + pad)
     for key, x, w in (("fee", xs[1], widths[1] - pad / 2), ("time", xs[2], widths[2] - pad / 2)):
         b.text(f"procedures.{key}.caption", SLIDE_WORDS[key][first], x, region.y, w, HEADING_U * u, 0.03 * u,
                colour="muted", align="left")
@@ -122,25 +126,25 @@ def _procedures(b: Builder, summary: FieldSummary, slide: Slide, config: Config,
                     min_size=MIN_NAME_U * u, max_lines=3, bold=True, middle=True)
         b.paragraph(f"{name}.fee", row.fee, xs[1], inner_y, widths[1] - pad / 2, inner_h, 0.034 * u,
                     min_size=MIN_TEXT_U * u, max_lines=2, bold=True, colour="count", middle=True)
-        time_h = inner_h / 2 if row.on_the_spot else inner_h
+        time_h = inner_h * 0.47 if row.on_the_spot else inner_h
         if row.processing_time:
             b.paragraph(f"{name}.time", row.processing_time, xs[2], inner_y, widths[2] - pad / 2, time_h,
                         0.034 * u, min_size=MIN_TEXT_U * u, max_lines=1 if row.on_the_spot else 2, middle=True)
         if row.on_the_spot:
             _badge(b, f"{name}.on_the_spot", SLIDE_WORDS["on_the_spot"][first], xs[2],
-                   inner_y + (inner_h - time_h if row.processing_time else (inner_h - time_h) / 2),
-                   widths[2] - pad / 2, time_h)
+                   inner_y + (time_h if row.processing_time else 0), widths[2] - pad / 2,
+                   inner_h - time_h if row.processing_time else inner_h)
 
 
 def _badge(b: Builder, name: str, text: str, x: float, y: float, w: float, h: float) -> None:
     """A short text on a yellow ground: the mark of a procedure done on the spot."""
     u = b.u
-    size = min(0.03 * u, h * 0.8 / 1.36)
-    label_w = min(w, b.measure(text, round(size), True) + 0.02 * u)
+    size = min(0.03 * u, (h - 0.006 * u) / LINE)
+    label_w = min(w, b.measure(text, round(size), True) + 0.014 * u)
     box_h = min(h, line_height(round(size)) + 0.006 * u)
     top = y + (h - box_h) / 2
     b.fill(f"{name}.ground", x, top, label_w, box_h, "highlight")
-    b.text(name, text, x + 0.01 * u, top, label_w - 0.01 * u, box_h, size, bold=True, colour="highlight_text")
+    b.text(name, text, x + 0.006 * u, top, label_w - 0.006 * u, box_h, size, bold=True, colour="highlight_text")
 
 
 def qr_matrix(url: str) -> tuple[tuple[bool, ...], ...]:
