@@ -18,6 +18,11 @@ lost connection and keep the window responsive.
   last board stays.
 - A board that does not follow the protocol but is a JSON object is drawn as far as it
   can be (clipped and sane, display/board.py) with one warning; anything else is dropped.
+- The information slides under the newest call (display/slides.py) read the retained
+  `procedures/<service>` summaries (an empty payload: that field has none any more) and the
+  `lookup_url` of `services`; a summary that does not follow the protocol is dropped with one
+  warning and the last good one stays. The loop wakes at each turn of the slides and draws
+  nothing in between.
 
 The process around it (`run_display`, screenshots, the drawn log) is display/main.py.
 """
