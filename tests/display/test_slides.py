@@ -9,6 +9,8 @@ from datetime import timedelta
 
 import pygame
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from display.board import Highlight, follow, read_board, sample_board
 from display.layout import layout
@@ -326,3 +328,20 @@ def test_the_message_hotline_and_history_slides(config, fonts, size, kind):
         assert lay.box("hotline.number").text == "0274 3 123 456"
     else:
         assert lay.box("history.0.label").text == board.calls[1].ticket
+
+
+texts = st.text(max_size=320)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(items=st.lists(st.fixed_dictionaries({"name_vi": texts, "fee": texts, "processing_time": texts,
+                                             "on_the_spot": st.booleans()}), max_size=8),
+       more=st.integers(0, 500), url=st.text(max_size=40), kind=st.sampled_from(["procedures", "lookup"]),
+       size=st.sampled_from(SIZES) | st.tuples(st.integers(200, 3000), st.integers(200, 3000)))
+def test_any_summary_gives_a_sane_slide(example_config, items, more, url, kind, size):
+    config = with_display(example_config, slides=("history", "procedures", "lookup"))
+    raw = {"seq": 1, "service": "B", "more": more,
+           "procedures": [{"id": i, **item} for i, item in enumerate(items)]}
+    sources = SlideSources((read_summary("B", raw),), read_lookup_url({"lookup_url": "http://h/" + url}))
+    lay = layout(sample_board(config, NOW), NOW, config, size, sources=sources, slide=kind)
+    assert problems(lay) == []
