@@ -18,6 +18,11 @@ lost connection and keep the window responsive.
   last board stays.
 - A board that does not follow the protocol but is a JSON object is drawn as far as it
   can be (clipped and sane, display/board.py) with one warning; anything else is dropped.
+- The information slides under the newest call (display/slides.py) read the retained
+  `procedures/<service>` summaries (an empty payload: that field has none any more) and the
+  `lookup_url` of `services`; a summary that does not follow the protocol is dropped with one
+  warning and the last good one stays. The loop wakes at each turn of the slides and draws
+  nothing in between.
 
 The process around it (`run_display`, screenshots, the drawn log) is display/main.py.
 """
@@ -37,9 +42,11 @@ from display.announce import Announcer, CallGate
 from display.board import Board, Highlight, follow, next_change, read_board, with_services
 from display.boxes import Layout
 from display.layout import layout
+from display.slides import SlideSources, next_turn, read_lookup_url, read_summary, with_summary
 from queuebox.bus import Connected, Message
 from queuebox.config import Config
-from queuebox.protocol import ProtocolError, Topics, parse_board, parse_event, parse_services
+from queuebox.protocol import (ProtocolError, Topics, parse_board, parse_event, parse_procedures,
+                               parse_services)
 
 logger = logging.getLogger(__name__)
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # pygame is imported later, inside functions
@@ -87,6 +94,7 @@ class DisplayApp:
         self.offline_after_s = offline_after_s
         self.on_drawn = on_drawn  # (board, offline, confirmed) after each frame presented
         self.board = Board()
+        self.sources = SlideSources()  # what the slides show: the procedures and the lookup page's address
         self.highlight: Highlight | None = None
         self.gate = CallGate()
         self.offline = False
@@ -143,8 +151,10 @@ class DisplayApp:
         self._drawn_at = now
         highlight = self.highlight if self.confirmed else None  # an unconfirmed call is not shown as new
         lay = layout(self.board, now, self.board_config, self.size, highlight=highlight, offline=self.offline,
-                     measure=self.renderer.fonts.measure)
+                     measure=self.renderer.fonts.measure, sources=self.sources)
         self._next_change = next_change(now, highlight, self.config, paging=lay.paging)
+        if lay.rotating:  # the next slide: drawn at its turn, nothing in between
+            self._next_change = min(self._next_change, next_turn(now, highlight, self.config))
         rects = self.renderer.draw(lay)
         if rects:
             self.present(rects)
@@ -173,12 +183,14 @@ class DisplayApp:
             self._dirty = True
             return
         route = self.topics.route(item.topic)
-        if route is None or route.kind not in ("board", "events", "services"):
+        if route is None or route.kind not in ("board", "events", "services", "procedures"):
             self._warn_once(f"topic:{item.topic}", "dropped a message on unexpected topic %r", item.topic)
         elif route.kind == "board":
             self._on_board(item.payload, restored=item.retain)
         elif route.kind == "services":
             self._on_services(item.payload)
+        elif route.kind == "procedures":
+            self._on_procedures(str(route.device), item.payload)
         else:
             self._on_event(item.payload)
 
@@ -220,6 +232,22 @@ class DisplayApp:
             self._warn_once("services", "dropped a bad services snapshot: %s", exc.message)
             return
         self.board_config = with_services(self.config, raw)
+        self.sources = SlideSources(self.sources.procedures, read_lookup_url(raw))
+        self._dirty = True
+
+    def _on_procedures(self, service: str, payload: bytes) -> None:
+        """A field's procedures summary; an empty payload: the field has none any more."""
+        try:
+            raw = parse_procedures(payload)
+        except ProtocolError as exc:
+            self._warn_once(f"procedures:{service}", "dropped a bad procedures summary of %s: %s", service,
+                            exc.message)
+            return
+        if raw is not None and raw.get("service") != service:
+            self._warn_once(f"procedures:{service}", "dropped a procedures summary of %s sent on the topic of %s",
+                            raw.get("service"), service)
+            return
+        self.sources = with_summary(self.sources, service, read_summary(service, raw) if raw is not None else None)
         self._dirty = True
 
     def _on_event(self, payload: bytes) -> None:

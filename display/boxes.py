@@ -9,6 +9,7 @@ guess) serves tests. Text that does not fit is shrunk down to `min_size`, then c
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Callable
@@ -51,6 +52,8 @@ class Layout:
     boxes: tuple[Box, ...] = field(default=())
     background: str = "background"
     paging: bool = False  # the board message is shown page after page (see next_change)
+    rotating: bool = False  # slides take turns under the newest call (see display/slides.py next_turn)
+    slide: str = ""  # the slide under the newest call: "history", "procedures/A/0" (field, page), "lookup" …
 
     def box(self, name: str) -> Box | None:
         return next((b for b in self.boxes if b.name == name), None)
@@ -110,6 +113,57 @@ def fit(text: str, width: float, size: int, min_size: int, bold: bool, measure: 
     return cut, s
 
 
+def line_height(size: int) -> int:
+    """Whole pixels one line of text at `size` takes in a paragraph."""
+    return math.floor(size * LINE) + 1
+
+
+def wrap(text: str, width: float, size: int, bold: bool, measure: Measure) -> list[str]:
+    """`text` in lines no wider than `width` at `size`, broken at spaces (a word wider than a
+    line is cut where it must: Vietnamese words are short syllables, so only codes and URLs are)."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        trial = f"{line} {word}" if line else word
+        if measure(trial, size, bold) <= width:
+            line = trial
+            continue
+        if line:
+            lines.append(line)
+        while measure(word, size, bold) > width and len(word) > 1:
+            cut = len(word) - 1
+            while cut > 1 and measure(word[:cut], size, bold) > width:
+                cut = max(1, min(cut - 1, int(cut * width / measure(word[:cut], size, bold))))
+            lines.append(word[:cut])
+            word = word[cut:]
+        line = word
+    return lines + [line] if line else lines
+
+
+def paragraph(text: str, width: float, height: float, size: int, min_size: int, max_lines: int, bold: bool,
+              measure: Measure) -> tuple[list[str], int]:
+    """(lines, size) of `text` in a width × height box: the largest size from `size` down to
+    `min_size` at which it wraps into at most `max_lines` lines that fit the height; else at
+    `min_size` as many lines as fit, the last one cut with "…". ([], 0) when nothing fits."""
+    size = min(int(size), int(height / LINE))
+    min_size = max(1, min(int(min_size), size))
+    if not text or width <= 0 or size < 1:
+        return [], 0
+    s = size
+    while True:
+        lines = wrap(text, width, s, bold, measure)
+        room = min(max_lines, int(height // line_height(s)))
+        if len(lines) <= room or s <= min_size:
+            break
+        s = max(min_size, min(s - 1, int(s * 0.96)))
+    room = max(1, min(max_lines, int(height // line_height(s))))
+    if len(lines) > room:
+        rest = " ".join(lines[room - 1:])
+        last, _ = fit(rest + "…", width, s, s, bold, measure)  # cut ends it with "…" (added if it did not)
+        lines = lines[: room - 1] + ([last] if last else [])
+    return lines, s
+
+
 class Builder:
     """Collects boxes; fits each text into its rectangle."""
 
@@ -145,6 +199,23 @@ class Builder:
         box = Box(name, x, y, w, h, fitted, s, bold, colour, align)
         self.boxes.append(box)
         return box
+
+    def paragraph(self, name: str, text: str, x: float, y: float, w: float, h: float, size: float, *,
+                  min_size: float = 0, max_lines: int = 3, bold: bool = False, colour: str = "text",
+                  align: str = "left", middle: bool = False) -> int:
+        """`text` wrapped in a w × h box (see `paragraph`), one box per line (`name`, `name.line2`,
+        …), from the top, or centred vertically (`middle`). Returns the number of lines drawn."""
+        x0, y0, w0, h0 = self.clamp(x, y, w, h)
+        lines, s = paragraph(text, w0, h0, round(size), round(min_size or self.min_size), max_lines, bold,
+                             self.measure)
+        if not lines:
+            return 0
+        line_h = line_height(s)
+        top = y0 + max(0, (h0 - line_h * len(lines)) // 2) if middle else y0
+        for i, line in enumerate(lines):
+            self.text(name if i == 0 else f"{name}.line{i + 1}", line, x0, top + i * line_h, w0,
+                      min(line_h, y0 + h0 - top - i * line_h), s, bold=bold, colour=colour, align=align)
+        return len(lines)
 
     def lines_size(self, text: str, w: float, h: float, size: float, bold: bool) -> tuple[int, tuple[str, str] | None]:
         """The size `lines` draws `text` at in a w × h box, and its two lines (None for one line)."""

@@ -19,11 +19,14 @@ from datetime import date, datetime
 from display.board import (CLIP, MESSAGE_PAGE_S, Board, Highlight, blinking, clean, counter_name, local_time,
                            service_names)
 from display.boxes import LINE, Builder, Layout, Measure, estimate_width, fit
+from display.slide_layout import SLIDE_WORDS, Region, draw_slide, rows_per_page
+from display.slides import HISTORY, SlideSources, deck, showing
 from queuebox.config import Config
 
 MAX_HISTORY = 12  # previous calls drawn at most, whatever display.history says
 MAX_SERVICES = 16  # services a ward may have that the board shows all at once (wards have 8–15 fields)
 MAX_WAITING_COLUMNS = 3
+SLIDE_ROWS = 3  # a portrait board keeps room for three rows of previous calls when it shows slides there
 MIN_ROW_U = 0.06  # a waiting row is at least this × the short side high
 # Floors, × the short side, that every board keeps for up to MAX_SERVICES services (tested): the
 # waiting count and the calls stay readable from about 10 m on a 55" screen, a long service name
@@ -68,11 +71,15 @@ def split_counter_name(name: str) -> tuple[str, str]:
 
 
 def layout(board: Board, now: datetime, config: Config, size: tuple[int, int], *,
-           highlight: Highlight | None = None, offline: bool = False, measure: Measure = estimate_width) -> Layout:
+           highlight: Highlight | None = None, offline: bool = False, measure: Measure = estimate_width,
+           sources: SlideSources = SlideSources(), slide: str | None = None) -> Layout:
     """What to draw on a `size` (width, height) screen; see the module docstring.
 
     Landscape screens put the calls on the left and the waiting counts on the right;
     portrait screens stack header, calls, previous calls, waiting counts and footer.
+    Under the newest call, the slide `display.slides` shows at `now` (display/slides.py), from
+    `sources`; `slide` (a kind: "history", "procedures" …) draws the first slide of that kind
+    instead, or nothing there when there is none (`Layout.slide` says what was drawn).
     """
     width, height = max(1, int(size[0])), max(1, int(size[1]))
     b = Builder(width, height, measure)
@@ -140,6 +147,8 @@ def layout(board: Board, now: datetime, config: Config, size: tuple[int, int], *
     top, bottom = head_h + m, foot_y - m
     if portrait:  # the calls take what the configured history needs, the waiting counts the rest
         rows = math.ceil(min(max(config.display.history, 0), MAX_HISTORY) / 2)
+        if set(config.display.slides) - {"history"}:
+            rows = max(rows, SLIDE_ROWS)
         needed = (0.075 + 0.32 + 0.02) * u + ((0.06 + 0.1 * rows) * u if rows else 0) + m
         share = 0.62 if len(config.services) <= 10 else 0.52  # a ward with many fields: more room for them
         calling = (m, top, width - 2 * m, min((bottom - top) * share, needed))
@@ -149,9 +158,20 @@ def layout(board: Board, now: datetime, config: Config, size: tuple[int, int], *
         left_w = (width - 3 * m) * (0.56 if len(config.services) <= 10 else 0.5)
         calling = (m, top, left_w, bottom - top)
         waiting = (2 * m + left_w, top, width - 3 * m - left_w, bottom - top)
-    _calling(b, board, now, config, calling, highlight, first, second)
+    under = _calling(b, board, now, config, calling, highlight, first, second)
+    rotating, drawn = False, ""
+    if under.h >= 0.1 * u:
+        slides = deck(board, config, sources, rows_per_page(u, under), None if slide is None else (slide,))
+        rotating = slide is None and len(slides) > 1
+        shown = showing(slides, now, highlight, config) if slide is None else \
+            (HISTORY if slide == "history" else next((s for s in slides if s.kind == slide), None))
+        if shown is not None and shown.kind == "history":
+            _history(b, board, config, under, first, second)
+        elif shown is not None:
+            draw_slide(b, shown, board, config, sources, under, first, second)
+        drawn = shown.name if shown is not None else ""
     _waiting(b, board, config, waiting, first, second)
-    return Layout(width, height, tuple(b.boxes), paging=b.paging)
+    return Layout(width, height, tuple(b.boxes), paging=b.paging, rotating=rotating, slide=drawn)
 
 
 def message_pages(text: str, width: float, size: int, measure: Measure) -> list[str]:
@@ -200,7 +220,8 @@ def _title(b: Builder, name: str, key: str, x: float, y: float, w: float, h: flo
 
 
 def _calling(b: Builder, board: Board, now: datetime, config: Config, region: tuple[float, ...],
-             highlight: Highlight | None, first: str, second: str | None) -> None:
+             highlight: Highlight | None, first: str, second: str | None) -> Region:
+    """The newest call's panel at the top of `region`; returns the room left under it."""
     x, y, w, h = region
     u = b.u
     title_h = 0.075 * u
@@ -242,9 +263,16 @@ def _calling(b: Builder, board: Board, now: datetime, config: Config, region: tu
         b.text("calling.none", WORDS["none"][first], x + pad, y, w - 2 * pad, panel_h, 0.06 * u, colour="muted",
                align="center")
     y += panel_h + 0.02 * u
+    return Region(x, y, w, region[1] + h - y)
+
+
+def _history(b: Builder, board: Board, config: Config, region: Region, first: str, second: str | None) -> None:
+    """The previous calls, two columns where the room is wide enough."""
+    x, y, w, left = region.x, region.y, region.w, region.h
+    u = b.u
+    pad = 0.02 * u
     rest = board.calls[1: 1 + min(max(config.display.history, 0), MAX_HISTORY)]
-    left = region[1] + h - y
-    if not rest or left < 0.1 * u:
+    if not rest:
         return
     _title(b, "history", "history", x, y, w, 0.06 * u, first, second)
     y += 0.06 * u
@@ -345,6 +373,6 @@ def fixed_texts(config: Config) -> list[str]:
     texts = [config.site.name, config.site.hotline, config.display.message, "0123456789:/,.…-–"]
     texts += [name for s in config.services for name in (s.name_vi, s.name_en) if name]
     texts += [c.name for c in config.counters]
-    texts += [text for words in WORDS.values() for text in words.values()]
+    texts += [text for words in (*WORDS.values(), *SLIDE_WORDS.values()) for text in words.values()]
     texts += [*WEEKDAYS["vi"], *WEEKDAYS["en"], *MONTHS_EN]
     return [clean(t, 10_000) for t in texts if clean(t, 10_000)]

@@ -23,11 +23,12 @@ from display.announce import Announcer, EspeakSynthesizer, open_player
 from display.app import DisplayApp, display_client_id, wall_clock
 from display.board import Board, follow, read_board, sample_board, with_services
 from display.layout import fixed_texts, layout
+from display.slides import SlideSources, read_lookup_url, read_summary, sample_sources, with_summary
 from queuebox import notify
 from queuebox.bus import Message
 from queuebox.config import Config
 from queuebox.errors import QueueboxError
-from queuebox.protocol import ProtocolError, Topics, parse_board, parse_services
+from queuebox.protocol import ProtocolError, Topics, parse_board, parse_procedures, parse_services
 
 logger = logging.getLogger(__name__)
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # pygame is imported later, inside functions
@@ -48,34 +49,45 @@ def _fonts(config: Config) -> Any:
 
 
 def render_screenshot(config: Config, path: str | Path, size: tuple[int, int], board: Board,
-                      now: datetime | None = None) -> Path:
-    """Draw `board` off-screen at `size` and save it as a PNG; returns the path."""
+                      now: datetime | None = None, *, sources: SlideSources = SlideSources(),
+                      slide: str = "history") -> Path:
+    """Draw `board` off-screen at `size` with the first slide of kind `slide` under the newest
+    call (from `sources`), and save it as a PNG; returns the path. QueueboxError when there is
+    no such slide (nothing to show on it)."""
     import pygame
 
     from display.render import Renderer
 
     now = now or wall_clock()
     fonts = _fonts(config)
+    lay = layout(board, now, config, size, highlight=follow(None, board, now), measure=fonts.measure,
+                 sources=sources, slide=slide)
+    if slide != "history" and not lay.slide:
+        raise QueueboxError(f"no {slide} slide to show: nothing for it from the server (or in --sample)")
     renderer = Renderer(pygame.Surface(size), fonts)
-    renderer.draw(layout(board, now, config, size, highlight=follow(None, board, now), measure=fonts.measure))
+    renderer.draw(lay)
     return renderer.save_png(path)
 
 
 def display_subscriptions(topics: Topics) -> list[str]:
-    """What a display reads: the board, the events (to announce calls) and the services."""
-    return [topics.board(), topics.events(), topics.services()]
+    """What a display reads: the board, the events (to announce calls), the services and the
+    procedures summaries (for the slides)."""
+    return [topics.board(), topics.events(), topics.services(), topics.all_procedures()]
 
 
-def _wait_for_board(config: Config, timeout_s: float) -> tuple[Board, Config]:
-    """The live board, and `config` with the server's services (both retained, so they come at
-    once; a server older than the `services` topic sends none: then the config's own)."""
+def _wait_for_board(config: Config, timeout_s: float) -> tuple[Board, Config, SlideSources]:
+    """The live board, `config` with the server's services, and what the slides show (all
+    retained, so they come at once; a server older than the `services` topic sends none: then
+    the config's own)."""
     from queuebox.bus import Bus
 
     topics = Topics(config.mqtt.root, config.site.id)
-    bus = Bus(config.mqtt, topics, display_client_id(config), subscriptions=[topics.board(), topics.services()])
+    bus = Bus(config.mqtt, topics, display_client_id(config),
+              subscriptions=[topics.board(), topics.services(), topics.all_procedures()])
     bus.start()
     board: Board | None = None
     shown = config
+    sources = SlideSources()
     try:
         deadline = time.monotonic() + timeout_s
         while (left := deadline - time.monotonic()) > 0:
@@ -90,18 +102,22 @@ def _wait_for_board(config: Config, timeout_s: float) -> tuple[Board, Config]:
                     board = read_board(parse_board(item.payload))
                     deadline = min(deadline, time.monotonic() + SERVICES_GRACE_S)
                 elif item.topic == topics.services():
-                    shown = with_services(config, parse_services(item.payload))
+                    raw = parse_services(item.payload)
+                    shown = with_services(config, raw)
+                    sources = SlideSources(sources.procedures, read_lookup_url(raw))
+                elif (route := topics.route(item.topic)) is not None and route.kind == "procedures":
+                    summary = parse_procedures(item.payload)
+                    if summary is not None:
+                        sources = with_summary(sources, str(route.device), read_summary(str(route.device), summary))
             except ProtocolError as exc:
                 logger.warning("ignored a bad %s: %s", item.topic.rsplit("/", 1)[-1], exc.message)
-            if board is not None and shown is not config:
-                break
     finally:
         bus.stop()
     if board is None:
         raise QueueboxError(f"no board from the broker at {config.mqtt.host}:{config.mqtt.port} within "
                             f"{timeout_s:g} s (is `queuebox server` running?); --sample draws an example board "
                             "without one")
-    return board, shown
+    return board, shown, sources
 
 
 # What pygame-ce's own SDL loads from the system to draw full screen without a desktop (KMSDRM),
@@ -150,12 +166,15 @@ class DrawnLog:
 
 def run_display(config: Config, *, windowed: bool = False, screenshot: str | None = None, sample: bool = False,
                 size: tuple[int, int] | None = None, wait_s: float = 10.0, follow: bool = False,
-                drawn_log: str | None = None) -> int:
-    """The `queuebox display` command: the board full screen (or in a window), or one screenshot,
-    or (`follow`) the live board headless, rewriting the screenshot after every frame.
+                drawn_log: str | None = None, slide: str = "history") -> int:
+    """The `queuebox display` command: the board full screen (or in a window), or one screenshot
+    (with the previous calls, or the first `slide` of that kind, under the newest call), or
+    (`follow`) the live board headless, rewriting the screenshot after every frame.
     `drawn_log`: a file to append a line to for each frame drawn (see `DrawnLog`)."""
     if follow and (not screenshot or sample):
         raise QueueboxError("--follow goes with --screenshot PNG (and not with --sample)")
+    if slide != "history" and (not screenshot or follow):
+        raise QueueboxError("--slide goes with --screenshot PNG (and not with --follow)")
     if screenshot and follow:
         os.environ["SDL_VIDEODRIVER"] = "dummy"  # before pygame starts its video: no screen needed
         size = size or (config.display.width or DEFAULT_SCREENSHOT[0], config.display.height or DEFAULT_SCREENSHOT[1])
@@ -163,8 +182,11 @@ def run_display(config: Config, *, windowed: bool = False, screenshot: str | Non
         shot_size = size or (config.display.width or DEFAULT_SCREENSHOT[0],
                              config.display.height or DEFAULT_SCREENSHOT[1])
         now = SAMPLE_TIME if sample else wall_clock()  # a sample is the same picture every time
-        board, shown = (sample_board(config, now), config) if sample else _wait_for_board(config, wait_s)
-        path = render_screenshot(shown, screenshot, shot_size, board, now)
+        if sample:
+            board, shown, sources = sample_board(config, now), config, sample_sources(config)
+        else:
+            board, shown, sources = _wait_for_board(config, wait_s)
+        path = render_screenshot(shown, screenshot, shot_size, board, now, sources=sources, slide=slide)
         print(f"wrote {path} ({shot_size[0]}x{shot_size[1]})")
         return 0
     if sample:

@@ -47,6 +47,8 @@ PALETTE: dict[str, tuple[int, int, int]] = {
     "row": (17, 47, 100),
     "row_alt": (13, 40, 88),
     "warning": (255, 128, 84),
+    "qr_light": (255, 255, 255),  # the QR code: black on white, as phones read it best
+    "qr_dark": (0, 0, 0),
 }
 FALLBACK_COLOUR = (255, 0, 255)  # an unknown role shows up loudly in a screenshot
 FULL_REDRAW_SHARE = 0.5  # redraw everything when the changed area is more than this share of the screen

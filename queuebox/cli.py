@@ -11,7 +11,7 @@ import os
 import sys
 from typing import Callable, Sequence
 
-from queuebox.config import DEFAULT_PATH, Config, load_config, redacted
+from queuebox.config import DEFAULT_PATH, SLIDE_KINDS, Config, load_config, redacted
 from queuebox.errors import ConfigError, QueueboxError
 
 logger = logging.getLogger("queuebox")
@@ -101,7 +101,7 @@ def cmd_display(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise QueueboxError(str(exc)) from None
     return run_display(_load(args), windowed=args.windowed, screenshot=args.screenshot, sample=args.sample,
-                       size=size, follow=args.follow, drawn_log=args.drawn_log)
+                       size=size, follow=args.follow, drawn_log=args.drawn_log, slide=args.slide)
 
 
 def cmd_kiosk(args: argparse.Namespace) -> int:
@@ -261,6 +261,9 @@ def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
                                                          "after every frame (for a machine without a screen)")
     p.add_argument("--size", metavar="WxH", help="window or screenshot size, e.g. 1920x1080 or 1080x1920 "
                                                  "(default: display.width/height, else the screen's)")
+    p.add_argument("--slide", choices=SLIDE_KINDS, default="history",
+                   help="with --screenshot: draw the first slide of this kind under the newest call (default: "
+                        "history, the previous calls)")
     p.add_argument("--drawn-log", metavar="FILE", help="append a JSON line to FILE for each frame drawn: the board's "
                                                        "seq and calls, and when (for tests and monitoring)")
 

@@ -232,6 +232,10 @@ class PrinterConfig:
                                "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
 
 
+SlideKind = Literal["history", "procedures", "lookup", "message", "hotline"]
+SLIDE_KINDS: tuple[str, ...] = typing.get_args(SlideKind)
+
+
 @dataclass(frozen=True)
 class DisplayConfig:
     id: str = _key("This display's id (one of devices.displays); its MQTT user is display-<id>.", "display1")
@@ -250,6 +254,13 @@ class DisplayConfig:
     announce_repeat: int = _key("Times each call is spoken.", 1)
     volume: float = _key("Loudness of chime and voice, 0.0 to 1.0.", 0.8)
     chime_path: str = _key("WAV file played before each call; empty for the built-in two-tone chime.", "")
+    slides: tuple[SlideKind, ...] = _key(
+        "What the board shows in turn under the newest call: history (the previous calls), procedures "
+        "(each field's procedures with fee and processing time, page by page), lookup (a QR code of the "
+        "procedure lookup page), message (the board message, large), hotline. A slide with nothing to show "
+        "is left out; [\"history\"] alone is the board without slides.",
+        ("history", "procedures", "lookup", "message"))
+    slide_s: int = _key("Seconds each slide shows; after a call the previous calls show for highlight_s first.", 12)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
+MIN_SLIDE_S = 4  # seconds: less and nobody reads a slide before it turns
 MAX_MESSAGE = 200  # characters of a board message: the administration's limit, and all the board shows
 
 
@@ -200,6 +201,12 @@ def check(config: Config) -> Iterator[str]:
             yield "display: history and highlight_s must be 0 or more, announce_repeat 1 or more"
         if len(d.message) > MAX_MESSAGE:
             yield f"display.message: {len(d.message)} characters, at most {MAX_MESSAGE}"
+        if not d.slides:
+            yield 'display.slides: must name at least one slide (["history"] for the board without slides)'
+        for kind in sorted({k for k in d.slides if d.slides.count(k) > 1}):
+            yield f"display.slides: {kind!r} is listed twice"
+        if d.slide_s < MIN_SLIDE_S:
+            yield f"display.slide_s: must be {MIN_SLIDE_S} or more (time to read a slide)"
     if _valid(config.devices):
         for key in ("kiosks", "displays"):
             seen: set[str] = set()

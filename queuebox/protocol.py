@@ -190,6 +190,10 @@ class Topics:
             raise ValueError(f"service code {service!r} must be 1 to 3 capital letters")
         return self._topic("procedures", service)
 
+    def all_procedures(self) -> str:
+        """The wildcard filter of every service's `procedures/<service>` summary (what a display reads)."""
+        return self._topic("procedures", "+")
+
     def status(self, client: str) -> str:
         """The retained online/offline status of MQTT client `client`."""
         return self._topic("status", _check_device("client", client))

@@ -554,3 +554,26 @@ def test_to_toml_reads_back_to_the_same_config(tmp_path):
     path.write_text(to_toml(config), encoding="utf-8")
     assert load_config(path) == config
     assert 'name_vi = "Hộ tịch - Chứng thực"' in path.read_text(encoding="utf-8")
+
+
+# --- the board's slides --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("display,key,fragment", [
+    ({"slides": ["history", "lokup"]}, "display.slides[1]", "not 'lokup' (did you mean 'lookup'?)"),
+    ({"slides": ["procedure"]}, "display.slides[0]", "did you mean 'procedures'?"),
+    ({"slides": []}, "display.slides", "at least one slide"),
+    ({"slides": ["history", "message", "history"]}, "display.slides", "'history' is listed twice"),
+    ({"slides": "history"}, "display.slides", "must be a list"),
+    ({"slide_s": 2}, "display.slide_s", "must be 4 or more"),
+    ({"slide_s": 12.5}, "display.slide_s", "must be a whole number"),
+])
+def test_bad_slides_are_refused_with_their_key(display, key, fragment):
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(minimal(display=display))
+    assert any(p.startswith(f"{key}:") and fragment in p for p in info.value.problems), info.value.problems
+
+
+def test_slides_default_to_turning_and_history_alone_is_allowed():
+    assert config_from_dict(minimal()).display.slides == ("history", "procedures", "lookup", "message")
+    config = config_from_dict(minimal(display={"slides": ["history"], "slide_s": 4}))
+    assert (config.display.slides, config.display.slide_s) == (("history",), 4)

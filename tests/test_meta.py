@@ -16,9 +16,11 @@ from queuebox.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("queuebox", "server", "device", "display")
-PURE_MODULES = ("server/rules.py", "device/ticket.py", "display/board.py", "display/boxes.py", "display/layout.py")
+PURE_MODULES = ("server/rules.py", "device/ticket.py", "display/board.py", "display/boxes.py", "display/layout.py",
+                "display/slides.py", "display/slide_layout.py")
 # Pure means no I/O, not no libraries: the ticket layout draws into a Pillow image in memory.
-PURE_EXTRA = {"device/ticket.py": {"PIL"}, "display/layout.py": {"display"}}  # the board data and boxes, pure too
+PURE_EXTRA = {"device/ticket.py": {"PIL"}, "display/layout.py": {"display"}, "display/slides.py": {"display"},
+              "display/slide_layout.py": {"display", "segno"}}  # the board data and boxes, pure too; a QR matrix
 SCRIPTS = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
 SOURCES = sorted(p.relative_to(ROOT).as_posix() for package in PACKAGES for p in (ROOT / package).rglob("*.py"))
 UNITS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "systemd").rglob("*.service"))

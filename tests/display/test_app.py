@@ -23,7 +23,7 @@ from display.render import Fonts, Renderer
 from queuebox.bus import Connected, Message
 from queuebox.protocol import Topics
 from tests.display.fakes import Clock, FakePlayer, FakeSynth, fake_wav
-from tests.display.test_board import NOW, snapshot
+from tests.display.test_board import NOW, snapshot, with_display
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -95,7 +95,8 @@ def test_the_retained_board_is_drawn_at_once(h):
     assert h.app.renderer.frames == 1 and h.presented == [[pygame.Rect(0, 0, 1280, 720)]]
 
 
-def test_nothing_is_drawn_again_while_nothing_changes(h):
+def test_nothing_is_drawn_again_while_nothing_changes(example_config, fonts):
+    h = Harness(with_display(example_config, slides=("history",)), fonts)
     h.send("board", snapshot())
     h.app.step()
     for _ in range(5):
@@ -264,3 +265,97 @@ def test_a_screen_that_cannot_open_names_the_missing_libraries():
     present = {"drm": "libdrm.so.2", "EGL": "libEGL.so.1"}
     assert missing_screen_libraries(present.get) == ["libgbm.so.1", "libGLESv2.so.2"]
     assert set(SCREEN_LIBRARIES.values()) == {"libdrm2", "libgbm1", "libegl1", "libgles2"}
+
+
+# --- information slides --------------------------------------------------------------------------------
+
+URL = "http://192.168.1.10:8081/procedures"
+
+
+def put(h, topic, payload, retain=True):
+    data = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
+    h.inbox.put(Message(topic, data, retain))
+
+
+def summary(service="B", *names):
+    return {"seq": 4, "service": service, "more": 0, "procedures": [
+        {"id": i, "code": None, "name_vi": name, "name_en": "", "processing_time": "Trong ngày", "fee": "Miễn phí",
+         "on_the_spot": i == 0} for i, name in enumerate(names or ("Đăng ký khai sinh",))]}
+
+
+@pytest.fixture
+def slides(example_config, fonts):
+    """A display turning the previous calls, the procedures and the QR code, 12 s each."""
+    h = Harness(with_display(example_config, slides=("history", "procedures", "lookup"), slide_s=12), fonts)
+    put(h, h.topics.services(), {"seq": 1, "services": [{"code": "B", "name_vi": "Hộ tịch - Chứng thực",
+                                                         "name_en": "", "open": True}], "lookup_url": URL})
+    put(h, h.topics.procedures("B"), summary())
+    h.send("board", snapshot())  # its newest call is 12 s old at NOW: nothing highlighted
+    h.wall.now = NOW + timedelta(seconds=2)
+    h.app.step()
+    return h
+
+
+def run_for(h, seconds, step=0.25):
+    """Turn the loop for `seconds` of fake time; returns the slides drawn, in order, each once."""
+    shown = []
+    end = h.wall.now + timedelta(seconds=seconds)
+    while h.wall.now < end:
+        h.app.step()
+        if not shown or shown[-1] != h.app.drawn.slide:
+            shown.append(h.app.drawn.slide)
+        h.wall.now += timedelta(seconds=step)
+        h.mono.now += step
+    return shown
+
+
+def test_slides_take_turns_and_are_drawn_only_when_they_change(slides):
+    frames = slides.app.renderer.frames
+    shown = run_for(slides, 36)
+    assert set(shown) == {"history", "procedures/B/0", "lookup"}
+    assert slides.app.renderer.frames - frames <= len(shown) + 1  # a frame a turn (and the minute at 09:42)
+    assert slides.app.drawn.rotating
+
+
+def test_a_call_arriving_mid_slide_shows_the_previous_calls_at_once_then_the_turn_goes_on(slides):
+    run_for(slides, 36)
+    while slides.app.drawn.slide == "history":
+        run_for(slides, 1)
+    calls = [{"ticket": "B016", "counter": "2", "counter_name": "Quầy 2", "service": "B",
+              "at": slides.wall.now.isoformat(), "recall": 0}] + snapshot()["calls"]
+    slides.send("board", snapshot(seq=58, calls=calls))
+    slides.app.step()  # the very next frame
+    assert slides.app.drawn.slide == "history" and slides.text("calling.label") == "B016"
+    assert slides.text("history.0.label") == "A023"
+    assert run_for(slides, 9.5) == ["history"]  # for highlight_s (10 s)
+    assert run_for(slides, 1) == ["history", "procedures/B/0"]
+
+
+def test_procedures_come_change_and_go_with_their_retained_summary(slides):
+    run_for(slides, 36)
+    while slides.app.drawn.slide != "procedures/B/0":
+        run_for(slides, 1)
+    assert slides.text("procedures.0.name") == "Đăng ký khai sinh"
+    put(slides, slides.topics.procedures("B"), summary("B", "Đăng ký kết hôn"))
+    slides.app.step()
+    assert slides.text("procedures.0.name") == "Đăng ký kết hôn"
+    put(slides, slides.topics.procedures("B"), b"")  # the field has none any more
+    slides.app.step()
+    assert slides.app.drawn.slide in ("history", "lookup") and slides.text("procedures.0.name") is None
+    assert not any(name.startswith("procedures") for name in run_for(slides, 40))
+
+
+def test_a_bad_summary_is_dropped_with_one_warning_and_the_last_one_stays(slides, caplog):
+    for bad in (b"{not json", json.dumps(summary("A")).encode(), b'{"seq": 1, "service": "B"}'):
+        with caplog.at_level(logging.WARNING, logger="display.app"):
+            put(slides, slides.topics.procedures("B"), bad)
+            slides.app.step()
+    assert slides.app.sources.field("B").procedures[0].name_vi == "Đăng ký khai sinh"
+    assert len([r for r in caplog.records if "procedures summary" in r.getMessage()]) == 1
+
+
+def test_without_a_lookup_address_there_is_no_qr_slide(slides):
+    put(slides, slides.topics.services(), {"seq": 2, "services": [{"code": "B", "name_vi": "Hộ tịch",
+                                                                   "name_en": "", "open": True}]})
+    slides.app.step()
+    assert "lookup" not in run_for(slides, 60)

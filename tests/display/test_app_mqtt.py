@@ -222,3 +222,56 @@ def test_a_display_configured_without_services_shows_the_centre_as_the_server_kn
         assert lay.box("waiting.B.name").colour == "muted" and lay.box("waiting.A.name").colour == "text"
     finally:
         display.stop()
+
+
+def procedures_summary(*names, service="B"):
+    return {"seq": 9, "service": service, "more": 0, "procedures": [
+        {"id": i, "code": None, "name_vi": name, "name_en": "", "processing_time": "Trong ngày", "fee": "Miễn phí",
+         "on_the_spot": False} for i, name in enumerate(names, 1)]}
+
+
+def test_slides_come_from_the_retained_summaries_and_lookup_address(config, fonts, broker):
+    """A display configured with only its MQTT account: the procedures published (retained) before it
+    started are shown, a changed summary changes the slide, an empty payload removes it; the QR slide
+    follows `lookup_url` of the services snapshot."""
+    import dataclasses
+
+    bare = dataclasses.replace(config, services=(), counters=(), display=dataclasses.replace(
+        config.display, slides=("procedures", "lookup"), slide_s=4))
+    topics = Topics(config.mqtt.root, config.site.id)
+    server = Client(broker, [])
+    try:
+        server.publish(topics.services(), {"seq": 1, "services": [
+            {"code": "B", "name_vi": "Hộ tịch - Chứng thực", "name_en": "Civil status", "open": True}],
+            "lookup_url": "http://192.168.1.10:8081/procedures"}, retain=True)
+        server.publish(topics.procedures("B"), procedures_summary("Đăng ký khai sinh", "Đăng ký kết hôn"), retain=True)
+        server.publish(topics.board(), {"seq": 3, "at": "2026-11-23T09:00:00.000+07:00", "calls": [],
+                                         "waiting": {"B": 2}, "message": ""}, retain=True)
+        display = Display(bare, fonts)
+        try:
+            def slide(name):
+                return lambda: display.app.drawn is not None and display.app.drawn.slide == name
+
+            display.run_until(slide("procedures/B/0"), "the procedures published before it started",
+                              timeout=3 * WAIT_S)
+            assert display.shows("procedures.0.name", "Đăng ký khai sinh")
+            assert display.app.drawn.box("procedures.title").text.endswith("Hộ tịch - Chứng thực")
+            display.run_until(slide("lookup"), "the QR code of the lookup page", timeout=3 * WAIT_S)
+
+            server.publish(topics.procedures("B"), procedures_summary("Chứng thực chữ ký"), retain=True)
+            display.run_until(lambda: display.shows("procedures.0.name", "Chứng thực chữ ký"), "the changed summary",
+                              timeout=3 * WAIT_S)
+
+            server.publish(topics.procedures("B"), b"", retain=True)
+            display.run_until(lambda: display.app.sources.field("B") is None, "the summary removed")
+            display.run_until(slide("lookup"), "the QR slide alone")
+            assert not display.app.drawn.rotating  # one slide left: nothing turns
+
+            server.publish(topics.services(), {"seq": 2, "services": [
+                {"code": "B", "name_vi": "Hộ tịch - Chứng thực", "name_en": "", "open": True}]}, retain=True)
+            display.run_until(slide("history"), "nothing left to show but the (empty) previous calls")
+        finally:
+            display.stop()
+    finally:
+        server.publish(topics.procedures("B"), b"", retain=True)
+        server.close()

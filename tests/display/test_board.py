@@ -123,7 +123,7 @@ def test_layout_is_sane_at_each_resolution(example_config, size):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_layout_shows_header_newest_call_history_waiting_and_footer(example_config, size):
-    lay = layout(read_board(snapshot()), NOW, example_config, size)
+    lay = layout(read_board(snapshot()), NOW, example_config, size, slide="history")
     assert text_of(lay, "header.name") == "Bộ phận Một cửa UBND xã An Phú"
     assert text_of(lay, "header.date") == "Thứ Hai, 23/11/2026"
     assert text_of(lay, "header.clock") == "09:41"
@@ -142,7 +142,7 @@ def test_layout_shows_header_newest_call_history_waiting_and_footer(example_conf
 @pytest.mark.parametrize("size", SIZES)
 def test_the_calls_and_counts_are_big_enough_to_read_from_10_m(example_config, size):
     """Capital height ≈ distance / 300: 33 mm at 10 m ≈ a 0.07 × short-side font on a 55" screen."""
-    lay = layout(read_board(snapshot()), NOW, example_config, size)
+    lay = layout(read_board(snapshot()), NOW, example_config, size, slide="history")
     u = min(size)
     assert lay.box("calling.label").size >= 0.15 * u
     assert lay.box("calling.counter").size >= 0.1 * u
@@ -186,7 +186,7 @@ def test_history_length_follows_the_config(example_config):
     board = sample_board(example_config, NOW)
     assert len(board.calls) == 7
     for history, shown in ((0, 0), (2, 2), (6, 6), (40, 6)):
-        lay = layout(board, NOW, with_display(example_config, history=history), (1920, 1080))
+        lay = layout(board, NOW, with_display(example_config, history=history), (1920, 1080), slide="history")
         assert sum(1 for b in lay.boxes if b.name.endswith(".label") and b.name.startswith("history.")) == shown
 
 
@@ -278,10 +278,12 @@ def test_next_change_is_the_next_minute_or_the_next_blink(example_config):
 
 def test_layout_is_equal_until_something_visible_changes(example_config):
     board = read_board(snapshot())
-    a = layout(board, NOW, example_config, (1920, 1080))
-    assert layout(board, NOW + timedelta(seconds=40), example_config, (1920, 1080)) == a
-    assert layout(board, NOW + timedelta(seconds=48), example_config, (1920, 1080)) != a  # 09:42
-    assert layout(read_board(snapshot(waiting={"A": 5})), NOW, example_config, (1920, 1080)) != a
+    config = with_display(example_config, slides=("history",))
+    a = layout(board, NOW, config, (1920, 1080))
+    assert not a.rotating
+    assert layout(board, NOW + timedelta(seconds=40), config, (1920, 1080)) == a
+    assert layout(board, NOW + timedelta(seconds=48), config, (1920, 1080)) != a  # 09:42
+    assert layout(read_board(snapshot(waiting={"A": 5})), NOW, config, (1920, 1080)) != a
 
 
 # --- anything the broker might hand over -----------------------------------------------------------

@@ -86,7 +86,8 @@ def test_the_waiting_rows_read_across_then_down(example_config, fonts):
 
 
 def test_the_previous_calls_read_across_then_down(example_config, fonts):
-    lay = layout(sample_board(example_config, NOW), NOW, example_config, (1920, 1080), measure=fonts.measure)
+    lay = layout(sample_board(example_config, NOW), NOW, example_config, (1920, 1080), measure=fonts.measure,
+                 slide="history")
     first, second, third = (lay.box(f"history.{i}.label") for i in range(3))
     assert first.y == second.y and second.x > first.x, "the second newest is beside the newest"
     assert third.y > first.y and third.x == first.x

@@ -86,8 +86,8 @@ def test_a_change_redraws_only_its_boxes_and_matches_a_full_redraw(example_confi
     seen = Highlight(("A023", "3", "2026-11-23T09:41:00.000+07:00", 0), since)
     size = (1920, 1080)
     renderer = Renderer(pygame.Surface(size), fonts)
-    renderer.draw(layout(board, NOW, example_config, size, highlight=seen, measure=fonts.measure))
-    new = layout(board, NOW + later, example_config, size, highlight=seen, measure=fonts.measure)
+    renderer.draw(layout(board, NOW, example_config, size, highlight=seen, measure=fonts.measure, slide="history"))
+    new = layout(board, NOW + later, example_config, size, highlight=seen, measure=fonts.measure, slide="history")
     dirty = renderer.draw(new)
     assert dirty == [pygame.Rect(new.box(name).rect) for name in expected]
     fresh = Renderer(pygame.Surface(size), fonts)

@@ -49,9 +49,9 @@ class Client:
             body = None
         self.messages.put((msg.topic, body, bool(msg.retain)))
 
-    def publish(self, topic: str, payload: bytes | str | dict) -> None:
+    def publish(self, topic: str, payload: bytes | str | dict, retain: bool = False) -> None:
         data = json.dumps(payload, ensure_ascii=False) if isinstance(payload, dict) else payload
-        self._client.publish(topic, data, qos=1).wait_for_publish(WAIT_S)
+        self._client.publish(topic, data, qos=1, retain=retain).wait_for_publish(WAIT_S)
 
     def wait_for(self, match: Callable[[str, Any], bool], timeout: float = WAIT_S) -> Any:
         deadline = time.monotonic() + timeout
