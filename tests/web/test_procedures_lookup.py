@@ -200,6 +200,17 @@ def test_pages_are_cacheable_a_minute_and_revalidated_by_etag(client, procedures
     assert english.status_code == 200
 
 
+def test_pages_are_gzipped_for_phones_that_take_it(client, procedures):
+    import gzip
+    plain = client.get("/procedures/field/B")
+    packed = client.get("/procedures/field/B", headers={"Accept-Encoding": "gzip, deflate"})
+    assert "Content-Encoding" not in plain.headers and packed.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(packed.data) == plain.data and len(packed.data) < len(plain.data) / 2
+    assert "Accept-Encoding" in packed.headers["Vary"] and packed.headers["ETag"] != plain.headers["ETag"]
+    again = client.get("/procedures/field/B", headers={"Accept-Encoding": "gzip", "If-None-Match": packed.headers["ETag"]})
+    assert again.status_code == 304
+
+
 def test_the_pages_have_no_script_no_inline_style_and_ask_nothing(client, procedures):
     for path in ["/procedures", "/procedures?q=dat", "/procedures/field/A", f"/procedures/{procedures[LAND]}"]:
         html = get(client, path)
