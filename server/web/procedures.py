@@ -134,7 +134,7 @@ def count_text(count: int) -> str:
     return ngettext("%(num)s procedure", "%(num)s procedures", count)
 
 
-def field_order() -> Any:
+def field_order() -> Callable[[Procedure], int]:
     """Sort key: the centre's service order (a procedure of a field no longer configured goes last)."""
     order = {s.code: i for i, s in enumerate(get_engine().config.services)}
     return lambda p: order.get(p.service, len(order))
