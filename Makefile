@@ -39,6 +39,7 @@ bench: setup
 	$(BIN)/python bench/mqtt_latency.py
 	$(BIN)/python bench/kiosk_latency.py
 	$(BIN)/python bench/display.py
+	$(BIN)/python bench/lookup_page.py
 
 lock: setup
 	# pip too: sqlite-utils depends on it, so a wheelhouse carries it (freeze leaves it out unless --all)

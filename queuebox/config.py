@@ -120,7 +120,8 @@ class MqttConfig:
 class ServerConfig:
     listen: str = _key("Address the web server listens on.", "0.0.0.0")
     port: int = _key("Port of the web server.", 8080)
-    public_url: str = _key("Base URL citizens' phones use for ticket status (the QR code).", "http://queuebox.local:8080")
+    public_url: str = _key("Base URL citizens' phones use for ticket status (the QR code) and the procedure "
+                           "lookup (<public_url>/procedures).", "http://queuebox.local:8080")
     threads: int = _key("Web worker threads for ordinary requests (live pages have threads of their own, "
                         "see live_streams); each request takes a few milliseconds.", 16)
     connection_limit: int = _key("Open connections each web listener keeps; at the limit it closes the oldest ones "
@@ -134,7 +135,7 @@ class ServerConfig:
     streams_per_address: int = _key("Live pages one client address may hold open at once (this machine's own "
                                     "loopback addresses are not counted).", 24)
     public_listen: str = _key("Address of a second web listener for citizens' phones that serves only the public "
-                              "pages (ticket status), with its own workers; \"\" for none (one listener serves "
+                              "pages (ticket status, procedure lookup), with its own workers; \"\" for none (one listener serves "
                               "everything). Set server.listen to the staff network's address, and public_url to "
                               "this listener.", "")
     public_port: int = _key("Port of the public listener (when public_listen is set).", 8081)

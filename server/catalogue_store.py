@@ -18,6 +18,11 @@ def load_procedures(db: Any, *, include_hidden: bool = False) -> list[Procedure]
     return [procedure_of(dict(zip(names, row))) for row in cursor.fetchall()]
 
 
+def count_by_service(db: Any) -> dict[str, int]:
+    """How many shown (not hidden) procedures each field has: service code → count; fields with none are absent."""
+    return dict(db.execute("SELECT service, COUNT(*) FROM procedures WHERE hidden = 0 GROUP BY service").fetchall())
+
+
 def get_procedure(db: Any, procedure_id: int) -> Procedure | None:
     """One procedure by id, hidden or not; None if there is none."""
     cursor = db.execute("SELECT * FROM procedures WHERE id = ?", [procedure_id])

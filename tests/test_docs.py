@@ -181,7 +181,7 @@ def test_every_relative_link_and_picture_exists(doc):
 def test_the_front_page_shows_the_pictures_the_code_makes():
     shown = {Path(t).name for t in links(ROOT / "README.md") if t.endswith(".png")}
     assert {"ticket.png", "board.png", "board-slide.png", "console.png", "status.png", "overview.png", "reports.png",
-            "wiring.png"} <= shown
+            "wiring.png", "lookup.png"} <= shown
 
 
 def test_links_are_checked_by_a_checker_that_finds_broken_ones(tmp_path):

@@ -4,7 +4,8 @@ Source strings are English, marked `_("…")` in Python and `{{ _("…") }}` in 
 (`%(name)s` placeholders, filled from keyword arguments). The Vietnamese translations are
 Babel catalogs, `translations/vi/*.po`, one file per part of the site, merged at start.
 The language is `?lang=vi|en` (remembered in a cookie), else the cookie, else the site's
-first language.
+first language. Pages that set no cookie (the public procedure lookup) take it from `?lang=`
+alone: see `language_from_url`.
 """
 
 from __future__ import annotations
@@ -38,9 +39,21 @@ def current_language() -> str:
         return "en"
     if "lang" not in g:
         asked = request.args.get("lang") or request.cookies.get(COOKIE)
-        default = current_app.config.get("QUEUEBOX_LANGUAGES", LANGUAGES)[0]
-        g.lang = asked if asked in LANGUAGES else default
+        g.lang = asked if asked in LANGUAGES else default_language()
     return str(g.lang)
+
+
+def language_from_url() -> None:
+    """Take this request's language from `?lang=` alone, else the site's first language, and set no
+    cookie to remember it: for public pages that set no cookie and that a cache may keep by URL."""
+    asked = request.args.get("lang")
+    g.lang = asked if asked in LANGUAGES else default_language()
+    g.lang_cookie = False
+
+
+def default_language() -> str:
+    """The site's first language."""
+    return str(current_app.config.get("QUEUEBOX_LANGUAGES", LANGUAGES)[0])
 
 
 def gettext(text: str, **values: Any) -> str:
@@ -71,6 +84,6 @@ def init_app(app: Flask, languages: tuple[str, ...]) -> None:
     @app.after_request
     def remember_language(response: Response) -> Response:
         asked = request.args.get("lang")
-        if asked in LANGUAGES and request.cookies.get(COOKIE) != asked:
+        if asked in LANGUAGES and request.cookies.get(COOKIE) != asked and g.get("lang_cookie", True):
             response.set_cookie(COOKIE, asked, max_age=365 * 86400, samesite="Lax", httponly=True)
         return response

@@ -22,6 +22,7 @@ from flask import Blueprint, abort, current_app, jsonify, render_template, url_f
 
 from queuebox.clock import business_day, iso, parse_iso
 from server import rules
+from server.catalogue_store import count_by_service
 from server.web.common import db, get_engine
 from server.web.i18n import _, current_language
 
@@ -62,7 +63,8 @@ def status_json(token: str) -> Any:
 def ticket_status(token: str) -> dict[str, Any] | None:
     """What the status page shows for ticket `token`, in the request's language; None if there is no such ticket.
 
-    Keys: label, service (the code of the queue it is in now), service_name, status (one of
+    Keys: label, service (the code of the queue it is in now), service_name, procedures_url (the
+    procedure lookup's page of that field, null when it has none), status (one of
     `STATUSES`), final, headline, detail, note (texts, "" when none), waiting_ahead and
     estimated_wait_min (waiting only; minutes are null when no open counter serves the
     queue), counter and counter_name (called, serving), transferred_from (+ _name),
@@ -90,7 +92,8 @@ def ticket_status(token: str) -> dict[str, Any] | None:
     transferred_from = live.transferred_from if live is not None else row["transferred_from"]
     issued_at = parse_iso(row["issued_at"])
     view: dict[str, Any] = {
-        "label": row["label"], "service": queue, "service_name": _service_name(queue), "status": status,
+        "label": row["label"], "service": queue, "service_name": _service_name(queue),
+        "procedures_url": _procedures_url(queue), "status": status,
         "final": status in FINAL, "headline": "", "detail": "", "note": "",
         "waiting_ahead": None, "estimated_wait_min": None, "counter": None, "counter_name": None,
         "transferred_from": None, "transferred_from_name": None, "rejoin_until": None,
@@ -155,6 +158,13 @@ def _service_name(code: str) -> str:
     if svc is None:
         return code
     return svc.name_en if current_language() == "en" and svc.name_en else svc.name_vi
+
+
+def _procedures_url(code: str) -> str | None:
+    """The lookup page of field `code`'s procedures, when it has any to show."""
+    if not count_by_service(db()).get(code) or get_engine().config.service(code) is None:
+        return None
+    return url_for("procedures.field", code=code)
 
 
 def _counter_name(counter_id: str) -> str:

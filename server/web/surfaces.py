@@ -5,7 +5,7 @@ The public listener wraps the app with `public_only`, which marks each request; 
 `before_request` hook (`init_app`) answers any endpoint that is not on the allow-list with
 the app's plain 404, as if it did not exist. The list names Flask endpoints, not URL
 patterns, so it means exactly what the app routes (no path trick reaches another page). A
-later public page (procedure lookup, opening hours) is one more name here.
+later public page (opening hours) is one more name here.
 """
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ from typing import Any, Callable, Iterable
 from flask import Flask, abort, request
 
 LISTENER = "queuebox.listener"  # the WSGI environ key public_only sets
-# Endpoints the public listener serves: the ticket status page and its JSON refresh.
-PUBLIC_ENDPOINTS = frozenset({"public.status", "public.status_json"})
+# Endpoints the public listener serves: the ticket status page and its JSON refresh, the
+# procedure lookup (server/web/procedures.py: its pages and its own 404 for any other path under it).
+PUBLIC_ENDPOINTS = frozenset({"public.status", "public.status_json",
+                              "procedures.index", "procedures.field", "procedures.procedure", "procedures.unknown"})
 # Static files those pages (and the error page they may show) load.
-PUBLIC_STATIC = frozenset({"app.css", "status.css", "status.js", "favicon.svg"})
+PUBLIC_STATIC = frozenset({"app.css", "status.css", "status.js", "lookup.css", "favicon.svg"})
 
 
 def is_public(endpoint: str | None, view_args: dict[str, Any] | None) -> bool:

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from server import store, users
 from server.engine import Engine
 from server.web import create_app
-from tests.factories import FakeClock, make_config
+from tests.factories import FakeClock, insert_procedures, make_config
 
 PASSWORD = "correct horse 42"
 # login -> (role, counters)
@@ -46,6 +46,12 @@ def engine(tmp_path: Any, clock: FakeClock) -> Engine:
     eng = engine_with_accounts(make_config(), tmp_path / "web.db", clock)
     yield eng
     eng.close()
+
+
+@pytest.fixture
+def procedures(engine: Engine) -> list[int]:
+    """The engine's catalogue holds tests.factories.SAMPLE_PROCEDURES; their ids in that order."""
+    return insert_procedures(engine.db_path)
 
 
 @pytest.fixture

@@ -139,6 +139,25 @@ def test_transferred_shows_the_new_service_and_its_queue(client, engine):
     assert "Hộ tịch - Chứng thực" in page(client, token)
 
 
+def test_the_page_links_to_the_procedures_of_its_field(client, engine, procedures):
+    token = take(engine, "B")
+    assert status(client, token)["procedures_url"] == "/procedures/field/B"
+    assert status(client, token, "en")["procedures_url"] == "/procedures/field/B?lang=en"
+    html = page(client, token)
+    assert re.search(r'<a id="status-procedures" href="/procedures/field/B"\s*>Thủ tục của lĩnh vực này</a>', html)
+    assert "Procedures of this field</a>" in page(client, token, "en")
+
+
+def test_no_procedures_link_for_a_field_without_any_and_one_after_a_transfer_to_a_field_with_some(
+        client, engine, procedures):
+    token = take(engine, "C")  # the sample catalogue has nothing for C
+    assert status(client, token)["procedures_url"] is None
+    assert re.search(r'<a id="status-procedures" href=""\s*hidden>', page(client, token))
+    act(engine, "3", "next")
+    act(engine, "3", "transfer", to="B")
+    assert status(client, token)["procedures_url"] == "/procedures/field/B"
+
+
 def test_an_earlier_day_ticket_is_expired_even_before_any_command_today(client, engine, clock):
     token = take(engine)
     take(engine, "B")

@@ -27,6 +27,11 @@
     setText("status-detail", view.detail);
     setText("status-note", view.note);
     setText("status-updated", view.updated_text);
+    var procedures = document.getElementById("status-procedures");
+    if (procedures) {  // the field's procedures: another field after a transfer, or none
+      if (view.procedures_url) { procedures.setAttribute("href", view.procedures_url); }
+      procedures.hidden = !view.procedures_url;
+    }
     main.setAttribute("data-status", view.status);
     main.setAttribute("data-final", view.final ? "true" : "false");
     document.title = view.status === "called" ? view.headline : view.label + titleEnd;
