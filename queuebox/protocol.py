@@ -118,6 +118,7 @@ RATING_SCORES = {1: ("Rất hài lòng", "Very satisfied"), 2: ("Hài lòng", "S
 
 _DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 _SERVICE = re.compile(r"[A-Z]{1,3}")
+_EVENT_TYPE = re.compile(r"[a-z][a-z_]*")
 _COUNTER_LEAVES = {"command": "command", "reply": "counter_reply", "rating": "rating", "state": "state"}
 _KIOSK_LEAVES = {"take": "take", "reply": "kiosk_reply"}
 
@@ -396,12 +397,18 @@ def parse_counter_state(payload: bytes | str) -> dict[str, Any]:
 
 
 def parse_event(payload: bytes | str) -> dict[str, Any]:
-    """An `events` message, validated; keys beyond seq/at/type/ticket/counter/service are kept as they are."""
+    """An `events` message, validated; keys beyond seq/at/type/ticket/counter/service are kept as they are.
+
+    ``type`` is any name of lower-case letters and ``_``: the queue's (`EVENT_TYPES`), the
+    administration's (``config_changed``, ``catalogue_changed``, …) and types a newer server adds.
+    A client acts on the types it knows and passes over the others."""
     obj = load_object(payload)
     f = Fields(obj)
     f.integer("seq", low=0)
     f.text("at", required=True)
-    f.choice("type", EVENT_TYPES)
+    event_type = f.text("type", 32, required=True, what="an event type")
+    if not _EVENT_TYPE.fullmatch(event_type or ""):
+        raise f.error(f'"type" must be an event type of lower-case letters and "_", not {show(event_type)}')
     for key in ("ticket", "counter", "service"):
         f.text(key)
     return obj
