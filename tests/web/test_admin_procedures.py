@@ -128,3 +128,18 @@ def test_a_file_over_2_mb_is_refused_with_a_clear_message(login, engine, size):
     response = upload(client, b"Linh vuc,Ten thu tuc\n" + b"A,x\n" * (size // 4))
     assert response.status_code == 422
     assert "2 MB" in response.get_data(as_text=True) and catalogue(engine) == []
+
+
+def test_the_web_words_every_catalogue_problem_with_the_same_placeholders():
+    """The command line's English (server.catalogue_rules) and the web's texts name the same problems."""
+    import re
+
+    from server import catalogue_rules
+    from server.web import admin_procedures
+
+    def placeholders(text: str) -> set[str]:
+        return set(re.findall(r"%\((\w+)\)s", text))
+
+    assert catalogue_rules.MESSAGES.keys() == admin_procedures.MESSAGES.keys()
+    for code, text in catalogue_rules.MESSAGES.items():
+        assert placeholders(text) == placeholders(admin_procedures.MESSAGES[code]), code
