@@ -133,7 +133,9 @@ def cmd_ticket_preview(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from server.report_cli import cmd_report as run_report
 
-    return run_report(args, args.database or _load(args).database.path)
+    titled = args.layout == "monthly" or args.format == "xlsx"  # the title names the centre
+    config = _load(args) if not args.database or (titled and not args.centre) else None
+    return run_report(args, args.database or config.database.path, centre=config.site.name if config else "")
 
 
 def cmd_user(args: argparse.Namespace) -> int:
