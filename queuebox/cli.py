@@ -134,7 +134,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     from server.report_cli import cmd_report as run_report
 
     titled = args.layout == "monthly" or args.format == "xlsx"  # the title names the centre
-    config = _load(args) if not args.database or (titled and not args.centre) else None
+    config = None
+    if not args.database:
+        config = _load(args)
+    elif titled and not args.centre:
+        try:
+            config = _load(args)
+        except ConfigError as exc:
+            print(f"queuebox report: the title names the centre: add --centre NAME, or a --config with its "
+                  f"site.name ({exc.problems[0] if exc.problems else exc})", file=sys.stderr)
+            return 2
     return run_report(args, args.database or config.database.path, centre=config.site.name if config else "")
 
 

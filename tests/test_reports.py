@@ -14,7 +14,7 @@ import math
 import subprocess
 import sys
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta, timezone
 from fractions import Fraction
 from pathlib import Path
 
