@@ -133,7 +133,18 @@ def cmd_ticket_preview(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from server.report_cli import cmd_report as run_report
 
-    return run_report(args, args.database or _load(args).database.path)
+    titled = args.layout == "monthly" or args.format == "xlsx"  # the title names the centre
+    config = None
+    if not args.database:
+        config = _load(args)
+    elif titled and not args.centre:
+        try:
+            config = _load(args)
+        except ConfigError as exc:
+            print(f"queuebox report: the title names the centre: add --centre NAME, or a --config with its "
+                  f"site.name ({exc.problems[0] if exc.problems else exc})", file=sys.stderr)
+            return 2
+    return run_report(args, args.database or config.database.path, centre=config.site.name if config else "")
 
 
 def cmd_user(args: argparse.Namespace) -> int:

@@ -1,8 +1,10 @@
-"""`queuebox report`: the manager's report of a period in the terminal, as CSV or as JSON.
+"""`queuebox report`: the manager's report of a period in the terminal, as CSV, JSON or XLSX;
+every figure (`--layout full`, one row per group) or the month as a commune sends it upward
+(`--layout monthly`, one row per service field: `server.report_monthly`).
 
 Reads only the database file, opened read-only: it can run beside a live server or on a copy.
-Bad input (a date that is not YYYY-MM-DD, --from after --to, no such file) exits with status 2
-and one line saying what is wrong.
+Bad input (a date that is not YYYY-MM-DD, --from after --to, no such file, an XLSX without
+--out) exits with status 2 and one line saying what is wrong.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any, Mapping, TextIO
+from typing import Any, Mapping, Sequence, TextIO
 
 from server.reports import DIMENSIONS, NONE_LABEL, TOTAL, Period, Report, ReportError, as_json, open_readonly, report, table
 
-FORMATS = ("table", "csv", "json")
+FORMATS = ("table", "csv", "json", "xlsx")
+LAYOUTS = ("full", "monthly")
 
 
 def iso_date(text: str) -> date:
@@ -28,25 +31,60 @@ def iso_date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date as YYYY-MM-DD") from None
 
 
+def year_month(text: str) -> Period:
+    """An argparse type: a YYYY-MM month, as the period of its days."""
+    try:
+        return Period.month(date.fromisoformat(f"{text}-01"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a month as YYYY-MM") from None
+
+
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `queuebox report` (the caller adds --config)."""
-    parser.add_argument("--from", dest="start", type=iso_date, required=True, metavar="YYYY-MM-DD",
-                        help="first business day of the period")
+    when = parser.add_mutually_exclusive_group(required=True)
+    when.add_argument("--from", dest="start", type=iso_date, metavar="YYYY-MM-DD",
+                      help="first business day of the period")
+    when.add_argument("--month", type=year_month, metavar="YYYY-MM",
+                      help="the period is this calendar month (instead of --from and --to)")
     parser.add_argument("--to", dest="end", type=iso_date, metavar="YYYY-MM-DD",
                         help="last business day of the period, included (default: --from)")
     parser.add_argument("--by", choices=DIMENSIONS, default="service",
                         help="one row per service, counter, clerk, hour of issue or day (default: service)")
+    parser.add_argument("--layout", choices=LAYOUTS, default="full",
+                        help="full: every figure; monthly: the report a centre sends upward, one row per "
+                             "service field: issued, served, within target, no-shows, left without service, "
+                             "ratings, satisfied (default: full)")
     parser.add_argument("--format", choices=FORMATS, default="table",
-                        help="table (aligned text), csv or json (default: table)")
+                        help="table (aligned text), csv, json or xlsx (a workbook; needs --out) (default: table)")
+    parser.add_argument("--out", metavar="FILE", help="write to FILE instead of the terminal")
+    parser.add_argument("--lang", choices=("vi", "en"), default="vi",
+                        help="language of the monthly layout: its title and headers; in Vietnamese its CSV "
+                             "has a decimal comma and ';' between cells (default: vi)")
+    parser.add_argument("--centre", metavar="NAME",
+                        help="centre named in the monthly layout's title (default: site.name of the config)")
     parser.add_argument("--database", metavar="PATH",
                         help="database file (default: database.path of the config)")
 
 
-def cmd_report(args: argparse.Namespace, database: str | Path, out: TextIO | None = None) -> int:
-    """Print the report of `database`; 2 with a message on stderr for bad input."""
-    out = out or sys.stdout
+def period_of(args: argparse.Namespace) -> Period:
+    """The period the options name; ReportError if --to goes with --month or ends before --from."""
+    if args.month is not None:
+        if args.end is not None:
+            raise ReportError("--to goes with --from, not with --month")
+        return args.month
+    return Period(args.start, args.end or args.start)
+
+
+def cmd_report(args: argparse.Namespace, database: str | Path, out: TextIO | None = None,
+               centre: str = "") -> int:
+    """Print (or write to --out) the report of `database`; 2 with a message on stderr for bad input.
+    `centre` names the centre in the monthly layout's title."""
     try:
-        period = Period(args.start, args.end or args.start)
+        period = period_of(args)
+        if args.layout == "monthly" and args.by != "service":
+            raise ReportError("the monthly layout has one row per service: leave out --by")
+        if args.format == "xlsx" and not args.out:
+            raise ReportError("an XLSX workbook is written to a file: add --out FILE")
         db = open_readonly(database)
     except ReportError as exc:
         print(f"queuebox report: {exc}", file=sys.stderr)
@@ -55,14 +93,60 @@ def cmd_report(args: argparse.Namespace, database: str | Path, out: TextIO | Non
         result = report(db, period, args.by)
     finally:
         db.close()
-    if args.format == "json":
+    try:
+        if args.format == "xlsx":
+            write_report_xlsx(result, args.out, layout=args.layout, centre=args.centre or centre, lang=args.lang)
+        elif args.out:
+            with open(args.out, "w", encoding="utf-8", newline="") as file:
+                _write(result, args, file, args.centre or centre)
+        else:
+            _write(result, args, out or sys.stdout, args.centre or centre)
+    except OSError as exc:
+        print(f"queuebox report: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _write(result: Report, args: argparse.Namespace, out: TextIO, centre: str) -> None:
+    if args.layout == "monthly":
+        from server.report_monthly import monthly_table
+
+        monthly = monthly_table(result, centre, args.lang)
+        if args.format == "json":
+            json.dump({"title": monthly.title, "from": result.period.start.isoformat(),
+                       "to": result.period.end.isoformat(), "columns": list(monthly.columns),
+                       "headers": monthly.headers, "rows": monthly.rows[:-1], "total": monthly.rows[-1]},
+                      out, ensure_ascii=False, indent=2)
+            out.write("\n")
+        elif args.format == "csv":
+            write_rows(out, monthly.headers, monthly.rows, decimal_comma=args.lang == "vi")
+        else:
+            out.write(aligned([monthly.title], monthly.headers, monthly.rows))
+    elif args.format == "json":
         json.dump(as_json(result), out, ensure_ascii=False, indent=2)
         out.write("\n")
     elif args.format == "csv":
         write_csv(result, out)
     else:
         out.write(render_text(result))
-    return 0
+
+
+def write_report_xlsx(result: Report, out: Any, *, layout: str = "full", centre: str = "", lang: str = "vi") -> None:
+    """The report as an XLSX workbook: the monthly layout, or every figure with the column names."""
+    from server.report_xlsx import write_xlsx
+
+    if layout == "monthly":
+        from server.report_monthly import monthly_table
+
+        monthly = monthly_table(result, centre, lang)  # type: ignore[arg-type]
+        sheet = f"{result.period.start:%m-%Y}" if result.period.days > 1 else str(result.period.start)
+        write_xlsx(out, title=monthly.title, sheet=sheet, columns=monthly.columns, headers=monthly.headers,
+                   rows=monthly.rows)
+        return
+    columns, rows = table(result)
+    write_xlsx(out, title=f"queuebox report {result.period} by {result.by}" + (f" — {centre}" if centre else ""),
+               sheet=f"by {result.by}", columns=columns, headers=columns,
+               rows=[[row[c] for c in columns] for row in rows])
 
 
 def write_csv(result: Report, out: TextIO, *, headers: Mapping[str, str] | None = None,
@@ -70,15 +154,22 @@ def write_csv(result: Report, out: TextIO, *, headers: Mapping[str, str] | None 
     """The report as CSV: a header, one line per group, then the totals line.
 
     `headers` renames columns (a spreadsheet's readers see "Đã cấp", not "issued") and `total`
-    names the totals line; with
-    `decimal_comma` numbers are written 1,5 and cells are separated by ";", as spreadsheet
-    programs read files in a locale whose decimal mark is the comma (Vietnamese)."""
+    names the totals line; `decimal_comma` as in `write_rows`."""
     columns, rows = table(result)
-    writer = csv.writer(out, lineterminator="\n", delimiter=";" if decimal_comma else ",")
-    writer.writerow([(headers or {}).get(c, c) for c in columns])
     rows[-1] = {c: total if v == TOTAL else v for c, v in rows[-1].items()}
+    write_rows(out, [(headers or {}).get(c, c) for c in columns], [[row[c] for c in columns] for row in rows],
+               decimal_comma=decimal_comma)
+
+
+def write_rows(out: TextIO, header: Sequence[str], rows: Sequence[Sequence[Any]], *,
+               decimal_comma: bool = False) -> None:
+    """A header and rows as CSV, each cell through `csv_cell`; with `decimal_comma` numbers are
+    written 1,5 and cells are separated by ";", as spreadsheet programs read files in a locale
+    whose decimal mark is the comma (Vietnamese)."""
+    writer = csv.writer(out, lineterminator="\n", delimiter=";" if decimal_comma else ",")
+    writer.writerow(header)
     for row in rows:
-        cells = [csv_cell(row[c]) for c in columns]
+        cells = [csv_cell(v) for v in row]
         writer.writerow([str(v).replace(".", ",") if decimal_comma and isinstance(v, float) else v for v in cells])
 
 
@@ -98,7 +189,7 @@ def csv_cell(value: object) -> object:
 
 
 SHORT = {"name": "", "issued": "issued", "served": "served", "no_show": "no-show", "cancelled": "cancel",
-         "open": "open", "transferred": "transf", "wait_median_min": "wait med", "wait_p90_min": "p90",
+         "left_without_service": "left", "open": "open", "transferred": "transf", "wait_median_min": "wait med", "wait_p90_min": "p90",
          "wait_max_min": "max", "service_median_min": "svc med", "service_p90_min": "p90",
          "service_max_min": "max", "within_target_pct": "≤target%", "rated": "rated",
          "score_1": "1", "score_2": "2", "score_3": "3", "score_4": "4",
@@ -110,16 +201,22 @@ def render_text(result: Report) -> str:
     columns, rows = table(result)
     shown = columns[1:]  # the name column already says the key
     header = [f"by {result.by}", *(SHORT[c] for c in shown[1:])]
-    lines = [[_cell(row[c]) for c in shown] for row in rows]
+    busiest = ", ".join(f"{h:02d}:00 ({n})" for h, n in result.busiest_hours) or NONE_LABEL
+    return aligned([f"queuebox report {result.period} — times in minutes, {NONE_LABEL} = none"], header,
+                   [[row[c] for c in shown] for row in rows], [f"busiest hours (tickets issued): {busiest}"])
+
+
+def aligned(above: Sequence[str], header: Sequence[str], rows: Sequence[Sequence[Any]],
+            below: Sequence[str] = ()) -> str:
+    """Rows as an aligned text table (names left, numbers right), a rule before the last (totals) row."""
+    lines = [[_cell(v) for v in row] for row in rows]
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
-    text = [f"queuebox report {result.period} — times in minutes, {NONE_LABEL} = none"]
-    for i, line in enumerate([header, *lines]):
+    text = list(above)
+    for i, line in enumerate([list(header), *lines]):
         if i == len(lines):  # before the totals line
             text.append("  ".join("-" * w for w in widths))
         text.append("  ".join(cell.ljust(w) if j == 0 else cell.rjust(w) for j, (cell, w) in enumerate(zip(line, widths))))
-    busiest = ", ".join(f"{h:02d}:00 ({n})" for h, n in result.busiest_hours) or NONE_LABEL
-    text.append(f"busiest hours (tickets issued): {busiest}")
-    return "\n".join(text) + "\n"
+    return "\n".join([*text, *below]) + "\n"
 
 
 def _cell(value: Any) -> str:

@@ -17,6 +17,13 @@ served          status `done`.
 no_show         status `no_show` (a no-show called back and then served counts as served).
 cancelled       status `cancelled`: still waiting or at a counter when the next business day
                 opened.
+left_without_service
+                cancelled tickets that were never called: the citizen waited and went home
+                unserved (the day closed on them). A part of `cancelled`, never of `no_show`
+                (a no-show was called); these tickets have no waiting time, so the waiting
+                figures below leave them out and this figure counts them instead.
+                cancelled = left_without_service + tickets cancelled after a call (the day
+                closed while the ticket was at a counter, or waiting again after a transfer).
 open            status `waiting`, `called` or `serving`: not finished when the report was
                 made (today's queue, or the leftovers of a day no command followed yet).
                 issued = served + no_show + cancelled + open.
@@ -25,7 +32,8 @@ transferred     tickets sent to another service at least once (`transferred_from
 called          tickets called at least once.
 waiting time    first call − issue: the time of the ticket's first `called` event minus
                 `issued_at`. Recalls and calls after a transfer do not restart it. Only
-                called tickets have one: a ticket never called is in `cancelled` or `open`.
+                called tickets have one: a ticket never called is in `left_without_service`
+                (so also in `cancelled`) or `open`.
 service time    served tickets only: `finished_at` − `started_at`, or − `called_at` (the
                 last call) when the clerk never pressed start.
 median/p90/max  nearest rank: of n sorted values, the p-th percentile is the value at rank
@@ -233,6 +241,7 @@ class Figures:
     served: int
     no_show: int
     cancelled: int
+    left_without_service: int  # cancelled and never called
     open: int
     transferred: int
     called: int
@@ -266,6 +275,7 @@ def figures(key: str | int | None, facts: Iterable[TicketFacts]) -> Figures:
     served = status["done"]
     return Figures(
         key=key, issued=len(facts), served=served, no_show=status["no_show"], cancelled=status["cancelled"],
+        left_without_service=sum(1 for f in facts if f.status == "cancelled" and f.wait_s is None),
         open=status["waiting"] + status["called"] + status["serving"],
         transferred=sum(1 for f in facts if f.transferred), called=len(waits),
         wait_median_s=percentile(waits, 50), wait_p90_s=percentile(waits, 90), wait_max_s=max(waits, default=None),
@@ -351,7 +361,7 @@ def _names(db: Database, by: Dimension) -> dict[str, str]:
 
 # --- flat tables (CSV, JSON, the terminal) --------------------------------------------------------
 
-COLUMNS = ("name", "issued", "served", "no_show", "cancelled", "open", "transferred",
+COLUMNS = ("name", "issued", "served", "no_show", "cancelled", "left_without_service", "open", "transferred",
            "wait_median_min", "wait_p90_min", "wait_max_min",
            "service_median_min", "service_p90_min", "service_max_min", "within_target_pct",
            "rated", "score_1", "score_2", "score_3", "score_4", "satisfied_pct", "response_rate_pct")
@@ -364,7 +374,7 @@ def flat(report: Report, figures_: Figures, key: str | int | None) -> dict[str, 
     return {
         report.by: key, "name": report.name(key) if key != TOTAL else TOTAL,
         "issued": f.issued, "served": f.served, "no_show": f.no_show, "cancelled": f.cancelled,
-        "open": f.open, "transferred": f.transferred,
+        "left_without_service": f.left_without_service, "open": f.open, "transferred": f.transferred,
         "wait_median_min": _minutes(f.wait_median_s), "wait_p90_min": _minutes(f.wait_p90_s),
         "wait_max_min": _minutes(f.wait_max_s), "service_median_min": _minutes(f.service_median_s),
         "service_p90_min": _minutes(f.service_p90_s), "service_max_min": _minutes(f.service_max_s),

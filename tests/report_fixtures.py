@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from queuebox.config import Config
 from server.engine import Engine
+from server.reports import Period, Report, open_readonly, report
 from tests.factories import FakeClock, make_config
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -214,3 +215,49 @@ def simulate_days(db_path: Path, days: list[tuple[date, int]], seed: int = 7, **
         return list(sim.made.values())
     finally:
         engine.close()
+
+
+class Centre:
+    """The real engine on a fresh file, commands at given local times (a small case computed by hand)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.clock = FakeClock(self.local(MONDAY, "07:00"))
+        self.engine = Engine(report_config(), path, clock=self.clock)
+        self.n = 0
+
+    @staticmethod
+    def local(day: date, hhmmss: str) -> datetime:
+        return datetime.combine(day, datetime.strptime(hhmmss, "%H:%M:%S" if hhmmss.count(":") == 2 else "%H:%M").time(),
+                                ZONE)
+
+    def _at(self, day: date, hhmm: str) -> None:
+        self.clock.now = self.local(day, hhmm)
+        self.n += 1
+
+    def take(self, day: date, hhmm: str, service: str = "B") -> str:
+        self._at(day, hhmm)
+        reply = self.engine.take(f"t{self.n}", "k1", service).reply
+        assert reply["ok"], reply
+        return reply["ticket"]["label"]
+
+    def rate(self, day: date, hhmm: str, score: int, cid: str = "3") -> dict:
+        self._at(day, hhmm)
+        reply = self.engine.rate(f"r{self.n}", cid, score).reply
+        assert reply["ok"], reply
+        return reply
+
+    def counter(self, day: date, hhmm: str, action: str, cid: str = "3", origin: str | None = None) -> dict:
+        self._at(day, hhmm)
+        reply = self.engine.counter(f"c{self.n}", cid, action, origin=origin).reply
+        assert reply["ok"], reply
+        return reply
+
+    def report(self, period: Period, by: str = "service") -> Report:
+        self.engine.close()
+        db = open_readonly(self.path)
+        try:
+            return report(db, period, by)  # type: ignore[arg-type]
+        finally:
+            db.close()
+            self.engine = Engine(report_config(), self.path, clock=self.clock)

@@ -14,7 +14,7 @@ import math
 import subprocess
 import sys
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta, timezone
 from fractions import Fraction
 from pathlib import Path
 
@@ -22,11 +22,9 @@ import pytest
 
 from queuebox.cli import main
 from server import store
-from server.engine import Engine
 from server.reports import (COLUMNS, DIMENSIONS, Period, ReportError, clerk_of, open_readonly, percentile, report,
                             reports)
-from tests.factories import FakeClock
-from tests.report_fixtures import MONDAY, SERVICES, ZONE, Made, report_config, simulate_days
+from tests.report_fixtures import MONDAY, SERVICES, ZONE, Centre, Made, simulate_days
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_S = {code: minutes * 60 for code, _, minutes, _, _ in SERVICES}
@@ -60,7 +58,9 @@ def expected(made: list[Made]) -> dict[str, object]:
     rated = sum(scores.values())
     return {
         "issued": len(made), "served": statuses["done"], "no_show": statuses["no_show"],
-        "cancelled": statuses["cancelled"], "open": statuses["waiting"] + statuses["called"] + statuses["serving"],
+        "cancelled": statuses["cancelled"],
+        "left_without_service": sum(1 for m in made if m.status == "cancelled" and m.first_call is None),
+        "open": statuses["waiting"] + statuses["called"] + statuses["serving"],
         "transferred": sum(m.transferred for m in made), "called": len(waits),
         "wait_median_s": nearest_rank(waits, 50), "wait_p90_s": nearest_rank(waits, 90),
         "wait_max_s": max(waits) if waits else None,
@@ -207,52 +207,6 @@ def test_an_unknown_grouping_is_refused(db):
 
 # --- edge cases, one small centre each ---------------------------------------------------------------
 
-class Centre:
-    """The real engine on a fresh file, commands at given local times."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.clock = FakeClock(self.local(MONDAY, "07:00"))
-        self.engine = Engine(report_config(), path, clock=self.clock)
-        self.n = 0
-
-    @staticmethod
-    def local(day: date, hhmmss: str) -> datetime:
-        return datetime.combine(day, datetime.strptime(hhmmss, "%H:%M:%S" if hhmmss.count(":") == 2 else "%H:%M").time(),
-                                ZONE)
-
-    def _at(self, day: date, hhmm: str) -> None:
-        self.clock.now = self.local(day, hhmm)
-        self.n += 1
-
-    def take(self, day: date, hhmm: str, service: str = "B") -> str:
-        self._at(day, hhmm)
-        reply = self.engine.take(f"t{self.n}", "k1", service).reply
-        assert reply["ok"], reply
-        return reply["ticket"]["label"]
-
-    def rate(self, day: date, hhmm: str, score: int, cid: str = "3") -> dict:
-        self._at(day, hhmm)
-        reply = self.engine.rate(f"r{self.n}", cid, score).reply
-        assert reply["ok"], reply
-        return reply
-
-    def counter(self, day: date, hhmm: str, action: str, cid: str = "3", origin: str | None = None) -> dict:
-        self._at(day, hhmm)
-        reply = self.engine.counter(f"c{self.n}", cid, action, origin=origin).reply
-        assert reply["ok"], reply
-        return reply
-
-    def report(self, period: Period, by: str = "service"):
-        self.engine.close()
-        db = open_readonly(self.path)
-        try:
-            return report(db, period, by)  # type: ignore[arg-type]
-        finally:
-            db.close()
-            self.engine = Engine(report_config(), self.path, clock=self.clock)
-
-
 @pytest.fixture
 def centre(tmp_path):
     c = Centre(tmp_path / "queuebox.db")
@@ -280,6 +234,31 @@ def test_a_ticket_still_waiting_at_closing_is_open_then_cancelled_by_the_next_da
     assert (after.issued, after.served, after.open, after.cancelled, after.called) == (2, 1, 0, 1, 1)
     assert (after.wait_max_s, after.within_target_share) == (600.0, 1.0)
     assert centre.report(Period.day(MONDAY + timedelta(days=1))).totals.issued == 1
+
+
+def test_tickets_never_called_before_the_next_day_left_without_service(centre):
+    """cancelled = left without service (never called) + cancelled after a call; no-shows apart."""
+    centre.take(MONDAY, "08:00")  # B001: served
+    centre.take(MONDAY, "08:01")  # B002: no-show
+    centre.counter(MONDAY, "08:10", "next")
+    centre.counter(MONDAY, "08:20", "done")
+    centre.counter(MONDAY, "08:21", "next")
+    centre.counter(MONDAY, "08:23", "recall")
+    centre.counter(MONDAY, "08:25", "no_show")
+    centre.take(MONDAY, "16:40")  # B003: at the counter when the day ends
+    centre.take(MONDAY, "16:50")  # B004, B005: never called
+    centre.take(MONDAY, "16:55")
+    centre.counter(MONDAY, "16:58", "next")
+    before = centre.report(Period.day(MONDAY)).totals
+    assert (before.cancelled, before.left_without_service, before.open) == (0, 0, 3)  # the day is not over
+    centre.take(MONDAY + timedelta(days=1), "07:30")  # the next day opens: the leftovers are cancelled
+    after = centre.report(Period.day(MONDAY)).totals
+    assert (after.issued, after.served, after.no_show, after.cancelled, after.left_without_service, after.open) \
+        == (5, 1, 1, 3, 2, 0)
+    # waits of the called tickets only: 10, 20 and 18 minutes; B004 and B005 have none
+    assert (after.called, after.wait_median_s, after.wait_max_s) == (3, 18 * 60.0, 20 * 60.0)
+    (row,) = centre.report(Period.day(MONDAY), "counter").rows[-1:]
+    assert (row.key, row.left_without_service) == (None, 2)  # never called: no counter
 
 
 def test_a_day_of_only_no_shows(centre):

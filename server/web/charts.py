@@ -146,6 +146,42 @@ def lines(title: str, description: str, labels: Sequence[str], legend: Sequence[
     return _close(parts)
 
 
+def percent_rows(title: str, description: str, labels: Sequence[str], legend: Sequence[Series],
+                 values: Sequence[Sequence[float | None]], notes: Sequence[str], *, label_width: int = 150,
+                 note_width: int = 128, decimal: str = ".") -> Markup:
+    """Horizontal bars on a 0–100 % scale: for each label one thin bar per series, its value
+    written at its end ("—" where there is none), and a note at the right (e.g. how many were
+    served). Labels longer than the column are cut with "…" (the full label is in the tooltip)."""
+    bar_h, gap, pad = 14, 3, 9
+    keys, top = _legend(legend, 8)
+    top += 14
+    group_h = len(legend) * (bar_h + gap) - gap + 2 * pad
+    plot_x, plot_w = float(label_width), WIDTH - label_width - note_width - 44  # room for "100%"
+    height = int(top + group_h * len(labels) + 26)
+    parts = _open(title, description, height) + keys
+    for k in range(5):  # a grid every 25 %
+        x = plot_x + plot_w * k / 4
+        parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{height - 22}" stroke="{GRID}"/>')
+        parts.append(_text(x, height - 6, f"{25 * k}%", anchor="middle", fill=MUTED))
+    max_chars = int(label_width / (FONT * 0.56))
+    for i, (label, row, note) in enumerate(zip(labels, values, notes)):
+        y = top + group_h * i
+        shown = label if len(label) <= max_chars else label[: max_chars - 1].rstrip() + "…"
+        parts.append(f'<text x="{label_width - 8}" y="{y + group_h / 2 + 5:.1f}" text-anchor="end" fill="{INK}" '
+                     f'font-weight="600">{escape(shown)}<title>{escape(label)}</title></text>')
+        for n, (series, value) in enumerate(zip(legend, row)):
+            by = y + pad + n * (bar_h + gap)
+            if value is None:
+                parts.append(_text(plot_x + 4, by + bar_h - 2, "—", fill=MUTED))
+                continue
+            w = plot_w * max(0.0, min(value, 100.0)) / 100
+            parts.append(f'<rect x="{plot_x:.1f}" y="{by}" width="{w:.1f}" height="{bar_h}" fill="{series.color}">'
+                         f'<title>{escape(label)}: {escape(series.name)} {number(value, 0, decimal)}%</title></rect>')
+            parts.append(_text(plot_x + w + 5, by + bar_h - 2, f"{number(value, 0, decimal)}%", fill=INK, weight="600"))
+        parts.append(_text(WIDTH - 8, y + group_h / 2 + 5, note, anchor="end", fill=MUTED))
+    return _close(parts)
+
+
 def share_bar(title: str, description: str, legend: Sequence[Series], counts: Sequence[int]) -> Markup:
     """One bar split into each part's share of the whole, written as a percentage in its part;
     the legend gives each part's count."""

@@ -5,7 +5,8 @@ of every table. The figures and their definitions are `server.reports`'.
 Query string: `period` = day | week | month | range, `date` (YYYY-MM-DD, default today),
 `to` (range only), `by` (the table's grouping). `export.csv?table=<grouping>&from=&to=`
 downloads one table (UTF-8 with a byte-order mark, so spreadsheet programs read the
-diacritics).
+diacritics); `monthly.xlsx?from=&to=` and `monthly.csv?from=&to=` the period by field in the
+layout a centre sends upward (`server.report_monthly`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from flask import Blueprint, Response, abort, render_template, request, url_for
 from markupsafe import Markup
 
 from queuebox.clock import local_date
-from server.report_cli import write_csv
+from server.report_cli import write_csv, write_report_xlsx, write_rows
+from server.report_monthly import file_name, monthly_table
+from server.report_xlsx import column_kind
 from server.reports import DIMENSIONS, KEYPAD, MAX_PERIOD_DAYS, TOTAL, Dimension, Period, Report, ReportError, reports
 from server.web import charts
 from server.web.auth import role_required
@@ -35,7 +38,8 @@ OTHER_CLERKS = {KEYPAD: N_("(keypad)"), "(api)": N_("(api)")}
 # The CSV's column headers in the page's language (English keeps the column names, for programs).
 CSV_HEADERS = {
     "name": N_("Name"), "issued": N_("Issued"), "served": N_("Served"), "no_show": N_("No-show"),
-    "cancelled": N_("Cancelled"), "open": N_("Open"), "transferred": N_("Transferred"),
+    "cancelled": N_("Cancelled"), "left_without_service": N_("Left without service"), "open": N_("Open"),
+    "transferred": N_("Transferred"),
     "wait_median_min": N_("Median wait (min)"), "wait_p90_min": N_("p90 wait (min)"),
     "wait_max_min": N_("Longest wait (min)"), "service_median_min": N_("Median service time (min)"),
     "service_p90_min": N_("p90 service time (min)"), "service_max_min": N_("Longest service time (min)"),
@@ -44,6 +48,8 @@ CSV_HEADERS = {
     "satisfied_pct": N_("Satisfied (%)"), "response_rate_pct": N_("Response rate (%)"),
 }
 BLUE, LIGHT_BLUE, GREEN, ORANGE, GREY, RED = "#0b5cad", "#a9c8ea", "#1d7a3a", "#d9822b", "#9aa3ad", "#b3261e"
+PURPLE = "#7b3f98"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @dataclass(frozen=True)
@@ -120,31 +126,45 @@ def index() -> Any:
         choice = parse_choice(request.args, today)
     except ReportError as exc:
         fallback = parse_choice({}, today)
-        return render_template("reports/index.html", choice=fallback, error=str(exc), **_form_lists()), 400
+        return render_template("reports/index.html", choice=fallback, error=str(exc), presets=presets(today, fallback),
+                               **_form_lists()), 400
     multi_day = choice.period.days > 1
     trend_by: Dimension = "day" if multi_day else "hour"
-    found = reports(db(), choice.period, *dict.fromkeys([choice.by, "hour", "service", trend_by]))
+    found = reports(db(), choice.period, *dict.fromkeys([choice.by, "hour", "service", trend_by, "clerk", "counter"]))
     main = found[choice.by]
+    dates = {"from": choice.period.start.isoformat(), "to": choice.period.end.isoformat()}
     return render_template(
         "reports/index.html", choice=choice, error=None, report=main, totals=main.totals,
-        charts=_charts(found["hour"], found["service"], found[trend_by]), trend_by=trend_by,
-        period_label=period_label(choice), previous=choice.shifted(-1), following=choice.shifted(1),
-        minutes=minutes, percent=percent, group_name=group_name, export=_export_url(choice.period), **_form_lists())
+        charts=_charts(found["hour"], found["service"], found[trend_by], found["clerk"], found["counter"]),
+        trend_by=trend_by, period_label=period_label(choice), previous=choice.shifted(-1),
+        following=choice.shifted(1), presets=presets(today, choice), minutes=minutes, percent=percent,
+        group_name=group_name, export=_export_url(choice.period),
+        monthly=monthly_table(found["service"], engine.config.site.name, current_language()),  # type: ignore[arg-type]
+        monthly_cell=monthly_cell, monthly_url=lambda fmt: url_for(f"reports.monthly_{fmt}", **dates), **_form_lists())
 
 
-@bp.get("/export.csv")
-@role_required("admin", "manager")
-def export() -> Response:
-    table = request.args.get("table", "")
+def _asked_period() -> Period:
+    """The `from` and `to` (default: `from`) of an export's query string; 400 if they make no period."""
     try:
         start = date.fromisoformat(request.args.get("from", ""))
         end = date.fromisoformat(request.args.get("to") or start.isoformat())
     except ValueError:
         abort(400)
     try:
-        period = Period(start, end)
+        return Period(start, end)
     except ReportError as exc:  # ends before it starts, or longer than a report may be
-        return Response(f"{exc}\n", status=400, mimetype="text/plain")
+        abort(Response(f"{exc}\n", status=400, mimetype="text/plain"))
+
+
+def _attachment(body: str | bytes, mimetype: str, name: str) -> Response:
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.get("/export.csv")
+@role_required("admin", "manager")
+def export() -> Response:
+    table = request.args.get("table", "")
+    period = _asked_period()
     if table not in DIMENSIONS:
         abort(404)
     out = io.StringIO()
@@ -154,14 +174,49 @@ def export() -> Response:
     english = lang == "en"  # the column names themselves, for programs
     write_csv(result, out, headers=None if english else {k: _(v) for k, v in {**GROUPS, **CSV_HEADERS}.items()},
               total=TOTAL if english else _("Total"), decimal_comma=lang == "vi")  # type: ignore[arg-type]
-    name = f"queuebox-{table}-{start}{'' if end == start else f'_{end}'}.csv"
-    return Response(out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    start, end = period.start, period.end
+    return _attachment(out.getvalue(), "text/csv", f"queuebox-{table}-{start}{'' if end == start else f'_{end}'}.csv")
+
+
+@bp.get("/monthly.xlsx")
+@role_required("admin", "manager")
+def monthly_xlsx() -> Response:
+    """The period by field as an XLSX workbook, in the page's language."""
+    period = _asked_period()
+    out = io.BytesIO()
+    write_report_xlsx(reports(db(), period, "service")["service"], out, layout="monthly",
+                      centre=get_engine().config.site.name, lang=current_language())
+    return _attachment(out.getvalue(), XLSX, file_name(period, "xlsx"))
+
+
+@bp.get("/monthly.csv")
+@role_required("admin", "manager")
+def monthly_csv() -> Response:
+    """The period by field as CSV, in the page's language (Vietnamese: decimal comma, ";")."""
+    period = _asked_period()
+    lang = current_language()
+    table = monthly_table(reports(db(), period, "service")["service"], get_engine().config.site.name, lang)  # type: ignore[arg-type]
+    out = io.StringIO()
+    out.write("\ufeff")
+    write_rows(out, table.headers, table.rows, decimal_comma=lang == "vi")
+    return _attachment(out.getvalue(), "text/csv", file_name(period, "csv"))
 
 
 def _export_url(period: Period) -> Any:
     return lambda table: url_for("reports.export", table=table, **{"from": period.start.isoformat(),
                                                                    "to": period.end.isoformat()})
+
+
+def presets(today: date, choice: Choice) -> list[tuple[str, dict[str, str], bool]]:
+    """The usual periods in one click — today, this week, this month, last month — as (label,
+    query arguments, whether it is the period shown), keeping the table's grouping."""
+    last_month = today.replace(day=1) - timedelta(days=1)
+    found = []
+    for label, kind, day in [(N_("Today"), "day", today), (N_("This week"), "week", today),
+                             (N_("This month"), "month", today), (N_("Last month"), "month", last_month)]:
+        shown = choice.kind == kind and choice.period == _period(kind, day, day)
+        found.append((_(label), {"period": kind, "date": day.isoformat(), "by": choice.by}, shown))
+    return found
 
 
 def _form_lists() -> dict[str, Any]:
@@ -204,6 +259,13 @@ def percent(share: float | None) -> str:
     return "—" if share is None else _decimal(share * 100, 0) + " %"
 
 
+def monthly_cell(column: str, value: Any) -> str:
+    """A cell of the monthly table on the page: percentages to 0.1 with the language's decimal mark."""
+    if value is None:
+        return "—"
+    return _decimal(value, 1) + " %" if column_kind(column) == "percent" else str(value)
+
+
 # --- charts ---------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -212,7 +274,7 @@ class Chart:
     svg: Markup
 
 
-def _charts(by_hour: Report, by_service: Report, trend: Report) -> dict[str, Chart]:
+def _charts(by_hour: Report, by_service: Report, trend: Report, by_clerk: Report, by_counter: Report) -> dict[str, Chart]:
     decimal = "," if current_language() == "vi" else "."
     hours = _hour_range(by_hour)
     rows = {f.key: f for f in by_hour.rows}
@@ -229,8 +291,9 @@ def _charts(by_hour: Report, by_service: Report, trend: Report) -> dict[str, Cha
         title, _("Tickets issued per service, by what became of them."),
         [by_service.name(f.key) for f in by_service.rows],
         [charts.Series(_("Served"), GREEN), charts.Series(_("No-show"), ORANGE),
-         charts.Series(_("Cancelled or still waiting"), GREY)],
-        [[f.served, f.no_show, f.cancelled + f.open] for f in by_service.rows]))
+         charts.Series(_("Left without service"), PURPLE), charts.Series(_("Other cancelled or still waiting"), GREY)],
+        [[f.served, f.no_show, f.left_without_service, f.cancelled - f.left_without_service + f.open]
+         for f in by_service.rows]))
     keys = _day_range(trend) if trend.by == "day" else _hour_range(trend)
     points = {f.key: f for f in trend.rows}
     title = _("Satisfaction by day") if trend.by == "day" else _("Satisfaction by hour of arrival")
@@ -245,7 +308,22 @@ def _charts(by_hour: Report, by_service: Report, trend: Report) -> dict[str, Cha
         title, _("How the citizens who rated the service answered."),
         [charts.Series(_("Very satisfied"), GREEN), charts.Series(_("Satisfied"), "#7cb342"),
          charts.Series(_("Neutral"), GREY), charts.Series(_("Dissatisfied"), RED)], by_service.totals.ratings))
-    return {"wait": wait, "volume": volume, "satisfaction": satisfaction, "scores": scores}
+    clerks = _people_chart(_("Satisfaction and waits within target by clerk"), by_clerk, decimal)
+    counters = _people_chart(_("Satisfaction and waits within target by counter"), by_counter, decimal)
+    return {"wait": wait, "volume": volume, "satisfaction": satisfaction, "scores": scores, "clerks": clerks,
+            "counters": counters}
+
+
+def _people_chart(title: str, report: Report, decimal: str) -> Chart:
+    """Per clerk or counter: share satisfied and share called within the target; the row of
+    tickets that no one ended or held ("—") is left out."""
+    rows = [f for f in report.rows if f.key is not None]
+    return Chart(title, charts.percent_rows(
+        title, _("Share of ratings 'very satisfied' or 'satisfied', and of called tickets waiting at most the target."),
+        [group_name(report, f.key) for f in rows],
+        [charts.Series(_("Satisfied"), GREEN), charts.Series(_("Within target"), BLUE)],
+        [[_pct(f.satisfied_share), _pct(f.within_target_share)] for f in rows],
+        [_("%(num)s served", num=f.served) for f in rows], decimal=decimal))
 
 
 def _min(seconds: float | None) -> float | None:

@@ -99,8 +99,10 @@ def test_the_week_page_shows_the_weeks_figures(login, week):
     total = total_row(html)
     assert total[:4] == ["Tổng", str(len(made)), str(statuses["done"]), str(statuses["no_show"])]
     assert total[4] == str(statuses["cancelled"]) and int(total[4]) > 0  # leftovers of Monday–Thursday
+    never_called = sum(m.status == "cancelled" and m.first_call is None for m in made)
+    assert total[5] == str(never_called) and never_called > 0
     assert "A · Đất đai" in html and "Lao động - Thương binh - Xã hội" in html
-    assert html.count('<svg class="chart"') == 4
+    assert html.count('<svg class="chart"') == 6 and "Ra về chưa được phục vụ" in html
     assert "Mức độ hài lòng theo ngày" in html and "Thời gian chờ theo giờ lấy số (phút)" in html
 
 
@@ -117,7 +119,7 @@ def test_times_use_a_decimal_comma_in_vietnamese_and_a_point_in_english(login):
     client = login("manager")
     vi = total_row(page_text(client.get("/reports/?period=week&date=2026-11-23")))
     en = total_row(page_text(client.get("/reports/?period=week&date=2026-11-23&lang=en")))
-    assert re.fullmatch(r"\d+,\d", vi[7]) and re.fullmatch(r"\d+\.\d", en[7]) and vi[7].replace(",", ".") == en[7]
+    assert re.fullmatch(r"\d+,\d", vi[8]) and re.fullmatch(r"\d+\.\d", en[8]) and vi[8].replace(",", ".") == en[8]
     assert en[0] == "Total"
 
 
@@ -186,7 +188,7 @@ def test_every_table_on_the_page_has_a_working_csv_link(login):
     client = login("manager")
     html = page_text(client.get("/reports/?period=week&date=2026-11-23&by=counter"))
     links = sorted({href.replace("&amp;", "&") for href in re.findall(r'href="(/reports/export\.csv[^"]+)"', html)})
-    assert {re.search(r"table=(\w+)", link).group(1) for link in links} == {"counter", "hour", "service", "day"}
+    assert {re.search(r"table=(\w+)", link).group(1) for link in links} == {"counter", "hour", "service", "day", "clerk"}
     for link in links:
         response = client.get(link)
         assert response.status_code == 200 and response.mimetype == "text/csv"
@@ -330,10 +332,10 @@ def test_the_reports_page_in_chromium(page, live_server):
     page.fill("#date", "2026-11-25")
     page.click("form.picker button[type=submit]")
     page.wait_for_selector("text=Tuần 23/11 – 29/11/2026")
-    assert page.locator("svg.chart").count() == 4
-    for box in (page.locator("svg.chart").nth(i).bounding_box() for i in range(4)):
+    assert page.locator("svg.chart").count() == 6
+    for box in (page.locator("svg.chart").nth(i).bounding_box() for i in range(6)):
         assert box["width"] > 400 and box["height"] > 60
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # nothing overflows
-    assert page.locator("tfoot th").inner_text() == "Tổng"
+    assert page.locator(".figures tfoot th").inner_text() == "Tổng"
     assert problems == []  # e.g. a Content-Security-Policy refusal
     assert screenshot(page, "reports").stat().st_size > 20_000
