@@ -15,7 +15,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Mapping, TextIO
 
-from server.reports import DIMENSIONS, NONE_LABEL, TOTAL, Period, Report, ReportError, as_json, open_readonly, report, table
+from server.reports import (DIMENSIONS, NONE_LABEL, TOTAL, Period, ReasonCounts, Report, ReportError, as_json,
+                            open_readonly, reason_counts, report, table)
 
 FORMATS = ("table", "csv", "json")
 
@@ -53,30 +54,40 @@ def cmd_report(args: argparse.Namespace, database: str | Path, out: TextIO | Non
         return 2
     try:
         result = report(db, period, args.by)
+        reasons = reason_counts(db, period, args.by)
     finally:
         db.close()
     if args.format == "json":
-        json.dump(as_json(result), out, ensure_ascii=False, indent=2)
+        json.dump({**as_json(result), "reasons": reasons_json(result, reasons)}, out, ensure_ascii=False, indent=2)
         out.write("\n")
     elif args.format == "csv":
-        write_csv(result, out)
+        write_csv(result, out, reasons=reasons)
     else:
-        out.write(render_text(result))
+        out.write(render_text(result) + render_reasons(result, reasons))
     return 0
 
 
 def write_csv(result: Report, out: TextIO, *, headers: Mapping[str, str] | None = None,
-              total: str = TOTAL, decimal_comma: bool = False) -> None:
+              total: str = TOTAL, decimal_comma: bool = False, reasons: ReasonCounts | None = None,
+              reason_header: str = "reason: %s") -> None:
     """The report as CSV: a header, one line per group, then the totals line.
 
     `headers` renames columns (a spreadsheet's readers see "Đã cấp", not "issued") and `total`
     names the totals line; with
     `decimal_comma` numbers are written 1,5 and cells are separated by ";", as spreadsheet
-    programs read files in a locale whose decimal mark is the comma (Vietnamese)."""
+    programs read files in a locale whose decimal mark is the comma (Vietnamese). `reasons`
+    (of the same period and grouping) adds a column per reason given, headed `reason_header`
+    with the reason's text, counting the ratings that gave it."""
     columns, rows = table(result)
+    given = reasons.reasons if reasons else ()
     writer = csv.writer(out, lineterminator="\n", delimiter=";" if decimal_comma else ",")
-    writer.writerow([(headers or {}).get(c, c) for c in columns])
+    writer.writerow([(headers or {}).get(c, c) for c in columns] + [csv_cell(reason_header % r) for r in given])
+    for row in rows:
+        key = row[result.by]
+        row.update((f"reason:{r}", reasons.totals[r] if key == TOTAL else reasons.count(key, r))
+                   for r in given if reasons)
     rows[-1] = {c: total if v == TOTAL else v for c, v in rows[-1].items()}
+    columns = [*columns, *(f"reason:{r}" for r in given)]
     for row in rows:
         cells = [csv_cell(row[c]) for c in columns]
         writer.writerow([str(v).replace(".", ",") if decimal_comma and isinstance(v, float) else v for v in cells])
@@ -120,6 +131,25 @@ def render_text(result: Report) -> str:
     busiest = ", ".join(f"{h:02d}:00 ({n})" for h, n in result.busiest_hours) or NONE_LABEL
     text.append(f"busiest hours (tickets issued): {busiest}")
     return "\n".join(text) + "\n"
+
+
+def reasons_json(result: Report, reasons: ReasonCounts) -> dict[str, Any]:
+    """The reasons as JSON: every reason given, the most first, with its count per group and in total."""
+    return {"reasons": list(reasons.reasons), "total": dict(reasons.totals),
+            "rows": [{result.by: f.key, "name": result.name(f.key), "counts": dict(reasons.groups[f.key])}
+                     for f in result.rows if f.key in reasons.groups]}
+
+
+def render_reasons(result: Report, reasons: ReasonCounts) -> str:
+    """The reasons as text lines: each reason with its total and how it splits over the groups."""
+    if not reasons.reasons:
+        return "reasons given with ratings 3-4: none\n"
+    lines = ["reasons given with ratings 3-4:"]
+    for r in reasons.reasons:
+        split = ", ".join(f"{result.name(f.key)} {reasons.count(f.key, r)}" for f in result.rows
+                          if reasons.count(f.key, r))
+        lines.append(f"  {reasons.totals[r]:>4}  {r} ({split})")
+    return "\n".join(lines) + "\n"
 
 
 def _cell(value: Any) -> str:

@@ -20,7 +20,8 @@ from markupsafe import Markup
 
 from queuebox.clock import local_date
 from server.report_cli import write_csv
-from server.reports import DIMENSIONS, KEYPAD, MAX_PERIOD_DAYS, TOTAL, Dimension, Period, Report, ReportError, reports
+from server.reports import (DIMENSIONS, KEYPAD, MAX_PERIOD_DAYS, TOTAL, Dimension, Period, ReasonCounts, Report,
+                            ReportError, reason_counts, reports)
 from server.web import charts
 from server.web.auth import role_required
 from server.web.common import db, get_engine
@@ -125,9 +126,11 @@ def index() -> Any:
     trend_by: Dimension = "day" if multi_day else "hour"
     found = reports(db(), choice.period, *dict.fromkeys([choice.by, "hour", "service", trend_by]))
     main = found[choice.by]
+    reasons = reason_counts(db(), choice.period, choice.by)
     return render_template(
         "reports/index.html", choice=choice, error=None, report=main, totals=main.totals,
-        charts=_charts(found["hour"], found["service"], found[trend_by]), trend_by=trend_by,
+        charts={**_charts(found["hour"], found["service"], found[trend_by]), "reasons": _reasons_chart(reasons)},
+        reasons=reasons, trend_by=trend_by,
         period_label=period_label(choice), previous=choice.shifted(-1), following=choice.shifted(1),
         minutes=minutes, percent=percent, group_name=group_name, export=_export_url(choice.period), **_form_lists())
 
@@ -153,7 +156,9 @@ def export() -> Response:
     lang = current_language()
     english = lang == "en"  # the column names themselves, for programs
     write_csv(result, out, headers=None if english else {k: _(v) for k, v in {**GROUPS, **CSV_HEADERS}.items()},
-              total=TOTAL if english else _("Total"), decimal_comma=lang == "vi")  # type: ignore[arg-type]
+              total=TOTAL if english else _("Total"), decimal_comma=lang == "vi",
+              reasons=reason_counts(db(), period, table),  # type: ignore[arg-type]
+              reason_header="reason: %s" if english else _("Reason: %(reason)s", reason="%s"))
     name = f"queuebox-{table}-{start}{'' if end == start else f'_{end}'}.csv"
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
@@ -246,6 +251,14 @@ def _charts(by_hour: Report, by_service: Report, trend: Report) -> dict[str, Cha
         [charts.Series(_("Very satisfied"), GREEN), charts.Series(_("Satisfied"), "#7cb342"),
          charts.Series(_("Neutral"), GREY), charts.Series(_("Dissatisfied"), RED)], by_service.totals.ratings))
     return {"wait": wait, "volume": volume, "satisfaction": satisfaction, "scores": scores}
+
+
+def _reasons_chart(reasons: ReasonCounts) -> Chart:
+    title = _("Reasons for neutral or dissatisfied ratings")
+    return Chart(title, charts.stacked_rows(
+        title, _("How many citizens who rated 'neutral' or 'dissatisfied' gave each reason."),
+        list(reasons.reasons), [charts.Series(_("Ratings with this reason"), ORANGE)],
+        [[reasons.totals[r]] for r in reasons.reasons], label_width=300))
 
 
 def _min(seconds: float | None) -> float | None:

@@ -100,7 +100,8 @@ def test_the_week_page_shows_the_weeks_figures(login, week):
     assert total[:4] == ["Tổng", str(len(made)), str(statuses["done"]), str(statuses["no_show"])]
     assert total[4] == str(statuses["cancelled"]) and int(total[4]) > 0  # leftovers of Monday–Thursday
     assert "A · Đất đai" in html and "Lao động - Thương binh - Xã hội" in html
-    assert html.count('<svg class="chart"') == 4
+    assert html.count('<svg class="chart"') == 5
+    assert "Lý do đánh giá bình thường hoặc không hài lòng" in html
     assert "Mức độ hài lòng theo ngày" in html and "Thời gian chờ theo giờ lấy số (phút)" in html
 
 
@@ -330,10 +331,30 @@ def test_the_reports_page_in_chromium(page, live_server):
     page.fill("#date", "2026-11-25")
     page.click("form.picker button[type=submit]")
     page.wait_for_selector("text=Tuần 23/11 – 29/11/2026")
-    assert page.locator("svg.chart").count() == 4
-    for box in (page.locator("svg.chart").nth(i).bounding_box() for i in range(4)):
+    assert page.locator("svg.chart").count() == 5  # wait, volume, satisfaction, scores, reasons
+    for box in (page.locator("svg.chart").nth(i).bounding_box() for i in range(5)):
         assert box["width"] > 400 and box["height"] > 60
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # nothing overflows
-    assert page.locator("tfoot th").inner_text() == "Tổng"
+    assert page.locator(".figures tfoot th").inner_text() == "Tổng"
     assert problems == []  # e.g. a Content-Security-Policy refusal
     assert screenshot(page, "reports").stat().st_size > 20_000
+
+
+def test_the_reasons_by_counter_on_the_page_and_in_the_vietnamese_csv(login, week):
+    made = [m for m in made_in(week, date(2026, 11, 23), date(2026, 11, 27)) if m.status == "done" and m.reason]
+    totals = Counter(m.reason for m in made)
+    assert len(totals) >= 3
+    order = sorted(totals, key=lambda r: (-totals[r], r))
+    client = login("manager")
+    html = page_text(client.get("/reports/?period=range&date=2026-11-23&to=2026-11-27&by=counter"))
+    table = re.search(r'<table class="reason-table">(.*?)</table>', html, re.S).group(1)
+    head = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<th[^>]*>(.*?)</th>", table.split("</thead>")[0])]
+    assert head == ["Quầy", *order]
+    assert total_row(table) == ["Tổng", *(str(totals[r]) for r in order)]
+    by_counter = Counter((m.counter, m.reason) for m in made)
+    text = client.get("/reports/export.csv?table=counter&from=2026-11-23&to=2026-11-27&lang=vi").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(text[1:]), delimiter=";"))
+    for reason in order:
+        column = f"Lý do: {reason}"
+        assert int(rows[-1][column]) == totals[reason]
+        assert [int(r[column]) for r in rows[:-1]] == [by_counter[(r["Quầy"] or None, reason)] for r in rows[:-1]]
