@@ -12,6 +12,7 @@ import dataclasses
 import json
 import tomllib
 import typing
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +24,12 @@ from queuebox.errors import ConfigError
 
 DEFAULT_PATH = "/etc/queuebox/queuebox.toml"
 SECRET_KEYS = frozenset({"password"})
+# Why a citizen was not satisfied, as one-stop centres ask it (Vietnamese, English).
+DEFAULT_RATING_REASONS = ({"vi": "Chờ lâu", "en": "Long wait"},
+                          {"vi": "Hướng dẫn chưa rõ", "en": "Unclear guidance"},
+                          {"vi": "Thái độ phục vụ", "en": "Staff attitude"},
+                          {"vi": "Phải bổ sung hồ sơ nhiều lần", "en": "Asked for more documents several times"},
+                          {"vi": "Khác", "en": "Other"})
 
 
 def _key(help: str, default: Any = dataclasses.MISSING) -> Any:
@@ -94,6 +101,14 @@ class QueueConfig:
     no_show_min_calls: int = _key("Calls (first call plus recalls) before a clerk may mark a ticket no-show.", 2)
     no_show_rejoin_min: int = _key("Minutes during which a no-show ticket can still be called back by its label.", 30)
     rating_window_s: int = _key("Seconds after 'done' during which the citizen's rating of that ticket is accepted.", 60)
+    rating_reasons: tuple[dict[str, str], ...] = _key(
+        "Reasons a citizen who rated 3 (neutral) or 4 (dissatisfied) may choose, in the order the rating tablet "
+        "shows them: { vi = \"…\", en = \"…\" } each, at most 8, each text at most 60 characters, Vietnamese "
+        "required and unique. A reason is recorded as its Vietnamese text; [] asks none.", DEFAULT_RATING_REASONS)
+
+    def reason_texts(self) -> tuple[str, ...]:
+        """The Vietnamese texts of `rating_reasons` (NFC), as ratings record them."""
+        return tuple(unicodedata.normalize("NFC", r["vi"]) for r in self.rating_reasons)
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,13 @@ import math
 import re
 import string
 import typing
+import unicodedata
 from datetime import time
 from typing import TYPE_CHECKING, Any, Iterator, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from queuebox.protocol import MAX_LABEL  # the longest label a `call` command can name
+from queuebox.protocol import MAX_RATING_REASON  # the longest reason a `rating` command can carry
 
 if TYPE_CHECKING:
     from queuebox.config import Config, CounterConfig, KeypadConfig, ServiceConfig, SiteConfig
@@ -25,6 +27,7 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 MIN_SLIDE_S = 4  # seconds: less and nobody reads a slide before it turns
 MAX_MESSAGE = 200  # characters of a board message: the administration's limit, and all the board shows
+MAX_RATING_REASONS = 8  # reasons a rating tablet shows: big buttons on one screen
 
 
 def parse_hours(span: str) -> tuple[time, time]:
@@ -148,6 +151,7 @@ def check(config: Config) -> Iterator[str]:
     if _valid(config.queue):
         yield from _at_least("queue", config.queue, interleave_every=1, no_show_min_calls=1, no_show_rejoin_min=0,
                              rating_window_s=1)
+        yield from _check_rating_reasons(config.queue.rating_reasons)
     s = config.server
     if _valid(s):
         yield from _at_least("server", s, threads=4, connection_limit=100, request_timeout_s=1, live_streams=1,
@@ -225,6 +229,36 @@ def _at_least(section: str, values: Any, **least: float) -> Iterator[str]:
     for key, low in least.items():
         if getattr(values, key) < low:
             yield f"{section}.{key}: must be {low} or more"
+
+
+def _check_rating_reasons(reasons: tuple[dict[str, str], ...]) -> Iterator[str]:
+    if len(reasons) > MAX_RATING_REASONS:
+        yield f"queue.rating_reasons: {len(reasons)} reasons, at most {MAX_RATING_REASONS}"
+    seen: set[str] = set()
+    for i, reason in enumerate(reasons):
+        if reason is INVALID:
+            continue
+        p = f"queue.rating_reasons[{i}]"
+        for key in reason:
+            if key not in ("vi", "en"):
+                yield f"{p}.{key}: unknown key{did_you_mean(key, ('vi', 'en'))}; a reason has vi and en"
+        for key in ("vi", "en"):
+            text = reason.get(key, "")
+            if text is INVALID:
+                continue
+            if len(text) > MAX_RATING_REASON:
+                yield f"{p}.{key}: {len(text)} characters, at most {MAX_RATING_REASON}"
+            elif text.strip() and text != " ".join(text.split()):
+                yield f"{p}.{key}: must be one line without leading, trailing or double spaces"
+        vi = reason.get("vi", "")
+        if vi is INVALID:
+            continue
+        if not vi.strip():
+            yield f"{p}.vi: must not be empty"
+        folded = unicodedata.normalize("NFC", vi).casefold()
+        if folded and folded in seen:
+            yield f"{p}.vi: {vi!r} is listed twice"
+        seen.add(folded)
 
 
 def _check_keypad(kp: KeypadConfig) -> Iterator[str]:

@@ -12,7 +12,7 @@ Every payload is a UTF-8 JSON object of at most 4096 bytes, except ``status``:
   counter/<counter>/command  counter → server, QoS 1      {"id", "action", "to"?, "ticket"?, "reason"?}
   counter/<counter>/reply    server → counter             {"id", "ok": true, "ticket": {...} | null}
                                                           a rating: {"id", "ok": true, "ticket": label, "score"}
-  counter/<counter>/rating   keypad → server, QoS 1       {"id", "score": 1..4}
+  counter/<counter>/rating   keypad → server, QoS 1       {"id", "score": 1..4, "reason"?}
   counter/<counter>/state    server → all, retained       {"seq", "state", "ticket": label | null, "waiting",
                                                            "rating_until": ISO-8601 | null}
   board                      server → displays, retained  {"seq", "at", "calls": [...], "waiting", "message"}
@@ -36,6 +36,13 @@ Ratings: ``score`` 1 very satisfied, 2 satisfied, 3 neutral, 4 dissatisfied (`RA
 A rating counts for the ticket the counter finished last, once, until the ``rating_until`` of
 the counter's state (a time with offset; null when there is nothing to rate). Refusals:
 ``no_ticket`` (nothing finished, or the window closed), ``already_rated`` (the first counts).
+``reason`` (optional, at most 60 characters) is why a citizen who scored 3 or 4
+(`REASON_SCORES`) was not satisfied: the Vietnamese text of one of the centre's
+``queue.rating_reasons``. It may come with the score, or in a later rating command with the
+same score for the ticket already rated, within `REASON_WINDOW_S` seconds of its rating,
+once. A reason that is not in the list is refused (``unknown_reason``); when it came with a
+score that could be recorded, the score stays recorded and the refusal carries ``ticket``
+and ``score`` to say so.
 
 Device ids in topics (kiosk, counter, client) are 1 to 32 ASCII letters, digits, ``-`` and
 ``_``, starting with a letter or digit. Parsers ignore fields they do not know, so a newer
@@ -74,6 +81,9 @@ __all__ = [
     "MAX_SERVICES",
     "ProtocolError",
     "RATING_SCORES",
+    "REASON_SCORES",
+    "REASON_WINDOW_S",
+    "MAX_RATING_REASON",
     "RatingCommand",
     "Route",
     "TakeCommand",
@@ -98,6 +108,7 @@ __all__ = [
 MAX_PACKET_SIZE = 8192
 MAX_LABEL = 16  # characters of a ticket label in a `call` command
 MAX_REASON = 200  # characters of a `reason`
+MAX_RATING_REASON = 60  # characters of a rating's `reason`
 MAX_CALLS = 10  # entries of the board's `calls`
 MAX_SERVICES = 64  # entries of the `services` snapshot
 MAX_PROCEDURE_ITEMS = 64  # entries of one `procedures/<service>` summary
@@ -108,13 +119,15 @@ COUNTER_ACTIONS = ("next", "recall", "start", "done", "no_show", "transfer", "ca
 ACTION_KEYS = {"next": "N", "recall": "R", "start": "S", "done": "D", "no_show": "V", "transfer": "T", "call": "G",
                "pause": "P", "resume": "P"}
 EVENT_TYPES = ("issued", "called", "recalled", "started", "done", "no_show", "transferred", "rated",
-               "paused", "resumed", "day_opened", "cancelled")
+               "paused", "resumed", "day_opened", "cancelled", "rating_reason")
 ERROR_CODES = ("bad_request", "unknown_service", "unknown_counter", "unknown_ticket", "service_closed",
-               "daily_limit", "queue_empty", "not_allowed", "no_ticket", "already_rated")
+               "daily_limit", "queue_empty", "not_allowed", "no_ticket", "already_rated", "unknown_reason")
 COUNTER_STATES = ("idle", "calling", "serving", "paused")
 # A citizen's rating, best first: score -> (Vietnamese, English).
 RATING_SCORES = {1: ("Rất hài lòng", "Very satisfied"), 2: ("Hài lòng", "Satisfied"),
                  3: ("Bình thường", "Neutral"), 4: ("Không hài lòng", "Dissatisfied")}
+REASON_SCORES = frozenset({3, 4})  # the scores a citizen is asked the reason of
+REASON_WINDOW_S = 120  # seconds after a rating during which its reason is accepted
 
 _DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 _SERVICE = re.compile(r"[A-Z]{1,3}")
@@ -262,9 +275,10 @@ class CounterCommand:
 @dataclass(frozen=True)
 class RatingCommand:
     """A citizen's score for the ticket the counter finished last: 1 very satisfied, 2 satisfied,
-    3 neutral, 4 dissatisfied."""
+    3 neutral, 4 dissatisfied; `reason`, for a score of 3 or 4, why (None: not given)."""
     id: str
     score: int
+    reason: str | None = None
 
 
 def parse_take(payload: bytes | str) -> TakeCommand:
@@ -293,7 +307,9 @@ def parse_rating(payload: bytes | str) -> RatingCommand:
     """A `counter/<counter>/rating` payload, validated; ProtocolError if it does not follow the protocol."""
     f = Fields(load_object(payload))
     command_id = f.command_id()
-    return RatingCommand(id=command_id, score=f.integer("score", low=1, high=4))
+    score = f.integer("score", low=1, high=4)
+    reason = f.text("reason", MAX_RATING_REASON, blank=False, what="a non-blank reason")
+    return RatingCommand(id=command_id, score=score, reason=reason)
 
 
 def peek_id(payload: bytes | str) -> str | None:

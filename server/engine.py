@@ -122,21 +122,35 @@ class Engine:
             return rules.counter_action(state, counter, action, now, to=to, ticket=ticket, reason=reason)
         return self.execute(origin or f"counter/{counter}", command_id, rule, self._counter_reply)
 
-    def rate(self, command_id: str, counter: str, score: int, *, origin: str | None = None) -> Result:
-        """A citizen's score (1 very satisfied … 4 dissatisfied) for the ticket `counter` finished last.
+    def rate(self, command_id: str, counter: str, score: int, *, reason: str | None = None,
+             origin: str | None = None) -> Result:
+        """A citizen's score (1 very satisfied … 4 dissatisfied) for the ticket `counter` finished
+        last, and optionally why they were not satisfied (`reason`, for a score of 3 or 4).
 
         Accepted once per ticket, within `queue.rating_window_s` of its finish (see `rules.rate`):
         writes the `ratings` row and one `rated` event; replies ``{"ticket": label, "score": n}``.
         Refusals: unknown_counter, bad_request, no_ticket (window closed), already_rated (logged
-        at INFO and ignored). `origin` defaults to the keypad's ``counter/<counter>``; the web
-        rating page sends ``tablet/<counter>``.
+        at INFO and ignored). A `reason` attaches to the rating (`rules.rate_with_reason`): sent
+        with the score, or again with the same score once it is recorded; the reply then carries
+        ``"reason"``. A refused reason leaves the score recorded: the refusal's reply carries
+        ``ticket`` and ``score`` too. `origin` defaults to the keypad's ``counter/<counter>``;
+        the web rating page sends ``tablet/<counter>``.
         """
+        refused: list[CommandRejected] = []
+
         def rule(state: QueueState, now: datetime) -> Outcome:
-            return rules.rate(state, counter, score, now)
+            outcome, refusal = rules.rate_with_reason(state, counter, score, reason, now)
+            if refusal is not None:
+                refused.append(refusal)
+            return outcome
 
         def reply(state: QueueState, outcome: Outcome) -> dict[str, Any]:
             assert outcome.ticket is not None
-            return {"ticket": outcome.ticket.label, "score": score}
+            given = state.finished[counter].reason if reason is not None and not refused else None
+            if refused:  # the score is recorded, the reason is not
+                return {**_error(command_id, refused[0].code, refused[0].message), "ticket": outcome.ticket.label,
+                        "score": score}
+            return {"ticket": outcome.ticket.label, "score": score, **({"reason": given} if given else {})}
         return self.execute(origin or f"counter/{counter}", command_id, rule, reply)
 
     def execute(self, origin: str, command_id: str, rule: Rule,
@@ -156,7 +170,7 @@ class Engine:
                 try:
                     step = rule(opened.state, now)
                     outcome = Outcome(step.state, opened.events + step.events, step.ticket)
-                    reply = {"id": command_id, "ok": True, **reply_for(outcome.state, outcome)}
+                    reply = {"id": command_id, "ok": True, **reply_for(outcome.state, outcome)}  # ok: false for a part refused (a rating's reason)
                 except CommandRejected as rejected:
                     outcome = opened  # a day that opened stays open even if the command fails
                     reply = _error(command_id, rejected.code, rejected.message)

@@ -189,6 +189,19 @@ def _procedures(db: Database) -> None:
         db.execute(statement)
 
 
+_RATING_REASONS = [
+    # Why a citizen who rated 3 or 4 was not satisfied: the Vietnamese text of the reason as the
+    # configured list had it when chosen (reports group by it); NULL when none was given.
+    "ALTER TABLE ratings ADD COLUMN reason TEXT",
+]
+
+
+@_migration("0005_rating_reasons")
+def _rating_reasons(db: Database) -> None:
+    for statement in _RATING_REASONS:
+        db.execute(statement)
+
+
 def check_not_newer(db: Database) -> None:
     """Refuse a database that has migrations this version does not know (written by a newer queuebox)."""
     unknown = [m.name for m in migrations.applied(db) if m.name not in KNOWN]

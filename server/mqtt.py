@@ -156,7 +156,7 @@ class MqttBridge:
             return self.engine.counter(cmd.id, route.device, cmd.action, to=cmd.to, ticket=cmd.ticket,
                                        reason=cmd.reason)
         rating = parse_rating(payload)
-        return self.engine.rate(rating.id, route.device, rating.score)
+        return self.engine.rate(rating.id, route.device, rating.score, reason=rating.reason)
 
     def _publish_dirty(self) -> None:
         self._dirty_since = None

@@ -17,7 +17,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Mapping, Sequence, TextIO
 
-from server.reports import DIMENSIONS, NONE_LABEL, TOTAL, Period, Report, ReportError, as_json, open_readonly, report, table
+from server.reports import (DIMENSIONS, NONE_LABEL, TOTAL, Period, ReasonCounts, Report, ReportError, as_json,
+                            open_readonly, reason_counts, report, table)
 
 FORMATS = ("table", "csv", "json", "xlsx")
 LAYOUTS = ("full", "monthly")
@@ -91,6 +92,7 @@ def cmd_report(args: argparse.Namespace, database: str | Path, out: TextIO | Non
         return 2
     try:
         result = report(db, period, args.by)
+        reasons = reason_counts(db, period, args.by)
     finally:
         db.close()
     try:
@@ -98,16 +100,16 @@ def cmd_report(args: argparse.Namespace, database: str | Path, out: TextIO | Non
             write_report_xlsx(result, args.out, layout=args.layout, centre=args.centre or centre, lang=args.lang)
         elif args.out:
             with open(args.out, "w", encoding="utf-8", newline="") as file:
-                _write(result, args, file, args.centre or centre)
+                _write(result, reasons, args, file, args.centre or centre)
         else:
-            _write(result, args, out or sys.stdout, args.centre or centre)
+            _write(result, reasons, args, out or sys.stdout, args.centre or centre)
     except OSError as exc:
         print(f"queuebox report: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
         return 2
     return 0
 
 
-def _write(result: Report, args: argparse.Namespace, out: TextIO, centre: str) -> None:
+def _write(result: Report, reasons: ReasonCounts, args: argparse.Namespace, out: TextIO, centre: str) -> None:
     if args.layout == "monthly":
         from server.report_monthly import monthly_table
 
@@ -123,12 +125,12 @@ def _write(result: Report, args: argparse.Namespace, out: TextIO, centre: str) -
         else:
             out.write(aligned([monthly.title], monthly.headers, monthly.rows))
     elif args.format == "json":
-        json.dump(as_json(result), out, ensure_ascii=False, indent=2)
+        json.dump({**as_json(result), "reasons": reasons_json(result, reasons)}, out, ensure_ascii=False, indent=2)
         out.write("\n")
     elif args.format == "csv":
-        write_csv(result, out)
+        write_csv(result, out, reasons=reasons)
     else:
-        out.write(render_text(result))
+        out.write(render_text(result) + render_reasons(result, reasons))
 
 
 def write_report_xlsx(result: Report, out: Any, *, layout: str = "full", centre: str = "", lang: str = "vi") -> None:
@@ -150,15 +152,24 @@ def write_report_xlsx(result: Report, out: Any, *, layout: str = "full", centre:
 
 
 def write_csv(result: Report, out: TextIO, *, headers: Mapping[str, str] | None = None,
-              total: str = TOTAL, decimal_comma: bool = False) -> None:
+              total: str = TOTAL, decimal_comma: bool = False, reasons: ReasonCounts | None = None,
+              reason_header: str = "reason: %s") -> None:
     """The report as CSV: a header, one line per group, then the totals line.
 
     `headers` renames columns (a spreadsheet's readers see "Đã cấp", not "issued") and `total`
-    names the totals line; `decimal_comma` as in `write_rows`."""
+    names the totals line; `decimal_comma` as in `write_rows`. `reasons` (of the same period and
+    grouping) adds a column per reason given, headed `reason_header` with the reason's text,
+    counting the ratings that gave it."""
     columns, rows = table(result)
+    given = reasons.reasons if reasons else ()
+    for row in rows:
+        key = row[result.by]
+        row.update((f"reason:{r}", reasons.totals[r] if key == TOTAL else reasons.count(key, r))
+                   for r in given if reasons)
     rows[-1] = {c: total if v == TOTAL else v for c, v in rows[-1].items()}
-    write_rows(out, [(headers or {}).get(c, c) for c in columns], [[row[c] for c in columns] for row in rows],
-               decimal_comma=decimal_comma)
+    header = [(headers or {}).get(c, c) for c in columns] + [reason_header % r for r in given]
+    columns = [*columns, *(f"reason:{r}" for r in given)]
+    write_rows(out, header, [[row[c] for c in columns] for row in rows], decimal_comma=decimal_comma)
 
 
 def write_rows(out: TextIO, header: Sequence[str], rows: Sequence[Sequence[Any]], *,
@@ -167,7 +178,7 @@ def write_rows(out: TextIO, header: Sequence[str], rows: Sequence[Sequence[Any]]
     written 1,5 and cells are separated by ";", as spreadsheet programs read files in a locale
     whose decimal mark is the comma (Vietnamese)."""
     writer = csv.writer(out, lineterminator="\n", delimiter=";" if decimal_comma else ",")
-    writer.writerow(header)
+    writer.writerow([csv_cell(h) for h in header])
     for row in rows:
         cells = [csv_cell(v) for v in row]
         writer.writerow([str(v).replace(".", ",") if decimal_comma and isinstance(v, float) else v for v in cells])
@@ -217,6 +228,25 @@ def aligned(above: Sequence[str], header: Sequence[str], rows: Sequence[Sequence
             text.append("  ".join("-" * w for w in widths))
         text.append("  ".join(cell.ljust(w) if j == 0 else cell.rjust(w) for j, (cell, w) in enumerate(zip(line, widths))))
     return "\n".join([*text, *below]) + "\n"
+
+
+def reasons_json(result: Report, reasons: ReasonCounts) -> dict[str, Any]:
+    """The reasons as JSON: every reason given, the most first, with its count per group and in total."""
+    return {"reasons": list(reasons.reasons), "total": dict(reasons.totals),
+            "rows": [{result.by: f.key, "name": result.name(f.key), "counts": dict(reasons.groups[f.key])}
+                     for f in result.rows if f.key in reasons.groups]}
+
+
+def render_reasons(result: Report, reasons: ReasonCounts) -> str:
+    """The reasons as text lines: each reason with its total and how it splits over the groups."""
+    if not reasons.reasons:
+        return "reasons given with ratings 3-4: none\n"
+    lines = ["reasons given with ratings 3-4:"]
+    for r in reasons.reasons:
+        split = ", ".join(f"{result.name(f.key)} {reasons.count(f.key, r)}" for f in result.rows
+                          if reasons.count(f.key, r))
+        lines.append(f"  {reasons.totals[r]:>4}  {r} ({split})")
+    return "\n".join(lines) + "\n"
 
 
 def _cell(value: Any) -> str:

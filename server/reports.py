@@ -48,6 +48,9 @@ satisfied       share of ratings with score 1 or 2.
 response rate   rated served tickets / served tickets.
 busiest hours   the hours of day with the most tickets issued over the period, most first
                 (ties: the earlier hour), at most 3.
+reasons         the reasons given with the ratings of the group (scores 3 and 4 are asked
+                one), counted by their Vietnamese text as recorded (`reason_counts`);
+                ratings without a reason are not counted.
 
 Groups (`by`):
 service         the service the ticket was issued for (its label's prefix), also after a
@@ -357,6 +360,36 @@ def _names(db: Database, by: Dimension) -> dict[str, str]:
     if by == "counter":
         return {cid: name for cid, name in db.execute("SELECT id, name FROM counters")}
     return {}
+
+
+# --- reasons behind poor ratings -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ReasonCounts:
+    """How many ratings gave each reason, per group of `by` (the report's keys) and in total."""
+    by: Dimension
+    reasons: tuple[str, ...]  # every reason given in the period, the most given first (ties: by text)
+    groups: dict[str | int | None, Tally[str]]  # group key → reason → ratings; groups without any left out
+    totals: Tally[str]
+
+    def count(self, key: str | int | None, reason: str) -> int:
+        return self.groups.get(key, Tally())[reason]
+
+
+def reason_counts(db: Database, period: Period, by: Dimension = "service") -> ReasonCounts:
+    """The reasons given with the ratings of the served tickets of `period`, grouped `by` like
+    their tickets in `report` (see the module docstring)."""
+    if by not in DIMENSIONS:
+        raise ReportError(f"cannot group by {by!r}; choose one of {', '.join(DIMENSIONS)}")
+    given = dict(db.execute("SELECT r.ticket, r.reason FROM ratings r JOIN tickets t ON t.id = r.ticket "
+                            "WHERE t.day BETWEEN ? AND ? AND t.status = 'done' AND r.reason IS NOT NULL",
+                            [period.start.isoformat(), period.end.isoformat()]).fetchall())
+    groups: dict[str | int | None, Tally[str]] = {}
+    for f in ticket_facts(db, period) if given else ():
+        if f.id in given:
+            groups.setdefault(f.key(by), Tally())[given[f.id]] += 1
+    totals: Tally[str] = sum(groups.values(), Tally())
+    return ReasonCounts(by, tuple(sorted(totals, key=lambda r: (-totals[r], r))), groups, totals)
 
 
 # --- flat tables (CSV, JSON, the terminal) --------------------------------------------------------

@@ -185,11 +185,13 @@ def load_state(db: Database, config: Config) -> QueueState:
             counters[r["id"]] = Counter(r["id"], r["state"], r["ticket"], r["pause_reason"],
                                         r["normal_streak"], r["last_done"])
     finished = {}
-    for r in db.query("""SELECT t.*, c.id AS finished_by, r.score AS rated_score FROM counters c
+    for r in db.query("""SELECT t.*, c.id AS finished_by, r.score AS rated_score, r.at AS rated_at,
+                                r.reason AS rated_reason FROM counters c
                          JOIN tickets t ON t.id = c.last_done LEFT JOIN ratings r ON r.ticket = t.id
                          WHERE t.status = 'done'"""):
         if r["finished_by"] in counters:
-            finished[r["finished_by"]] = Finished(_ticket(r), r["rated_score"])
+            finished[r["finished_by"]] = Finished(_ticket(r), r["rated_score"], _time(r["rated_at"]),
+                                                  r["rated_reason"])
     recent: dict[str, list[float]] = {}
     for queue, seconds in db.execute(
             """SELECT queue, (julianday(finished_at) - julianday(coalesce(started_at, called_at))) * 86400
@@ -250,7 +252,8 @@ _UPSERT_TICKET = (
 def write_outcome(db: Database, before: QueueState, after: QueueState, events: Iterable[Event],
                   at: datetime, actor: str | None) -> list[EventRecord]:
     """Record a rule outcome: one events row each, the tickets and counters they changed, and
-    a `ratings` row per `rated` event (its primary key, the ticket, refuses a second one)."""
+    a `ratings` row per `rated` event (its primary key, the ticket, refuses a second one), and
+    its reason per `rating_reason` event."""
     zone = after.config.zone
     stamp = iso(at, zone)
     conn = db.conn
@@ -268,6 +271,9 @@ def write_outcome(db: Database, before: QueueState, after: QueueState, events: I
         if event.type == "rated" and event.ticket is not None:  # rating a ticket leaves the ticket as it is
             conn.execute("INSERT INTO ratings (ticket, counter, score, at) VALUES (?, ?, ?, ?)",
                          [event.ticket.id, event.counter, event.data["score"], stamp])
+        elif event.type == "rating_reason" and event.ticket is not None:  # only where it is still none
+            conn.execute("UPDATE ratings SET reason = ? WHERE ticket = ? AND reason IS NULL",
+                         [event.data["reason"], event.ticket.id])
         elif event.ticket is not None:
             latest[event.ticket.id] = event.ticket
     for ticket in latest.values():

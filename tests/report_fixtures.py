@@ -67,6 +67,7 @@ class Made:
     ended_by: str | None = None  # origin of the done / no_show command
     transferred: bool = False
     score: int | None = None
+    reason: str | None = None
 
     @property
     def wait_s(self) -> float | None:
@@ -189,9 +190,14 @@ class Simulation:
         self.at(self.clock.now + timedelta(seconds=5), lambda: self.next(cid))
 
     def rating(self, cid: str, m: Made, score: int) -> None:
-        reply = self.engine.rate(self._id(), cid, score).reply
+        # A reason for most ratings of 3 or 4, chosen from the label (not the random generator,
+        # whose sequence the other figures' data depend on); every sixth gives none.
+        texts = self.engine.config.queue.reason_texts()
+        pick = int(m.label[1:]) % (len(texts) + 1) if score in (3, 4) and texts else len(texts)
+        reason = texts[pick] if pick < len(texts) else None
+        reply = self.engine.rate(self._id(), cid, score, reason=reason).reply
         assert reply["ok"] and reply["ticket"] == m.label, reply
-        m.score = score
+        m.score, m.reason = score, reason
 
     def _service_seconds(self, m: Made) -> int:
         lo, hi = next(s[3] for s in SERVICES if s[0] == m.service)

@@ -303,6 +303,8 @@ def message() -> Any:
 def _section_form(section: str, read: Callable[[Any], tuple[Any, forms.Errors]], template: str) -> Any:
     engine = get_engine()
     fields = {"message": engine.message} if section == "message" else dict(raw_config(engine.config)[section])
+    if section == "queue":
+        fields = forms.queue_fields(fields)
     errors: forms.Errors = {}
     general: list[str] = []
     status = 200

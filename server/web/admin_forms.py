@@ -12,9 +12,12 @@ code as the config file, and `problem_errors` places its findings.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any, Mapping
 
 from queuebox.config import MAX_MESSAGE, WEEKDAYS, parse_hours
+from queuebox.config_check import MAX_RATING_REASONS
+from queuebox.protocol import MAX_RATING_REASON
 from server.web.i18n import N_, _
 
 Errors = dict[str, str]
@@ -175,8 +178,30 @@ def read_queue(form: Form) -> tuple[dict[str, Any], Errors]:
         "no_show_min_calls": _number(form, "no_show_min_calls", errors, least=1),
         "no_show_rejoin_min": _number(form, "no_show_rejoin_min", errors),
         "rating_window_s": _number(form, "rating_window_s", errors, least=1),
+        "rating_reasons": _reasons(form, errors),
     }
     return queue, errors
+
+
+def _reasons(form: Form, errors: Errors) -> list[dict[str, str]]:
+    """The reason rows filled in, in order; a row with only an English text lacks its Vietnamese one."""
+    reasons = []
+    for i in range(MAX_RATING_REASONS):
+        vi = _text(form, f"reason_vi_{i}", errors, required=False, max_len=MAX_RATING_REASON)
+        en = _text(form, f"reason_en_{i}", errors, required=False, max_len=MAX_RATING_REASON)
+        if en and not vi:
+            errors[f"reason_vi_{i}"] = _("Required")
+        if vi:
+            reasons.append({"vi": unicodedata.normalize("NFC", vi), "en": en})
+    return reasons
+
+
+def queue_fields(queue: Mapping[str, Any]) -> dict[str, Any]:
+    """The `queue` section as its form's fields: the reasons as one vi and one en field per row."""
+    fields = {key: value for key, value in queue.items() if key != "rating_reasons"}
+    for i, reason in enumerate(queue.get("rating_reasons", [])):
+        fields[f"reason_vi_{i}"], fields[f"reason_en_{i}"] = reason.get("vi", ""), reason.get("en", "")
+    return fields
 
 
 def read_message(form: Form) -> tuple[str, Errors]:

@@ -1,11 +1,12 @@
-"""The JSON API for integrations, `/api/v1`: issue tickets, send counter commands, read the
+"""The JSON API for integrations, `/api/v1`: issue tickets, send counter commands and ratings, read the
 board, the queues and a ticket's status. Described by the OpenAPI document at
 `/api/v1/openapi.json` (`server.web.openapi`), the one route that needs no token.
 
 Every other request carries ``Authorization: Bearer <token>`` (`queuebox api-token add NAME`);
 without a valid one (unknown, revoked, expired): 401 ``{"ok": false, "error": {"code":
 "unauthorized", ...}}``. A token may do only what its scopes say (`SCOPE_OF`: ``issue``
-to issue tickets, ``read`` to read, ``counter:<id>`` or ``counter:*`` for counter commands);
+to issue tickets, ``read`` to read, ``counter:<id>`` or ``counter:*`` for counter commands and
+ratings);
 anything else is 403 ``{"ok": false, "error": {"code": "forbidden", ...}}`` naming the scope
 it lacks.
 
@@ -44,10 +45,10 @@ STATUS_OF = {
     "bad_request": 400, "unauthorized": 401, "unknown_counter": 404,
     "service_closed": 409, "daily_limit": 409, "not_allowed": 409, "queue_empty": 409,
     "no_ticket": 409, "already_rated": 409,
-    "unknown_service": 422, "unknown_ticket": 422,
+    "unknown_service": 422, "unknown_ticket": 422, "unknown_reason": 422,
 }
-SCOPE_OF = {"api.take": "issue", "api.counter_command": "counter", "api.board": "read", "api.queue": "read",
-            "api.ticket": "read"}  # endpoint -> the scope it needs (api_tokens.ApiToken.may)
+SCOPE_OF = {"api.take": "issue", "api.counter_command": "counter", "api.rating": "counter", "api.board": "read",
+            "api.queue": "read", "api.ticket": "read"}  # endpoint -> the scope it needs (api_tokens.ApiToken.may)
 _FIELD = re.compile(r'"([A-Za-z_][\w.\[\]]*)"')  # protocol messages start with the field they are about
 
 
@@ -111,6 +112,21 @@ def counter_command(counter_id: str) -> Any:
         return _bad_request(exc, body)
     result = engine.counter(cmd.id, counter_id, cmd.action, to=cmd.to, ticket=cmd.ticket, reason=cmd.reason,
                             origin=f"api/{g.api_token}/{counter_id}")
+    return _reply(result.reply, success=200)
+
+
+@bp.post("/counters/<counter_id>/rating")
+def rating(counter_id: str) -> Any:
+    """A citizen's rating at the counter, and optionally its reason: the keypad's `rating` payload."""
+    engine = get_engine()
+    if engine.config.counter(counter_id) is None:
+        return json_error(404, "unknown_counter", f"no counter with id {counter_id!r}")
+    body = _body()
+    try:
+        cmd = protocol.parse_rating(body)
+    except protocol.ProtocolError as exc:
+        return _bad_request(exc, body)
+    result = engine.rate(cmd.id, counter_id, cmd.score, reason=cmd.reason, origin=f"api/{g.api_token}/{counter_id}")
     return _reply(result.reply, success=200)
 
 

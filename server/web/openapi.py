@@ -9,7 +9,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from queuebox.protocol import COUNTER_ACTIONS, COUNTER_STATES, ERROR_CODES, MAX_ID, MAX_LABEL, MAX_PAYLOAD, MAX_REASON
+from queuebox.protocol import (COUNTER_ACTIONS, COUNTER_STATES, ERROR_CODES, MAX_ID, MAX_LABEL, MAX_PAYLOAD,
+                               MAX_RATING_REASON, MAX_REASON, REASON_WINDOW_S)
 
 TICKET_STATUSES = ("waiting", "called", "serving", "done", "no_show", "cancelled")
 
@@ -33,6 +34,8 @@ COMMAND_ID = {"type": "string", "minLength": 1, "maxLength": MAX_ID,
               "description": "client-made unique id, the idempotency key: a repeat gets the first reply"}
 SERVICE_CODE = {"type": "string", "pattern": "^[A-Z]{1,3}$", "examples": ["A"]}
 COUNTS = {"type": "object", "additionalProperties": INT, "description": "service code → tickets waiting"}
+SCORE = {"type": "integer", "minimum": 1, "maximum": 4,
+         "description": "1 very satisfied, 2 satisfied, 3 neutral, 4 dissatisfied"}
 LABEL = {"type": "string", "minLength": 1, "maxLength": MAX_LABEL, "pattern": r"\S", "examples": ["A023"]}
 
 
@@ -70,6 +73,17 @@ SCHEMAS: dict[str, Any] = {
                        "allOf": [_needs("transfer", "to", SERVICE_CODE), _needs("call", "ticket", LABEL)],
                        "description": "the MQTT `counter/<counter>/command` payload; unknown fields are ignored, "
                                       "a null field counts as absent"},
+    "RatingRequest": {**_obj(["id", "score"], id=COMMAND_ID, score=SCORE,
+                             reason={**_nullable({"type": "string", "minLength": 1, "maxLength": MAX_RATING_REASON,
+                                                  "pattern": r"\S"}),
+                                     "description": "for a score of 3 or 4: why, the Vietnamese text of one of the "
+                                                    "centre's queue.rating_reasons; may also come in a later request "
+                                                    f"with the same score, within {REASON_WINDOW_S} s of the rating"}),
+                      "description": "the MQTT `counter/<counter>/rating` payload; unknown fields are ignored, "
+                                     "a null field counts as absent"},
+    "RatingReply": _obj(["id", "ok", "ticket", "score"], id=STR, ok={"const": True},
+                        ticket={"type": "string", "description": "the rated ticket's label"}, score=SCORE,
+                        reason={"type": "string", "description": "the reason recorded by this request"}),
     "TicketView": _obj(["label", "service", "queue", "service_name", "priority", "status", "counter", "issued_at",
                         "called_at", "call_count", "transferred_from"],
                        label=STR, service=SERVICE_CODE, queue={**SERVICE_CODE, "description": "the queue it is in now"},
@@ -172,6 +186,21 @@ PATHS: dict[str, Any] = {
                       "409": _error("not_allowed: the counter's state refuses it (paused, no ticket, too few calls "
                                     "for no_show …)"),
                       "422": _error("unknown_service (transfer) or unknown_ticket (call)")}}},
+    "/api/v1/counters/{counter_id}/rating": {"post": {
+        "operationId": "rating", "summary": "A citizen's rating of the ticket the counter finished last, and why",
+        "tags": ["counters"],
+        "description": "Needs the scope `counter:<counter_id>` or `counter:*`. Accepted once per ticket within "
+                       "the counter's rating window; a reason for a score of 3 or 4 comes with it or in a second "
+                       "request with the same score. A refused reason leaves the score recorded: its 422 reply "
+                       "carries `ticket` and `score`. The same id again returns the first reply.",
+        "parameters": [{"name": "counter_id", "in": "path", "required": True, "schema": STR}],
+        "requestBody": _body("RatingRequest"),
+        "responses": {"200": _json("RatingReply", "recorded (or the first reply to this id)"), **_COMMAND, **_AUTH,
+                      "404": _error("unknown_counter: no counter with this id"),
+                      "409": _error("no_ticket (nothing to rate, or the time has passed), already_rated (the "
+                                    "first counts), not_allowed (a reason for a score of 1 or 2)"),
+                      "422": _error("unknown_reason: not one of the centre's reasons (the score, when it came "
+                                    "with it, is recorded)")}}},
     "/api/v1/board": {"get": {
         "operationId": "board", "summary": "The waiting-room board, as the retained MQTT `board` message",
         "tags": ["state"], "description": "Needs the scope `read`.",

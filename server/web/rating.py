@@ -1,5 +1,9 @@
 """The rating tablet at a counter (`/counter/<id>/rate`): four faces a citizen taps after
-being served. It sends the keypad's rating (`Engine.rate`, origin ``tablet/<id>``).
+being served. It sends the keypad's rating (`Engine.rate`, origin ``tablet/<id>``). After a
+score of 3 or 4 it asks why, from `queue.rating_reasons` (big buttons, "Skip", back to rest
+after `REASON_S` seconds): the score is recorded at its own tap, and a chosen reason is sent
+as a second rating with the same score and the reason, so skipping, walking away or a tablet
+losing power never loses the score.
 
 A tablet stands facing the public, so it holds no staff login. It is paired once: a manager
 or an admin (never a clerk, who could then rate their own service from their own browser)
@@ -25,24 +29,27 @@ from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_t
 from flask_login import current_user, logout_user
 
 from queuebox.clock import iso
-from queuebox.protocol import ProtocolError, parse_rating
+from queuebox.protocol import REASON_SCORES, ProtocolError, parse_rating
 from server.engine import Engine
 from server.web.auth import role_required
 from server.web.common import db, get_engine, get_hub
-from server.web.i18n import N_, _
+from server.web.i18n import N_, _, current_language
 from server.web.live import live_response, shared_reads
 
 bp = Blueprint("rating", __name__)
 
 PAIRED_FOR_S = 5 * 365 * 86400  # a paired tablet stays paired until a manager unpairs it
 THANKS_S = 5  # seconds the thank-you screen shows after a tap
+REASON_S = 20  # seconds the reasons wait for a tap before the tablet goes back to rest
 FACES = ((1, N_("Very satisfied")), (2, N_("Satisfied")), (3, N_("Neutral")), (4, N_("Dissatisfied")))
 TOO_LATE = N_("The time to rate has passed. Thank you!")
 NOT_A_FACE = N_("Please tap one of the faces.")
 RATE_REFUSALS = {"no_ticket": TOO_LATE,
                  "already_rated": N_("Your rating has been recorded already. Thank you!"),
                  "bad_request": NOT_A_FACE,
-                 "unknown_counter": N_("This counter does not exist any more.")}
+                 "unknown_counter": N_("This counter does not exist any more."),
+                 "unknown_reason": N_("Your rating has been recorded. Thank you!"),
+                 "not_allowed": N_("Your rating has been recorded. Thank you!")}
 
 
 def cookie_name(counter_id: str) -> str:
@@ -82,14 +89,24 @@ def rate_view(engine: Engine, counter_id: str) -> dict[str, Any]:
             "seq": payloads.get(counter_id, {}).get("seq")}
 
 
+def reason_buttons(engine: Engine) -> list[dict[str, str]]:
+    """The reasons as the tablet shows them: the text the server records (`value`, Vietnamese)
+    and the text on the button, in the page's language (Vietnamese when a reason has no English)."""
+    english = current_language() == "en"
+    return [{"value": value, "text": (reason.get("en") if english else None) or value}
+            for value, reason in zip(engine.config.queue.reason_texts(), engine.config.queue.rating_reasons)]
+
+
 @bp.get("/<counter_id>/rate")
 def page(counter_id: str) -> Any:
     """The faces for a paired tablet; the pairing screen for any other browser."""
     cfg = _counter_or_404(counter_id)
     if tablet_paired(counter_id):
         strings = {"thanks": _("Thank you for your rating!"), "network": _("Could not send. Please tap again.")}
-        return render_template("counter/rate.html", counter=cfg, faces=FACES, view=rate_view(get_engine(), counter_id),
-                               strings=strings, thanks_s=THANKS_S)
+        engine = get_engine()
+        return render_template("counter/rate.html", counter=cfg, faces=FACES, view=rate_view(engine, counter_id),
+                               strings=strings, thanks_s=THANKS_S, reasons=reason_buttons(engine),
+                               reason_scores=sorted(REASON_SCORES), reason_s=REASON_S)
     may_pair = current_user.is_authenticated and current_user.is_manager
     status = 403 if current_user.is_authenticated and not may_pair else 200
     return render_template("counter/pair.html", counter=cfg, may_pair=may_pair), status
@@ -136,7 +153,8 @@ def state_json(counter_id: str) -> Any:
 
 @bp.post("/<counter_id>/rate")
 def rate(counter_id: str) -> Any:
-    """A tap on a face: JSON `{"id", "score"}` (the keypad's rating payload) from a paired tablet."""
+    """A tap on a face, JSON `{"id", "score"}`, or on a reason, `{"id", "score", "reason"}` (the
+    keypad's rating payload), from a paired tablet."""
     _counter_or_404(counter_id)
     if not tablet_paired(counter_id):
         return _json(403, {"ok": False, "error": {"code": "not_paired", "message": "this tablet is not paired"}},
@@ -146,11 +164,12 @@ def rate(counter_id: str) -> Any:
     except ProtocolError as exc:
         return _json(400, {"id": exc.command_id, "ok": False, "error": {"code": "bad_request", "message": exc.message}},
                      _(NOT_A_FACE))
-    reply = get_engine().rate(cmd.id, counter_id, cmd.score, origin=f"tablet/{counter_id}").reply
+    reply = get_engine().rate(cmd.id, counter_id, cmd.score, reason=cmd.reason, origin=f"tablet/{counter_id}").reply
     if reply.get("ok"):
         return _json(200, reply, _("Thank you for your rating!"))
     code = reply["error"]["code"]
-    return _json(400 if code == "bad_request" else 409, reply, _(RATE_REFUSALS.get(code) or TOO_LATE))
+    status = {"bad_request": 400, "unknown_reason": 422}.get(code, 409)
+    return _json(status, reply, _(RATE_REFUSALS.get(code) or TOO_LATE))
 
 
 def _json(status: int, reply: dict[str, Any], message: str) -> Any:

@@ -23,7 +23,8 @@ from queuebox.clock import local_date
 from server.report_cli import write_csv, write_report_xlsx, write_rows
 from server.report_monthly import file_name, monthly_table
 from server.report_xlsx import column_kind
-from server.reports import DIMENSIONS, KEYPAD, MAX_PERIOD_DAYS, TOTAL, Dimension, Period, Report, ReportError, reports
+from server.reports import (DIMENSIONS, KEYPAD, MAX_PERIOD_DAYS, TOTAL, Dimension, Period, ReasonCounts, Report,
+                            ReportError, reason_counts, reports)
 from server.web import charts
 from server.web.auth import role_required
 from server.web.common import db, get_engine
@@ -133,9 +134,11 @@ def index() -> Any:
     found = reports(db(), choice.period, *dict.fromkeys([choice.by, "hour", "service", trend_by, "clerk", "counter"]))
     main = found[choice.by]
     dates = {"from": choice.period.start.isoformat(), "to": choice.period.end.isoformat()}
+    reasons = reason_counts(db(), choice.period, choice.by)
+    charts = _charts(found["hour"], found["service"], found[trend_by], found["clerk"], found["counter"])
     return render_template(
         "reports/index.html", choice=choice, error=None, report=main, totals=main.totals,
-        charts=_charts(found["hour"], found["service"], found[trend_by], found["clerk"], found["counter"]),
+        charts={**charts, "reasons": _reasons_chart(reasons)}, reasons=reasons,
         trend_by=trend_by, period_label=period_label(choice), previous=choice.shifted(-1),
         following=choice.shifted(1), presets=presets(today, choice), minutes=minutes, percent=percent,
         group_name=group_name, export=_export_url(choice.period),
@@ -173,7 +176,9 @@ def export() -> Response:
     lang = current_language()
     english = lang == "en"  # the column names themselves, for programs
     write_csv(result, out, headers=None if english else {k: _(v) for k, v in {**GROUPS, **CSV_HEADERS}.items()},
-              total=TOTAL if english else _("Total"), decimal_comma=lang == "vi")  # type: ignore[arg-type]
+              total=TOTAL if english else _("Total"), decimal_comma=lang == "vi",
+              reasons=reason_counts(db(), period, table),  # type: ignore[arg-type]
+              reason_header="reason: %s" if english else _("Reason: %(reason)s", reason="%s"))
     start, end = period.start, period.end
     return _attachment(out.getvalue(), "text/csv", f"queuebox-{table}-{start}{'' if end == start else f'_{end}'}.csv")
 
@@ -324,6 +329,14 @@ def _people_chart(title: str, report: Report, decimal: str) -> Chart:
         [charts.Series(_("Satisfied"), GREEN), charts.Series(_("Within target"), BLUE)],
         [[_pct(f.satisfied_share), _pct(f.within_target_share)] for f in rows],
         [_("%(num)s served", num=f.served) for f in rows], decimal=decimal))
+
+
+def _reasons_chart(reasons: ReasonCounts) -> Chart:
+    title = _("Reasons for neutral or dissatisfied ratings")
+    return Chart(title, charts.stacked_rows(
+        title, _("How many citizens who rated 'neutral' or 'dissatisfied' gave each reason."),
+        list(reasons.reasons), [charts.Series(_("Ratings with this reason"), ORANGE)],
+        [[reasons.totals[r]] for r in reasons.reasons], label_width=300))
 
 
 def _min(seconds: float | None) -> float | None:

@@ -276,6 +276,46 @@ def test_a_rating_with_nothing_finished_or_a_bad_score_is_refused(server, client
     assert db_rows(server, "SELECT count(*) FROM ratings") == [(0,)]
 
 
+def served_at(client: Client, topics: Topics, counter: str = "1") -> None:
+    """A001 issued, called and done at `counter`, through the broker."""
+    client.publish(topics.kiosk_take("kiosk1"), {"id": "t-1", "service": "A"})
+    client.reply(topics.kiosk_reply("kiosk1"), "t-1")
+    for action in ("next", "done"):
+        client.publish(topics.counter_command(counter), {"id": f"c-{action}", "action": action})
+        assert client.reply(topics.counter_reply(counter), f"c-{action}")["ok"]
+
+
+def test_a_rating_with_its_reason_records_both(server, client, topics):
+    served_at(client, topics)
+    client.publish(topics.counter_rating("1"), {"id": "r1", "score": 4, "reason": "Hướng dẫn chưa rõ"})
+    assert client.reply(topics.counter_reply("1"), "r1") == {"id": "r1", "ok": True, "ticket": "A001", "score": 4,
+                                                              "reason": "Hướng dẫn chưa rõ"}
+    event = client.wait_for(lambda t, b: t == topics.events() and b["type"] == "rating_reason")
+    assert (event["ticket"], event["counter"], event["reason"]) == ("A001", "1", "Hướng dẫn chưa rõ")
+    assert db_rows(server, "SELECT score, reason FROM ratings") == [(4, "Hướng dẫn chưa rõ")]
+
+
+def test_a_bad_reason_is_refused_and_the_score_kept(server, client, topics):
+    served_at(client, topics)
+    client.publish(topics.counter_rating("1"), {"id": "r1", "score": 3, "reason": "Quá ồn"})
+    reply = client.reply(topics.counter_reply("1"), "r1")
+    assert reply["ok"] is False and reply["error"]["code"] == "unknown_reason"
+    assert (reply["ticket"], reply["score"]) == ("A001", 3)
+    assert db_rows(server, "SELECT score, reason FROM ratings") == [(3, None)]
+    client.publish(topics.counter_rating("1"), {"id": "r2", "score": 3, "reason": "x" * 61})  # not the protocol's
+    assert client.reply(topics.counter_reply("1"), "r2")["error"]["code"] == "bad_request"
+    client.publish(topics.counter_rating("1"), {"id": "r3", "score": 3, "reason": "Khác"})  # a later good one attaches
+    assert client.reply(topics.counter_reply("1"), "r3")["reason"] == "Khác"
+    assert db_rows(server, "SELECT score, reason FROM ratings") == [(3, "Khác")]
+
+
+def test_an_older_keypad_rating_without_a_reason_works_as_before(server, client, topics):
+    served_at(client, topics)
+    client.publish(topics.counter_rating("1"), {"id": "r1", "score": 4})
+    assert client.reply(topics.counter_reply("1"), "r1") == {"id": "r1", "ok": True, "ticket": "A001", "score": 4}
+    assert db_rows(server, "SELECT score, reason FROM ratings") == [(4, None)]
+
+
 def test_bus_connections_send_without_nagle_delay(server):
     sock = server.bus._client.socket()
     assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1

@@ -11,6 +11,7 @@ import pytest
 
 from server import store
 from server.settings import raw_config
+from server.web import admin_forms as forms
 from tests.web.conftest import post_form
 
 MANAGER_PAGES = ["/admin/", "/admin/overview.json", "/admin/services", "/admin/services/new", "/admin/services/A/edit",
@@ -277,7 +278,7 @@ def test_a_counter_holding_a_ticket_cannot_be_deleted_an_idle_one_can(login, eng
 # --- the priority policy and the board message -------------------------------------------------
 
 def test_a_manager_sets_the_priority_policy(login, engine):
-    form = {**raw_config(engine.config)["queue"], "priority": "strict", "interleave_every": "5"}
+    form = queue_form(engine, priority="strict", interleave_every="5")
     response = post_form(login("manager"), "/admin/queue", form)
     assert response.status_code == 302
     assert (engine.config.queue.priority, engine.config.queue.interleave_every) == ("strict", 5)
@@ -289,11 +290,51 @@ def test_a_manager_sets_the_priority_policy(login, engine):
     ({"no_show_rejoin_min": ""}, "no_show_rejoin_min", "Phải là số nguyên từ 0 trở lên"),
 ])
 def test_a_bad_policy_value_shows_the_error_next_to_the_field(login, engine, changes, field, message):
-    form = {**raw_config(engine.config)["queue"], **changes}
+    form = queue_form(engine, **changes)
     response = post_form(login("manager"), "/admin/queue", form)
     assert response.status_code == 422
     assert message in field_error(response.get_data(as_text=True), field)
     assert engine.config.queue.priority == "interleave"
+
+
+def queue_form(engine, **changes):
+    """The queue policy form as the page fills it, with `changes`."""
+    return {**forms.queue_fields(raw_config(engine.config)["queue"]), **changes}
+
+
+def test_the_queue_page_lists_the_rating_reasons_and_saving_the_policy_keeps_them(login, engine):
+    client = login("manager")
+    page = client.get("/admin/queue").get_data(as_text=True)
+    assert 'name="reason_vi_3" value="Phải bổ sung hồ sơ nhiều lần"' in page
+    assert 'name="reason_en_0" value="Long wait"' in page and 'name="reason_vi_7" value=""' in page
+    assert post_form(client, "/admin/queue", queue_form(engine, priority="strict")).status_code == 302
+    assert engine.config.queue.priority == "strict"
+    assert engine.config.queue.reason_texts()[0] == "Chờ lâu" and len(engine.config.queue.rating_reasons) == 5
+
+
+def test_a_manager_edits_the_rating_reasons(login, engine):
+    form = queue_form(engine, reason_vi_1="", reason_en_1="", reason_vi_5="Phòng chờ nóng", reason_en_5="Hot room")
+    assert post_form(login("manager"), "/admin/queue", form).status_code == 302
+    assert engine.config.queue.reason_texts() == ("Chờ lâu", "Thái độ phục vụ", "Phải bổ sung hồ sơ nhiều lần",
+                                                  "Khác", "Phòng chờ nóng")
+    assert engine.config.queue.rating_reasons[-1] == {"vi": "Phòng chờ nóng", "en": "Hot room"}
+
+
+@pytest.mark.parametrize("changes, field, message", [
+    ({"reason_vi_5": "", "reason_en_5": "Noise"}, "reason_vi_5", "Không được để trống"),
+    ({"reason_vi_0": "x" * 61}, "reason_vi_0", "Tối đa 60 ký tự"),
+])
+def test_a_bad_reason_shows_the_error_next_to_its_field(login, engine, changes, field, message):
+    response = post_form(login("manager"), "/admin/queue", queue_form(engine, **changes))
+    assert response.status_code == 422
+    assert message in field_error(response.get_data(as_text=True), field)
+    assert len(engine.config.queue.rating_reasons) == 5
+
+
+def test_a_reason_listed_twice_is_refused(login, engine):
+    response = post_form(login("manager"), "/admin/queue", queue_form(engine, reason_vi_5="chờ lâu"))
+    assert response.status_code == 422 and "listed twice" in response.get_data(as_text=True)
+    assert len(engine.config.queue.rating_reasons) == 5
 
 
 def test_the_board_message_is_published_at_once(login, engine):

@@ -15,7 +15,7 @@ from server.web import create_app
 from tests.factories import make_config
 
 ROUTES = [("get", "/api/v1/board"), ("get", "/api/v1/queue"), ("get", "/api/v1/tickets/sometoken"),
-          ("post", "/api/v1/tickets"), ("post", "/api/v1/counters/1/commands")]
+          ("post", "/api/v1/tickets"), ("post", "/api/v1/counters/1/commands"), ("post", "/api/v1/counters/1/rating")]
 
 
 def new_token(engine, name="portal"):
@@ -458,3 +458,61 @@ def test_the_schema_check_itself_catches_a_wrong_reply(client):
     doc = openapi(client)
     with pytest.raises(AssertionError):
         check(doc, {"$ref": "#/components/schemas/TakeReply"}, {"id": "x", "ok": True, "ticket": {"label": 3}})
+
+
+# --- ratings and their reasons -----------------------------------------------------------------
+
+def rating(api, counter, command_id, **body):
+    return api("post", f"/api/v1/counters/{counter}/rating", json={"id": command_id, **body})
+
+
+def served(api, counter="1"):
+    take(api)
+    assert command(api, counter, "next", "n1").status_code == 200
+    assert command(api, counter, "done", "d1").status_code == 200
+
+
+def test_the_api_rates_with_a_reason_and_records_both(api, engine):
+    served(api)
+    response = rating(api, "1", "r1", score=4, reason="Chờ lâu")
+    assert response.status_code == 200
+    assert response.get_json() == {"id": "r1", "ok": True, "ticket": "A001", "score": 4, "reason": "Chờ lâu"}
+    assert rows(engine, "SELECT score, reason FROM ratings") == [(4, "Chờ lâu")]
+    assert rows(engine, "SELECT actor FROM events WHERE type = 'rating_reason'") == [("api/portal/1",)]
+
+
+def test_the_api_attaches_a_later_reason_to_the_same_score(api, engine):
+    served(api)
+    assert rating(api, "1", "r1", score=3).get_json() == {"id": "r1", "ok": True, "ticket": "A001", "score": 3}
+    assert rating(api, "1", "r2", score=3, reason="Khác").get_json()["reason"] == "Khác"
+    again = rating(api, "1", "r3", score=3, reason="Chờ lâu")
+    assert again.status_code == 409 and again.get_json()["error"]["code"] == "already_rated"
+    assert rows(engine, "SELECT score, reason FROM ratings") == [(3, "Khác")]
+
+
+def test_the_api_refuses_an_unknown_reason_and_keeps_the_score(api, engine):
+    served(api)
+    response = rating(api, "1", "r1", score=4, reason="Ồn ào")
+    body = response.get_json()
+    assert response.status_code == 422 and body["error"]["code"] == "unknown_reason"
+    assert (body["ok"], body["ticket"], body["score"]) == (False, "A001", 4)
+    assert rows(engine, "SELECT score, reason FROM ratings") == [(4, None)]
+
+
+@pytest.mark.parametrize("body, status, code", [
+    ({"score": 5}, 400, "bad_request"),
+    ({"score": 4, "reason": "x" * 61}, 400, "bad_request"),
+    ({"score": 4, "reason": 3}, 400, "bad_request"),
+    ({"score": 1, "reason": "Chờ lâu"}, 409, "not_allowed"),
+])
+def test_the_api_refuses_bad_ratings_with_the_protocols_codes(api, engine, body, status, code):
+    served(api)
+    response = rating(api, "1", "r1", **body)
+    assert response.status_code == status and response.get_json()["error"]["code"] == code
+    if code == "bad_request":
+        assert response.get_json()["error"]["field"] in ("score", "reason")
+        assert rows(engine, "SELECT count(*) FROM ratings") == [(0,)]
+
+
+def test_the_api_rating_of_an_unknown_counter_is_404(api):
+    assert rating(api, "9", "r1", score=1).status_code == 404

@@ -102,7 +102,8 @@ def test_the_week_page_shows_the_weeks_figures(login, week):
     never_called = sum(m.status == "cancelled" and m.first_call is None for m in made)
     assert total[5] == str(never_called) and never_called > 0
     assert "A · Đất đai" in html and "Lao động - Thương binh - Xã hội" in html
-    assert html.count('<svg class="chart"') == 6 and "Ra về chưa được phục vụ" in html
+    assert html.count('<svg class="chart"') == 7 and "Ra về chưa được phục vụ" in html
+    assert "Lý do đánh giá bình thường hoặc không hài lòng" in html
     assert "Mức độ hài lòng theo ngày" in html and "Thời gian chờ theo giờ lấy số (phút)" in html
 
 
@@ -332,10 +333,31 @@ def test_the_reports_page_in_chromium(page, live_server):
     page.fill("#date", "2026-11-25")
     page.click("form.picker button[type=submit]")
     page.wait_for_selector("text=Tuần 23/11 – 29/11/2026")
-    assert page.locator("svg.chart").count() == 6
-    for box in (page.locator("svg.chart").nth(i).bounding_box() for i in range(6)):
+    # wait, volume, satisfaction, scores, by clerk, by counter, reasons
+    assert page.locator("svg.chart").count() == 7
+    for box in (page.locator("svg.chart").nth(i).bounding_box() for i in range(7)):
         assert box["width"] > 400 and box["height"] > 60
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # nothing overflows
     assert page.locator(".figures tfoot th").inner_text() == "Tổng"
     assert problems == []  # e.g. a Content-Security-Policy refusal
     assert screenshot(page, "reports").stat().st_size > 20_000
+
+
+def test_the_reasons_by_counter_on_the_page_and_in_the_vietnamese_csv(login, week):
+    made = [m for m in made_in(week, date(2026, 11, 23), date(2026, 11, 27)) if m.status == "done" and m.reason]
+    totals = Counter(m.reason for m in made)
+    assert len(totals) >= 3
+    order = sorted(totals, key=lambda r: (-totals[r], r))
+    client = login("manager")
+    html = page_text(client.get("/reports/?period=range&date=2026-11-23&to=2026-11-27&by=counter"))
+    table = re.search(r'<table class="reason-table">(.*?)</table>', html, re.S).group(1)
+    head = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<th[^>]*>(.*?)</th>", table.split("</thead>")[0])]
+    assert head == ["Quầy", *order]
+    assert total_row(table) == ["Tổng", *(str(totals[r]) for r in order)]
+    by_counter = Counter((m.counter, m.reason) for m in made)
+    text = client.get("/reports/export.csv?table=counter&from=2026-11-23&to=2026-11-27&lang=vi").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(text[1:]), delimiter=";"))
+    for reason in order:
+        column = f"Lý do: {reason}"
+        assert int(rows[-1][column]) == totals[reason]
+        assert [int(r[column]) for r in rows[:-1]] == [by_counter[(r["Quầy"] or None, reason)] for r in rows[:-1]]

@@ -1,5 +1,7 @@
 // Rating tablet: shows the four faces while the counter's rating window is open, sends one
 // rating per tap (one id, reused on retry), then thanks the citizen and goes back to rest.
+// After a score that asks why (3 or 4), the score is already recorded; the reasons show for
+// data.reason_s seconds, and a tapped reason goes as a second rating: same score, its reason.
 (function () {
   "use strict";
   const root = document.getElementById("rate");
@@ -8,11 +10,15 @@
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const $ = (id) => document.getElementById(id);
   const faces = Array.from(root.querySelectorAll("button[data-score]"));
+  const reasons = Array.from(root.querySelectorAll("button[data-reason]"));
+  const skip = $("reason-skip");
   let view = data.view;
   let offset = 0; // server clock minus this tablet's clock, in ms
   let thanksUntil = 0; // local ms
   let done = null; // the rating_until of the window this tablet has answered
   let sending = false;
+  let reasonUntil = 0; // local ms: the reasons show until then
+  let reasonScore = null; // the score the reasons are asked for
 
   function newId() {
     const bytes = new Uint8Array(12);
@@ -22,6 +28,7 @@
 
   function screen() {
     if (Date.now() < thanksUntil) return "thanks";
+    if (Date.now() < reasonUntil) return "reason";
     const until = view.rating_until;
     if (until && until !== done && Date.parse(until) >= Date.now() + offset) return "ask";
     return "idle";
@@ -29,15 +36,17 @@
 
   function show() {
     const current = screen();
-    for (const name of ["idle", "ask", "thanks"]) $(`screen-${name}`).hidden = name !== current;
+    for (const name of ["idle", "ask", "reason", "thanks"]) $(`screen-${name}`).hidden = name !== current;
     $("rate-ticket").textContent = view.ticket || "";
     if (current === "ask") {
       const left = Math.max(0, Math.ceil((Date.parse(view.rating_until) - Date.now() - offset) / 1000));
       $("rate-left").textContent = `${left} s`;
+    } else if (current === "reason") {
+      $("reason-left").textContent = `${Math.max(0, Math.ceil((reasonUntil - Date.now()) / 1000))} s`;
     } else {
       $("rate-error").textContent = "";
     }
-    for (const face of faces) face.disabled = sending;
+    for (const button of [...faces, ...reasons, skip]) button.disabled = sending;
   }
 
   function render(next) {
@@ -63,6 +72,12 @@
     return null;
   }
 
+  function thank(message) {
+    reasonUntil = 0;
+    $("thanks-text").textContent = message || data.strings.thanks;
+    thanksUntil = Date.now() + data.thanks_s * 1000;
+  }
+
   async function rate(score) {
     if (sending) return;
     sending = true;
@@ -71,17 +86,32 @@
     const result = await post({ id: newId(), score });
     sending = false;
     const code = result && result.reply && result.reply.error ? result.reply.error.code : null;
-    if (result && (result.ok || code === "already_rated" || code === "no_ticket")) {
+    if (result && result.ok && data.reason_scores.includes(score)) {
       done = window_;
-      $("thanks-text").textContent = result.message;
-      thanksUntil = Date.now() + data.thanks_s * 1000;
+      reasonScore = score;
+      reasonUntil = Date.now() + data.reason_s * 1000;
+    } else if (result && (result.ok || code === "already_rated" || code === "no_ticket")) {
+      done = window_;
+      thank(result.message);
     } else {
       $("rate-error").textContent = (result && result.message) || data.strings.network;
     }
     show();
   }
 
+  async function explain(reason) { // the score is recorded already: whatever happens, thank
+    if (sending) return;
+    sending = true;
+    show();
+    const result = await post({ id: newId(), score: reasonScore, reason });
+    sending = false;
+    thank(result && result.message);
+    show();
+  }
+
   for (const face of faces) face.addEventListener("click", () => rate(Number(face.dataset.score)));
+  for (const button of reasons) button.addEventListener("click", () => explain(button.dataset.reason));
+  skip.addEventListener("click", () => { thank(null); show(); });
 
   function connect() {
     const source = new EventSource(data.urls.events);
