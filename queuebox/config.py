@@ -250,6 +250,9 @@ class DisplayConfig:
     announce_repeat: int = _key("Times each call is spoken.", 1)
     volume: float = _key("Loudness of chime and voice, 0.0 to 1.0.", 0.8)
     chime_path: str = _key("WAV file played before each call; empty for the built-in two-tone chime.", "")
+    counter: str = _key("Show one counter's number instead of the board (a small screen above that counter; an id "
+                        "of counters, no voice); empty for the waiting-room board. `queuebox display --counter ID` "
+                        "overrides it.", "")
 
 
 @dataclass(frozen=True)

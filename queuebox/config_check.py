@@ -200,6 +200,10 @@ def check(config: Config) -> Iterator[str]:
             yield "display: history and highlight_s must be 0 or more, announce_repeat 1 or more"
         if len(d.message) > MAX_MESSAGE:
             yield f"display.message: {len(d.message)} characters, at most {MAX_MESSAGE}"
+        if d.counter:
+            problem = counter_problem(d.counter, config)
+            if problem:
+                yield f"display.counter: {problem}"
     if _valid(config.devices):
         for key in ("kiosks", "displays"):
             seen: set[str] = set()
@@ -218,6 +222,19 @@ def _at_least(section: str, values: Any, **least: float) -> Iterator[str]:
     for key, low in least.items():
         if getattr(values, key) < low:
             yield f"{section}.{key}: must be {low} or more"
+
+
+def counter_problem(counter: str, config: Config) -> str | None:
+    """Why `counter` is not a counter of `config`, naming the known ones; None when it is. A
+    config without counters (a device Pi's may leave them out) accepts any well-formed id."""
+    if not isinstance(counter, str) or not _COUNTER_ID.fullmatch(counter):
+        return f"{counter!r} must be 1-16 letters, digits, - or _"
+    if config.counters is INVALID or not config.counters:
+        return None
+    known = [c.id for c in config.counters if _valid(c) and isinstance(c.id, str)]
+    if counter in known:
+        return None
+    return f"unknown counter {counter!r}{did_you_mean(counter, known)}; the counters are {', '.join(known)}"
 
 
 def _check_keypad(kp: KeypadConfig) -> Iterator[str]:
