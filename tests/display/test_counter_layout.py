@@ -14,7 +14,7 @@ import pytest
 from display.board import Board, Call, Highlight, follow
 from display.counter_layout import call_highlight, counter_fixed_texts, counter_layout
 from display.render import Fonts, Renderer, check_glyphs
-from queuebox.counter_screen import REMOVED, CounterScreen, counter_call, screen_of
+from queuebox.counter_screen import REMOVED, counter_call, screen_of
 from tests.display.layout_checks import problems
 from tests.factories import MONDAY_9AM, make_config
 

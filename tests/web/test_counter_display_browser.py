@@ -9,7 +9,6 @@ from typing import Any, Iterator
 import pytest
 from playwright.sync_api import expect
 
-from server.web import create_app
 from tests.factories import make_config
 from tests.web.browser import LiveServer, screenshot
 from tests.web.conftest import engine_with_accounts
