@@ -22,6 +22,7 @@ from display.boxes import LINE, Builder, Layout, Measure, estimate_width, fit
 from display.slide_layout import SLIDE_WORDS, Region, draw_slide, rows_per_page
 from display.slides import HISTORY, SlideSources, deck, showing
 from queuebox.config import Config
+from queuebox.text import split_counter_name
 
 MAX_HISTORY = 12  # previous calls drawn at most, whatever display.history says
 MAX_SERVICES = 16  # services a ward may have that the board shows all at once (wards have 8–15 fields)
@@ -58,16 +59,6 @@ def _date_text(day: date, lang: str) -> str:
     if lang == "en":
         return f"{WEEKDAYS['en'][day.weekday()]} {day.day} {MONTHS_EN[day.month - 1]} {day.year}"
     return f"{WEEKDAYS['vi'][day.weekday()]}, {day.day:02d}/{day.month:02d}/{day.year}"
-
-
-def split_counter_name(name: str) -> tuple[str, str]:
-    """A counter's name as (what it is called, what it does): "Quầy 1 - Tiếp nhận hồ sơ đất đai"
-    is ("Quầy 1", "Tiếp nhận hồ sơ đất đai"); a name without " - ", " – " or ": " is all short."""
-    for separator in (" - ", " – ", ": "):
-        short, found, detail = name.partition(separator)
-        if found and short.strip() and detail.strip():
-            return short.strip(), detail.strip()
-    return name, ""
 
 
 def layout(board: Board, now: datetime, config: Config, size: tuple[int, int], *,

@@ -39,11 +39,12 @@ SERVICES_GRACE_S = 1.0  # after the board, how long a screenshot waits for the s
 SAMPLE_TIME = datetime(2026, 11, 23, 2, 41, tzinfo=timezone.utc)  # --sample: a Monday, 09:41 in Vietnam
 
 
-def _fonts(config: Config) -> Any:
+def _fonts(config: Config, counter: str = "") -> Any:
+    from display.counter_layout import counter_fixed_texts
     from display.render import Fonts, check_glyphs
 
     fonts = Fonts(config.display.font_path, config.display.font_bold_path)
-    for text, chars in check_glyphs(fonts, fixed_texts(config)).items():
+    for text, chars in check_glyphs(fonts, counter_fixed_texts(config) if counter else fixed_texts(config)).items():
         logger.warning("the board font has no glyph for %s (in %r)", " ".join(chars), text)
     return fonts
 
@@ -166,15 +167,27 @@ class DrawnLog:
 
 def run_display(config: Config, *, windowed: bool = False, screenshot: str | None = None, sample: bool = False,
                 size: tuple[int, int] | None = None, wait_s: float = 10.0, follow: bool = False,
-                drawn_log: str | None = None, slide: str = "history") -> int:
+                drawn_log: str | None = None, slide: str = "history", counter: str = "") -> int:
     """The `queuebox display` command: the board full screen (or in a window), or one screenshot
     (with the previous calls, or the first `slide` of that kind, under the newest call), or
     (`follow`) the live board headless, rewriting the screenshot after every frame.
-    `drawn_log`: a file to append a line to for each frame drawn (see `DrawnLog`)."""
+    `drawn_log`: a file to append a line to for each frame drawn (see `DrawnLog`). `counter`: a
+    counter display of that counter instead of the board (display/counter_app.py)."""
     if follow and (not screenshot or sample):
         raise QueueboxError("--follow goes with --screenshot PNG (and not with --sample)")
-    if slide != "history" and (not screenshot or follow):
-        raise QueueboxError("--slide goes with --screenshot PNG (and not with --follow)")
+    if slide != "history" and (not screenshot or follow or counter):
+        raise QueueboxError("--slide goes with --screenshot PNG of the board (and not with --follow)")
+    if counter and screenshot and not (sample or follow):
+        raise QueueboxError("--screenshot of a counter display goes with --sample (an example) or --follow (live)")
+    if counter and screenshot and sample:
+        from display.counter_app import render_counter_screenshot, sample_screen
+
+        shot_size = size or (config.display.width or DEFAULT_SCREENSHOT[0],
+                             config.display.height or DEFAULT_SCREENSHOT[1])
+        path = render_counter_screenshot(config, screenshot, shot_size, sample_screen(config, counter), SAMPLE_TIME,
+                                         _fonts(config, counter))
+        print(f"wrote {path} ({shot_size[0]}x{shot_size[1]})")
+        return 0
     if screenshot and follow:
         os.environ["SDL_VIDEODRIVER"] = "dummy"  # before pygame starts its video: no screen needed
         size = size or (config.display.width or DEFAULT_SCREENSHOT[0], config.display.height or DEFAULT_SCREENSHOT[1])
@@ -197,7 +210,7 @@ def run_display(config: Config, *, windowed: bool = False, screenshot: str | Non
     from display.render import Renderer
     from queuebox.bus import Bus
 
-    fonts = _fonts(config)
+    fonts = _fonts(config, counter)
     try:
         pygame.display.init()
         wanted, full = screen_size(config, windowed, size)
@@ -209,14 +222,14 @@ def run_display(config: Config, *, windowed: bool = False, screenshot: str | Non
         raise QueueboxError(f"no screen to draw on ({exc}){need}; on a Pi without a desktop set SDL_VIDEODRIVER=kmsdrm "
                             "and add the user to the video and render groups; --screenshot works without one") \
             from None
-    pygame.display.set_caption(f"queuebox — {config.site.name}")
+    pygame.display.set_caption(f"queuebox — {config.site.name}" + (f" — {counter}" if counter else ""))
     renderer = Renderer(screen, fonts)
     present = _to_file(renderer, Path(screenshot)) if follow and screenshot else pygame.display.update
     if full:
         pygame.mouse.set_visible(False)
     pygame.event.set_allowed([pygame.QUIT, pygame.KEYDOWN])
     announcer = None
-    if config.display.announce:
+    if config.display.announce and not counter:  # a counter display is silent: the board speaks
         player = open_player(config.display.volume)
         if player is not None:
             speech = EspeakSynthesizer()
@@ -224,10 +237,18 @@ def run_display(config: Config, *, windowed: bool = False, screenshot: str | Non
                 logger.warning("espeak-ng is not installed: calls are chimed, not spoken")
             announcer = Announcer(config, player, speech if speech.available else None)
     topics = Topics(config.mqtt.root, config.site.id)
-    bus = Bus(config.mqtt, topics, display_client_id(config), subscriptions=display_subscriptions(topics))
     log = DrawnLog(drawn_log) if drawn_log else None
-    app = DisplayApp(config, renderer, bus.inbox, connected=bus.connected.is_set, topics=topics,
-                     announcer=announcer, present=present, on_drawn=log)
+    app: DisplayApp
+    if counter:
+        from display.counter_app import CounterApp, counter_subscriptions
+
+        bus = Bus(config.mqtt, topics, display_client_id(config), subscriptions=counter_subscriptions(topics, counter))
+        app = CounterApp(config, counter, renderer, bus.inbox, connected=bus.connected.is_set, topics=topics,
+                         present=present, on_drawn=log)
+    else:
+        bus = Bus(config.mqtt, topics, display_client_id(config), subscriptions=display_subscriptions(topics))
+        app = DisplayApp(config, renderer, bus.inbox, connected=bus.connected.is_set, topics=topics,
+                         announcer=announcer, present=present, on_drawn=log)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     watchdog = notify.Watchdog()  # pinged on every turn of the loop: a stuck loop gets restarted by systemd
@@ -240,7 +261,8 @@ def run_display(config: Config, *, windowed: bool = False, screenshot: str | Non
                 return False
         return True
 
-    logger.info("queuebox display %s for %s: %dx%d%s, MQTT %s:%d", config.display.id, config.site.name,
+    logger.info("queuebox display %s for %s%s: %dx%d%s, MQTT %s:%d", config.display.id, config.site.name,
+                f", counter {counter}" if counter else "",
                 *screen.get_size(), " full screen" if full else f" headless to {screenshot}" if follow else "",
                 config.mqtt.host, config.mqtt.port)
     bus.start()

@@ -100,8 +100,16 @@ def cmd_display(args: argparse.Namespace) -> int:
             size = parse_size(args.size)
         except ValueError as exc:
             raise QueueboxError(str(exc)) from None
-    return run_display(_load(args), windowed=args.windowed, screenshot=args.screenshot, sample=args.sample,
-                       size=size, follow=args.follow, drawn_log=args.drawn_log, slide=args.slide)
+    config = _load(args)
+    counter = args.counter or config.display.counter
+    if args.counter:  # display.counter is checked with the rest of the config
+        from queuebox.config_check import counter_problem
+
+        problem = counter_problem(args.counter, config)
+        if problem:
+            raise QueueboxError(f"--counter: {problem}")
+    return run_display(config, windowed=args.windowed, screenshot=args.screenshot, sample=args.sample,
+                       size=size, follow=args.follow, drawn_log=args.drawn_log, slide=args.slide, counter=counter)
 
 
 def cmd_kiosk(args: argparse.Namespace) -> int:
@@ -277,6 +285,8 @@ def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
                         "history, the previous calls)")
     p.add_argument("--drawn-log", metavar="FILE", help="append a JSON line to FILE for each frame drawn: the board's "
                                                        "seq and calls, and when (for tests and monitoring)")
+    p.add_argument("--counter", metavar="ID", help="a counter display: only that counter's name and number, very "
+                                                   "large, no voice (default: display.counter, else the board)")
 
     p = command("kiosk", cmd_kiosk, "run the ticket kiosk: buttons, LEDs and the thermal printer")
     p.add_argument("--simulate", action="store_true",

@@ -277,6 +277,9 @@ class DisplayConfig:
         "is left out; [\"history\"] alone is the board without slides.",
         ("history", "procedures", "lookup", "message"))
     slide_s: int = _key("Seconds each slide shows; after a call the previous calls show for highlight_s first.", 12)
+    counter: str = _key("Show one counter's number instead of the board (a small screen above that counter; an id "
+                        "of counters, no voice); empty for the waiting-room board. `queuebox display --counter ID` "
+                        "overrides it.", "")
 
 
 @dataclass(frozen=True)

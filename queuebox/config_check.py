@@ -211,6 +211,10 @@ def check(config: Config) -> Iterator[str]:
             yield f"display.slides: {kind!r} is listed twice"
         if d.slide_s < MIN_SLIDE_S:
             yield f"display.slide_s: must be {MIN_SLIDE_S} or more (time to read a slide)"
+        if d.counter:
+            problem = counter_problem(d.counter, config)
+            if problem:
+                yield f"display.counter: {problem}"
     if _valid(config.devices):
         for key in ("kiosks", "displays"):
             seen: set[str] = set()
@@ -259,6 +263,17 @@ def _check_rating_reasons(reasons: tuple[dict[str, str], ...]) -> Iterator[str]:
         if folded and folded in seen:
             yield f"{p}.vi: {vi!r} is listed twice"
         seen.add(folded)
+def counter_problem(counter: str, config: Config) -> str | None:
+    """Why `counter` is not a counter of `config`, naming the known ones; None when it is. A
+    config without counters (a device Pi's may leave them out) accepts any well-formed id."""
+    if not isinstance(counter, str) or not _COUNTER_ID.fullmatch(counter):
+        return f"{counter!r} must be 1-16 letters, digits, - or _"
+    if config.counters is INVALID or not config.counters:
+        return None
+    known = [c.id for c in config.counters if _valid(c) and isinstance(c.id, str)]
+    if counter in known:
+        return None
+    return f"unknown counter {counter!r}{did_you_mean(counter, known)}; the counters are {', '.join(known)}"
 
 
 def _check_keypad(kp: KeypadConfig) -> Iterator[str]:

@@ -398,7 +398,9 @@ def parse_procedures(payload: bytes | str) -> dict[str, Any] | None:
 def parse_counter_state(payload: bytes | str) -> dict[str, Any]:
     """A retained `counter/<counter>/state` message, validated; returns the dict.
 
-    ``rating_until`` may be absent (a server before ratings): read it as null.
+    ``rating_until`` may be absent (a server before ratings): read it as null. The optional
+    ``name`` (the counter's name) and ``reason`` (why it is paused) are read leniently: one that
+    is neither a string nor null is left out, and the rest of the state still holds.
     """
     obj = load_object(payload)
     f = Fields(obj)
@@ -409,6 +411,9 @@ def parse_counter_state(payload: bytes | str) -> dict[str, Any]:
     f.text("ticket")
     f.counts("waiting")
     f.moment("rating_until")
+    for key in ("name", "reason"):  # additions to v1: a server before them sends neither
+        if obj.get(key) is not None and not isinstance(obj[key], str):
+            del obj[key]
     return obj
 
 

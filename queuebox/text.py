@@ -1,5 +1,6 @@
 """Text helpers every surface shares: Vietnamese without its diacritics (for an English voice, an
-ASCII-only device, and search that finds "Đăng ký khai sinh" from "dang ky khai sinh")."""
+ASCII-only device, and search that finds "Đăng ký khai sinh" from "dang ky khai sinh"); a
+counter's name split into what it is called and what it does (the board, counter displays)."""
 
 from __future__ import annotations
 
@@ -19,3 +20,13 @@ def search_words(text: str) -> list[str]:
     """The words of `text` as search compares them: lower case, without diacritics, punctuation
     dropped ("Đăng ký (lại) khai-sinh" → ["dang", "ky", "lai", "khai", "sinh"])."""
     return _WORD.findall(without_diacritics(unicodedata.normalize("NFC", text)).casefold().replace("_", " "))
+
+
+def split_counter_name(name: str) -> tuple[str, str]:
+    """A counter's name as (what it is called, what it does): "Quầy 1 - Tiếp nhận hồ sơ đất đai"
+    is ("Quầy 1", "Tiếp nhận hồ sơ đất đai"); a name without " - ", " – " or ": " is all short."""
+    for separator in (" - ", " – ", ": "):
+        short, found, detail = name.partition(separator)
+        if found and short.strip() and detail.strip():
+            return short.strip(), detail.strip()
+    return name, ""

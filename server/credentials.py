@@ -9,7 +9,7 @@ name is the MQTT user name (and should be the device's `mqtt.username`):
                        ``reply``, ``board`` and ``events``
 ``counter-<id>``       a counter of `counters` (its keypad or tablet): writes its own
                        ``command`` and ``rating``, reads its own ``reply`` and ``state``, ``board``
-``display-<id>``       a display of `devices.displays`: reads ``board`` and ``events``
+``display-<id>``       a display of `devices.displays`: reads ``board``, ``events`` and the counters' states
 ``tool-<name>``        only when asked for (`write_credentials(tools=…)`): a program beside
                        the server (a test's observer, a bench, a technician's
                        ``mosquitto_sub``) with the server's rights but its own client id
@@ -126,7 +126,8 @@ def acl_rules(account: Account, root: str) -> list[tuple[str, str]]:
                 ("read", f"{root}counter/{d}/reply"), ("read", f"{root}counter/{d}/state"),
                 ("read", f"{root}board"), own_status]
     return [("read", f"{root}board"), ("read", f"{root}events"), ("read", f"{root}services"),
-            ("read", f"{root}procedures/+"), own_status]  # what display/app.py reads
+            ("read", f"{root}procedures/+"), ("read", f"{root}counter/+/state"),  # a counter display's
+            own_status]  # what display/app.py and display/counter_app.py read
 
 
 def acl_text(config: Config, tools: Sequence[str] = ()) -> str:

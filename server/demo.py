@@ -160,6 +160,7 @@ STOP_TIMEOUT_S = 10  # seconds a child has to stop on SIGTERM before it is kille
 QUIT = {"q", "quit", "exit"}  # typed in the terminal: stop the demo
 
 
+COUNTER_DISPLAY = "counter-display"  # the display id (and MQTT account display-<id>) of the demo's counter display
 BROKER, SERVER, DEVICE = 0, 1, 2  # the order children start in; they stop in the reverse order
 
 
@@ -318,6 +319,10 @@ def run_demo(config: Config, folder: Path, web_port: int) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o700)
     broker_port = free_port()
+    shown_counter = config.counters[0].id if config.counters else None  # the counter display's
+    if shown_counter is not None and COUNTER_DISPLAY not in config.devices.displays:  # its own MQTT account
+        config = dataclasses.replace(config, devices=dataclasses.replace(
+            config.devices, displays=(*config.devices.displays, COUNTER_DISPLAY)))
     probe = dataclasses.replace(config, mqtt=dataclasses.replace(config.mqtt, port=broker_port))
     # the broker runs as this user here, so this user's group may read passwd and acl
     # tool-watch: to watch everything (mosquitto_sub) without taking the server's client id
@@ -335,10 +340,17 @@ def run_demo(config: Config, folder: Path, web_port: int) -> int:
     on_screen = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     display_args = ["--windowed", "--size", "1280x720"] if on_screen else \
         ["--screenshot", str(folder / "board.png"), "--follow", "--size", "1920x1080"]
+    counter_display_path = None
+    if shown_counter is not None:  # a counter display above counter 1: a small window, or a PNG
+        counter_display_path = write_config(as_account(dataclasses.replace(
+            config, display=dataclasses.replace(config.display, id=COUNTER_DISPLAY, counter=shown_counter)), folder,
+            f"display-{COUNTER_DISPLAY}"), folder / "counter-display.toml")
+    counter_display_args = ["--windowed", "--size", "800x480"] if on_screen else \
+        ["--screenshot", str(folder / "counter-display.png"), "--follow", "--size", "800x480"]
     seed_catalogue(config)
     (folder / "mosquitto.conf").write_text(broker_conf(folder, broker_port), encoding="utf-8")
     tickets = folder / "tickets"
-    for name in ("mosquitto.log", "server.log", "display.log", "kiosk.log", "keypad.log"):
+    for name in ("mosquitto.log", "server.log", "display.log", "counter-display.log", "kiosk.log", "keypad.log"):
         (folder / name).write_bytes(b"")  # each run's logs from the start
 
     children = Children()
@@ -359,6 +371,9 @@ def run_demo(config: Config, folder: Path, web_port: int) -> int:
         if stop.asked():
             return 0
         children.queuebox(DEVICE, folder / "display.log", "display", "--config", str(display_path), *display_args)
+        if counter_display_path is not None:
+            children.queuebox(DEVICE, folder / "counter-display.log", "display", "--config", str(counter_display_path),
+                              *counter_display_args)
         children.queuebox(DEVICE, folder / "kiosk.log", "kiosk", "--config", str(kiosk_path), "--simulate",
                           "--out", str(tickets))
         if keypad_path is not None:
@@ -370,7 +385,7 @@ def run_demo(config: Config, folder: Path, web_port: int) -> int:
             if may_read_terminal():
                 threading.Thread(target=relay_typing, args=(keypad, stop), name="typing",
                                  daemon=True).start()
-        print(banner(config, folder, web_port, broker_port, accounts, on_screen, counter), flush=True)
+        print(banner(config, folder, web_port, broker_port, accounts, on_screen, counter, shown_counter), flush=True)
         while not stop.asked():
             dead = children.first_dead()
             if dead is not None:
@@ -389,7 +404,7 @@ def run_demo(config: Config, folder: Path, web_port: int) -> int:
 
 
 def banner(config: Config, folder: Path, web_port: int, broker_port: int, accounts: list[tuple[str, str, str]],
-           on_screen: bool, counter: str | None) -> str:
+           on_screen: bool, counter: str | None, shown_counter: str | None = None) -> str:
     """What the demo prints once everything runs: where to look, what to press, how to log in."""
     web = f"http://127.0.0.1:{web_port}"
     topics = f"{config.mqtt.root}/{config.site.id}"
@@ -399,6 +414,9 @@ def banner(config: Config, folder: Path, web_port: int, broker_port: int, accoun
               "                 its LEDs are printed here as they change") if counter is not None \
         else "none ([keypad] of the configuration has no button)"
     other = next((c.id for c in config.counters if c.id != counter), counter or config.counters[0].id)
+    counter_display = (f"  counter {shown_counter}:     {'a small window' if on_screen else folder / 'counter-display.png'}"
+                       f" (its counter display), or the page {web}/counter/{shown_counter}/display\n"
+                       if shown_counter is not None else "")
     return f"""
 queuebox demo — {config.site.name}
   web:           {web}/  (log in with a demo account below, password {DEMO_PASSWORD})
@@ -406,7 +424,7 @@ queuebox demo — {config.site.name}
   virtual kiosk: {web}/dev/kiosk/  (no login: press a service, see the printed ticket)
   keypad:        {keypad}
   board:         {"a window" if on_screen else folder / "board.png"} (redrawn on every call)
-  ticket status: the QR code of each ticket ({web}/t/...)
+{counter_display}  ticket status: the QR code of each ticket ({web}/t/...)
   tickets:       {folder / "tickets"} (.png pictures, .bin printer bytes)
   MQTT broker:   127.0.0.1:{broker_port}, topics under {topics}/
   accounts:      {folder / 'mqtt' / SECRETS_FILE}

@@ -356,7 +356,8 @@ class Engine:
         """The retained `board` payload and each counter's `counter/<id>/state` payload, as committed.
 
         A counter's ``rating_until`` is when the rating window of its last finished ticket
-        closes, null if it has none, was rated, or the window has already closed."""
+        closes, null if it has none, was rated, or the window has already closed; ``name`` is its
+        name (for a counter display), ``reason`` why it is paused (null unless paused)."""
         with self._lock, self._reading() as conn:
             state, now = self._current(conn)
             seq, last_at = store.head(self._db)
@@ -378,7 +379,8 @@ class Engine:
             until = rules.rating_until(state, cfg.id)
             counters[cfg.id] = {"seq": seq, "state": c.state, "ticket": held.label if held else None,
                                 "waiting": {code: waiting.get(code, 0) for code in cfg.services},
-                                "rating_until": iso(until, self.config.zone) if until and until >= now else None}
+                                "rating_until": iso(until, self.config.zone) if until and until >= now else None,
+                                "name": cfg.name, "reason": (c.pause_reason or "") if c.state == "paused" else None}
         return board, counters
 
     def services_snapshot(self) -> dict[str, Any]:

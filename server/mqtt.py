@@ -199,7 +199,8 @@ class MqttBridge:
         """Send each counter's state that changed since it was last sent. A change of its waiting
         counts alone (every ticket taken changes them at every counter of that service: with 200
         counters, most of the work) is sent at most every STATE_REFRESH_S; a change of its
-        state, ticket or rating window, or of which services have someone waiting, at once."""
+        state, ticket or rating window, or of which services have someone waiting, at once. A
+        counter no longer in the config has its retained state deleted."""
         now = time.monotonic()
         for counter_id, state in counters.items():
             current = {k: v for k, v in state.items() if k != "seq"}
@@ -212,6 +213,11 @@ class MqttBridge:
                 continue
             self.bus.publish(self.topics.counter_state(counter_id), state, retain=True)
             self._published_states[counter_id] = (current, now)
+        for counter_id in [c for c in self._published_states if c not in counters]:
+            # a counter removed on the web: an empty retained message deletes its state, so that
+            # its counter display stops showing the last ticket (display/counter_app.py)
+            self.bus.publish(self.topics.counter_state(counter_id), b"", retain=True)
+            del self._published_states[counter_id]
 
 
 def _only_counts_moved(before: dict[str, Any], after: dict[str, Any]) -> bool:

@@ -180,8 +180,8 @@ def test_every_relative_link_and_picture_exists(doc):
 
 def test_the_front_page_shows_the_pictures_the_code_makes():
     shown = {Path(t).name for t in links(ROOT / "README.md") if t.endswith(".png")}
-    assert {"ticket.png", "board.png", "board-slide.png", "console.png", "status.png", "overview.png", "reports.png",
-            "wiring.png", "lookup.png"} <= shown
+    assert {"ticket.png", "board.png", "board-slide.png", "counter-display.png", "console.png", "status.png",
+            "overview.png", "reports.png", "wiring.png", "lookup.png"} <= shown
 
 
 def test_links_are_checked_by_a_checker_that_finds_broken_ones(tmp_path):
@@ -357,6 +357,14 @@ def test_the_slide_picture_is_what_the_display_draws(tmp_path):
                    env={**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"})
     assert same_pixels(ROOT / "docs" / "board-slide.png", out), \
         f"docs/board-slide.png is stale: {shlex.join(command[1:])}"
+def test_the_counter_display_picture_is_what_the_display_draws(tmp_path):
+    out = tmp_path / "counter-display.png"
+    command = [sys.executable, "-m", "queuebox.cli", "display", "--config", str(EXAMPLE), "--counter", "1",
+               "--screenshot", str(out), "--sample", "--size", "1280x720"]
+    subprocess.run(command, check=True, capture_output=True, timeout=TIMEOUT_S, cwd=ROOT,
+                   env={**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"})
+    assert same_pixels(ROOT / "docs" / "counter-display.png", out), \
+        f"docs/counter-display.png is stale: {shlex.join(command[1:])}"
 
 
 def test_the_ticket_picture_is_what_the_kiosk_prints(tmp_path):

@@ -288,9 +288,10 @@ READ = [
     ("counter-1", "counter/1/command", "counter/1/command", False),
     ("counter-1", "kiosk/k1/reply", "kiosk/k1/reply", False),
     ("display-d1", "events", "events", True),
-    ("display-d1", "counter/+/state", "counter/3/state", False),  # the display reads only board and events
-    ("display-d1", "status/#", "status/kiosk-k1", False),  # the display reads only board and events
-    ("display-d1", "#", "counter/2/state", False),  # the display reads only board and events
+    ("display-d1", "counter/+/state", "counter/3/state", True),  # a counter display reads its counter's state
+    ("display-d1", "counter/1/state", "counter/1/state", True),
+    ("display-d1", "status/#", "status/kiosk-k1", False),  # nor other devices' status
+    ("display-d1", "#", "counter/2/state", True),
     ("display-d1", "#", "counter/1/reply", False),
     ("display-d1", "#", "kiosk/k1/reply", False),
     ("display-d1", "#", "counter/1/command", False),

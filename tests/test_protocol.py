@@ -577,9 +577,18 @@ def test_parse_board_refuses(board, reason):
     {"seq": 8, "state": "calling", "ticket": "A023", "waiting": {"A": 4, "B": 1}},
     {"seq": 9, "state": "serving", "ticket": "A023", "waiting": {"A": 3}, "name": "Quầy 3"},
     {"seq": 10, "state": "paused", "ticket": None, "waiting": {"A": 3}},
+    {"seq": 11, "state": "paused", "ticket": None, "waiting": {}, "name": "Quầy 3", "reason": "Họp giao ban"},
+    {"seq": 12, "state": "idle", "ticket": None, "waiting": {}, "name": "Quầy 3", "reason": None},
 ])
 def test_parse_counter_state_accepts(state):
     assert parse_counter_state(js(state)) == state
+
+
+@pytest.mark.parametrize("extra", [{"reason": 5}, {"reason": ["Họp"]}, {"name": {"vi": "Quầy 3"}}, {"name": True}])
+def test_a_counter_states_name_or_reason_of_the_wrong_type_is_left_out(extra):
+    """Additions to v1, read leniently: the rest of the state still holds."""
+    base = {"seq": 3, "state": "paused", "ticket": None, "waiting": {}}
+    assert parse_counter_state(js({**base, **extra})) == base
 
 
 @pytest.mark.parametrize("state,reason", [

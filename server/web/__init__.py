@@ -67,9 +67,9 @@ def create_app(engine: Engine, *, hub: Hub | None = None, secret_key: str | None
     i18n.init_app(app, config.site.languages)
     surfaces.init_app(app)  # the public listener serves only the public pages
 
-    from server.web import admin, api, auth, counter, procedures, public, reports
+    from server.web import admin, api, auth, counter, counter_display, procedures, public, reports
     auth.login_manager.init_app(app)
-    for module in (auth, counter, admin, public, procedures, api, reports):
+    for module in (auth, counter, counter_display, admin, public, procedures, api, reports):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)  # the API authenticates each request with a token, not a cookie
     if dev:

@@ -160,7 +160,7 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
 
 @pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
 def test_the_demo_stops_every_child_cleanly_server_before_broker(demo, how):
-    for device in ("display-display1", "kiosk-kiosk1", "counter-1"):
+    for device in ("display-display1", "display-counter-display", "kiosk-kiosk1", "counter-1"):
         demo.online(device)
     children = children_of(demo.proc.pid)
     assert set(children.values()) == CHILDREN, children
@@ -175,13 +175,14 @@ def test_the_demo_stops_every_child_cleanly_server_before_broker(demo, how):
     took = time.monotonic() - started
     print(f"{how} to every process gone: {took:.2f} s", file=sys.stderr)
     assert took < STOPPED_WITHIN_S
-    assert "Traceback" not in demo.output() + "".join(demo.log(n) for n in ("server", "kiosk", "keypad", "display"))
+    assert "Traceback" not in demo.output() + "".join(demo.log(n) for n in ("server", "kiosk", "keypad", "display",
+                                                                                  "counter-display"))
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", demo.broker_port), timeout=1).close()
     broker = demo.log("mosquitto")
     # the server said goodbye to a broker that was still there, and the broker stopped after it
     assert broker.index("Client server disconnected") < broker.index("terminating"), broker
-    for client in ("kiosk-kiosk1", "counter-1", "display-display1", "server"):
+    for client in ("kiosk-kiosk1", "counter-1", "display-display1", "display-counter-display", "server"):
         assert f"Client {client} disconnected" in broker, broker  # a clean goodbye, not a lost connection
         assert f"Client {client} closed its connection" not in broker, broker
 
@@ -227,6 +228,9 @@ def test_demo_children_do_not_outlive_a_killed_demo(demo):
 def test_the_virtual_kiosk_prints_and_the_keypad_typed_in_the_terminal_calls(demo):
     assert "keypad" in children_of(demo.proc.pid).values()
     wait_for(lambda: (demo.folder / "board.png").exists(), 20, lambda: demo.log("display"))  # the display draws
+    wait_for(lambda: (demo.folder / "counter-display.png").exists(), 20,  # and counter 1's display
+             lambda: demo.log("counter-display"))
+    assert f"{demo.web}/counter/1/display" in demo.output()
     demo.online("kiosk-kiosk1")
     demo.online("counter-1")  # the keypad, with its counter's account
     assert f"{demo.web}/dev/kiosk/" in demo.output()
