@@ -14,7 +14,6 @@ from hub.main import run_hub
 from hub.store import centre, event_count
 from server.uplink import run_uplink
 from server.uplink_source import EventSource
-from tests.factories import make_config
 from tests.mqtt_broker import Broker
 from tests.report_fixtures import MONDAY, report_config, simulate_days
 
