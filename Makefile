@@ -5,10 +5,11 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS := server,kiosk,display,keypad,dev
+EXTRAS := server,kiosk,display,keypad,hub,dev
 DEBIAN_PACKAGES := python3-venv mosquitto mosquitto-clients fonts-dejavu-core fonts-noto-core espeak-ng sqlite3
-# Only the tests need a browser: the pages people use are checked in real Chromium.
-TEST_PACKAGES := chromium systemd
+# Only the tests need a browser (the pages people use are checked in real Chromium) and
+# PostgreSQL (the province hub's tests start a private cluster; libpq5 comes with it).
+TEST_PACKAGES := chromium systemd postgresql
 STAMP := $(VENV)/.installed
 DEMO_DIR := var/demo
 DEMO_CONFIG := config/queuebox.example.toml

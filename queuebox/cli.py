@@ -162,6 +162,19 @@ def cmd_user(args: argparse.Namespace) -> int:
     return run_user(args, config, args.database or config.database.path)
 
 
+def cmd_uplink(args: argparse.Namespace) -> int:
+    from server.uplink import run_uplink
+
+    config = _load(args)
+    return run_uplink(config, args.database or config.database.path)
+
+
+def cmd_hub(args: argparse.Namespace) -> int:
+    from hub.main import run_hub
+
+    return run_hub(_load(args))
+
+
 def cmd_api_token(args: argparse.Namespace) -> int:
     from server.api_tokens import run_cli
 
@@ -309,6 +322,10 @@ def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--priority", action="store_true", help="a priority ticket")
     p.add_argument("--ahead", type=int, default=4, metavar="N", help="people waiting ahead (default: 4)")
     p.add_argument("--paper", type=int, choices=(58, 80), help="paper width in mm (default: printer.paper_width_mm)")
+
+    p = command("uplink", cmd_uplink, "send this centre's events (read-only) and a live summary to the province hub")
+    p.add_argument("--database", metavar="PATH", help="database file (default: database.path of the config)")
+    command("hub", cmd_hub, "run the province hub: store every centre's events in PostgreSQL and acknowledge them")
 
     p = command("report", cmd_report, "print the manager's report of a period: tickets, waiting and service "
                                       "times, satisfaction, by service, counter, clerk, hour or day")

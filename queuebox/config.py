@@ -283,6 +283,37 @@ class DisplayConfig:
 
 
 @dataclass(frozen=True)
+class UplinkConfig:
+    host: str = _key("The province hub's MQTT broker; empty: no uplink (queuebox uplink refuses to start).", "")
+    port: int = _key("Port of the hub broker (8883 is usual with TLS).", 8883)
+    tls: bool = _key("Connect to the hub broker with TLS.", True)
+    ca_file: str = _key("With tls: the province's CA certificate (PEM); empty for the system store.", "")
+    root: str = _key("Topic root on the hub broker; this centre's topics are <root>/centre/<site id>/…", "province")
+    username: str = _key("This centre's account on the hub broker (the province gives it: centre-<site id>).", "")
+    password: str = _key("Its password (secret, never logged).", "")
+    batch_size: int = _key("Events per batch at most (a batch is also kept under 64 KiB compressed).", 500)
+    max_events_per_s: int = _key("Events sent per second at most while a backlog drains.", 5000)
+    window: int = _key("Batches sent ahead of the hub's acknowledgement.", 4)
+    ack_timeout_s: float = _key("Seconds without an acknowledgement after which the unacknowledged events are sent again.",
+                                30.0)
+    poll_s: float = _key("Seconds between two looks at the database for new events and changed live figures.", 0.2)
+
+
+@dataclass(frozen=True)
+class HubConfig:
+    database: str = _key("PostgreSQL connection string of the hub (libpq keywords or a postgresql:// URL).",
+                         "dbname=queuebox_hub")
+    host: str = _key("The hub's MQTT v5 broker.", "localhost")
+    port: int = _key("Its port.", 1883)
+    tls: bool = _key("Connect with TLS.", False)
+    ca_file: str = _key("With tls: CA certificate file; empty for the system store.", "")
+    root: str = _key("Topic root of the centres' topics (the centres' uplink.root).", "province")
+    username: str = _key("The hub's account on the broker; every hub process uses it (a shared subscription).", "hub")
+    password: str = _key("Its password (secret, never logged).", "")
+    client_id: str = _key("This hub process's MQTT client id; empty: hub-<host name>-<process id>.", "")
+
+
+@dataclass(frozen=True)
 class Config:
     site: SiteConfig = _key("The centre.")
     services: tuple[ServiceConfig, ...] = _key(
@@ -300,6 +331,8 @@ class Config:
     display: DisplayConfig = _key("This waiting-room display (on a display Pi).", DisplayConfig())
     keypad: KeypadConfig = _key("A counter keypad's buttons, LEDs and timing (on the Pi it is wired to).",
                                 KeypadConfig())
+    uplink: UplinkConfig = _key("The link of this centre to the province hub (queuebox uplink).", UplinkConfig())
+    hub: HubConfig = _key("The province hub (queuebox hub), on the province's server.", HubConfig())
 
     def service(self, code: str) -> ServiceConfig | None:
         return next((s for s in self.services if s.code == code), None)

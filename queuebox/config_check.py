@@ -170,6 +170,17 @@ def check(config: Config) -> Iterator[str]:
         port = getattr(section, "port", INVALID) if section is not INVALID else INVALID
         if port is not INVALID and not 0 < port < 65536:
             yield f"{key}.port: {port} is not a port number (1-65535)"
+    if _valid(config.uplink):
+        u = config.uplink
+        yield from _at_least("uplink", u, batch_size=1, max_events_per_s=1, window=1, ack_timeout_s=1)
+        if u.batch_size > 5000:
+            yield "uplink.batch_size: at most 5000"
+        if u.host and not 0 < u.port < 65536:
+            yield f"uplink.port: {u.port} is not a port number (1-65535)"
+        if not 0.01 <= u.poll_s <= 10:
+            yield "uplink.poll_s: must be 0.01 to 10"
+    if _valid(config.hub) and not 0 < config.hub.port < 65536:
+        yield f"hub.port: {config.hub.port} is not a port number (1-65535)"
     if _valid(config.mqtt) and config.mqtt.keepalive_s < 5:
         yield "mqtt.keepalive_s: must be 5 or more"
     if _valid(config.mqtt):

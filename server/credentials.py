@@ -62,7 +62,7 @@ CONF_FILE = "mosquitto.conf"
 BROKER_GROUP = "mosquitto"
 _ROOT = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*")
 
-Kind = Literal["server", "kiosk", "counter", "display", "tool"]
+Kind = Literal["server", "kiosk", "counter", "display", "uplink", "tool"]
 # The broker settings every queuebox broker runs with (the conf snippet, the demo, the tests):
 # - each client's id is its user name, so an account cannot take over another's session;
 # - no packet larger than the protocol's payload plus headroom for the topic and properties
@@ -87,16 +87,17 @@ class Account:
 
     @property
     def username(self) -> str:
-        return self.kind if self.kind == "server" else f"{self.kind}-{self.device}"
+        return self.kind if self.kind in ("server", "uplink") else f"{self.kind}-{self.device}"
 
 
 def accounts(config: Config, tools: Sequence[str] = ()) -> list[Account]:
-    """Every account the config asks for: server, kiosks, counters, displays, in that order,
+    """Every account the config asks for: server, kiosks, counters, displays, the uplink, in that order,
     then a ``tool-<name>`` account for each of `tools`."""
     return ([Account("server")]
             + [Account("kiosk", k) for k in config.devices.kiosks]
             + [Account("counter", c.id) for c in config.counters]
             + [Account("display", d) for d in config.devices.displays]
+            + [Account("uplink")]
             + [Account("tool", t) for t in tools])
 
 
@@ -121,6 +122,8 @@ def acl_rules(account: Account, root: str) -> list[tuple[str, str]]:
                 ("read", f"{root}procedures/+"),  # the touch kiosk's lookup
                 ("read", f"{root}kiosk/{d}/simulate"),  # presses sent by the server account, in simulation
                 own_status]
+    if account.kind == "uplink":  # the province uplink reads the devices' faults and versions, nothing else
+        return [("read", f"{root}status/+"), own_status]
     if account.kind == "counter":
         return [("write", f"{root}counter/{d}/command"), ("write", f"{root}counter/{d}/rating"),
                 ("read", f"{root}counter/{d}/reply"), ("read", f"{root}counter/{d}/state"),

@@ -12,7 +12,7 @@ from hypothesis import settings
 from queuebox.config import Config, load_config
 from tests.factories import FakeClock
 
-pytest_plugins = ["tests.mqtt_broker", "tests.web.browser"]  # broker; chromium, page, live_server
+pytest_plugins = ["tests.mqtt_broker", "tests.postgres", "tests.web.browser"]  # broker; chromium, page, live_server
 
 # In CI the property tests are derandomized, so a run is repeatable; locally they explore.
 settings.register_profile("ci", derandomize=True, database=None)

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(shutil.which("mosquitto_passwd") is None and not
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "queuebox.example.toml"
 CONFIG = make_config(devices={"kiosks": ["k1", "k2"], "displays": ["d1"]})  # counters 1, 2, 3
-NAMES = ["server", "kiosk-k1", "kiosk-k2", "counter-1", "counter-2", "counter-3", "display-d1"]
+NAMES = ["server", "kiosk-k1", "kiosk-k2", "counter-1", "counter-2", "counter-3", "display-d1", "uplink"]
 FILES = ["acl", "mosquitto.conf", "passwd", "secrets.toml"]
 
 
@@ -49,7 +49,7 @@ def test_devices_default_to_one_kiosk_and_one_display():
     config = make_config()
     assert (config.devices.kiosks, config.devices.displays) == (("kiosk1",), ("display1",))
     assert [a.username for a in accounts(config)] == ["server", "kiosk-kiosk1", "counter-1", "counter-2",
-                                                      "counter-3", "display-display1"]
+                                                      "counter-3", "display-display1", "uplink"]
 
 
 @pytest.mark.parametrize("devices,fragment", [
@@ -245,10 +245,10 @@ def test_cli_writes_the_files_and_never_prints_a_password(tmp_path, capsys):
     assert main(["mqtt-credentials", "--config", str(EXAMPLE_CONFIG), "--out", str(tmp_path)]) == 0
     out, err = capsys.readouterr()
     passwords = read_secrets(tmp_path / "secrets.toml")
-    assert len(passwords) == 9  # server, kiosk1, counters 1-6, display1
+    assert len(passwords) == 10  # server, kiosk1, counters 1-6, display1, uplink
     for name in FILES:
         assert f"wrote {tmp_path / name} (mode " in out
-    assert "9 new" in out and "kiosk-kiosk1" in out
+    assert "10 new" in out and "kiosk-kiosk1" in out
     assert not any(pw in out + err for pw in passwords.values())
 
 
@@ -259,7 +259,7 @@ def test_cli_rerun_reports_every_password_kept(tmp_path, capsys):
     capsys.readouterr()
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "accounts: 9 (9 kept their password, 0 new)" in out and "new passwords" not in out
+    assert "accounts: 10 (10 kept their password, 0 new)" in out and "new passwords" not in out
     assert read_secrets(tmp_path / "secrets.toml") == before
 
 

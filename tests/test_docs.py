@@ -394,7 +394,7 @@ def test_the_acl_table_is_the_one_the_broker_gets():
         documented[account] = (set(re.findall(r"`([^`]+)`", writes)), set(re.findall(r"`([^`]+)`", reads)))
     expected = {}
     for kind, device in (("server", ""), ("kiosk", "<kiosk>"), ("counter", "<counter>"), ("display", "<display>"),
-                         ("tool", "<name>")):
+                         ("uplink", ""), ("tool", "<name>")):
         rules = acl_rules(Account(kind, device), "")  # type: ignore[arg-type]
         expected[Account(kind, device).username] = ({t for a, t in rules if a in ("write", "readwrite")},
                                                     {t for a, t in rules if a in ("read", "readwrite")})

@@ -15,7 +15,7 @@ import pytest
 from queuebox.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("queuebox", "server", "device", "display")
+PACKAGES = ("queuebox", "server", "device", "display", "hub")
 PURE_MODULES = ("server/rules.py", "device/ticket.py", "display/board.py", "display/boxes.py", "display/layout.py",
                 "display/slides.py", "display/slide_layout.py")
 # Pure means no I/O, not no libraries: the ticket layout draws into a Pillow image in memory.
@@ -86,12 +86,24 @@ def test_only_the_cli_imports_device_or_display(source):
 @pytest.mark.parametrize("source", [s for s in SOURCES if package_of(s) == "queuebox"])
 def test_queuebox_never_imports_outer_packages_at_top_level(source):
     assert [m for m, in_function in imports(ROOT / source)
-            if top(m) in {"server", "device", "display"} and not in_function] == []
+            if top(m) in {"server", "device", "display", "hub"} and not in_function] == []
 
 
 @pytest.mark.parametrize("source", [s for s in SOURCES if package_of(s) == "queuebox" and s != "queuebox/cli.py"])
 def test_only_the_cli_imports_outer_packages_inside_functions(source):
-    assert [m for m, _ in imports(ROOT / source) if top(m) in {"server", "device", "display"}] == []
+    assert [m for m, _ in imports(ROOT / source) if top(m) in {"server", "device", "display", "hub"}] == []
+
+
+@pytest.mark.parametrize("source", [s for s in SOURCES if package_of(s) not in ("hub",) and s != "queuebox/cli.py"])
+def test_nothing_but_the_cli_imports_the_hub(source):
+    assert [m for m, _ in imports(ROOT / source) if top(m) == "hub"] == []
+
+
+@pytest.mark.parametrize("source", [s for s in SOURCES if package_of(s) == "hub"])
+def test_the_hub_imports_only_the_kernel_and_the_shared_report_definitions(source):
+    """DESIGN §2: the hub may use queuebox and the pure report definitions, never the engine or devices."""
+    assert [m for m, _ in imports(ROOT / source)
+            if top(m) in {"server", "device", "display"} and m != "server.reports"] == []
 
 
 @pytest.mark.parametrize("source", PURE_MODULES)

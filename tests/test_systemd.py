@@ -76,7 +76,8 @@ def verify(root: Path, unit: str) -> subprocess.CompletedProcess[str]:
 
 def test_the_units_are_there():
     assert set(UNITS) == {f"queuebox-{p}.service" for p in PROCESSES} | {"queuebox-backup.service",
-                                                                         "queuebox-backup.timer"}
+                                                                         "queuebox-backup.timer",
+                                                                         "queuebox-uplink.service"}
 
 
 @pytest.mark.parametrize("unit", UNITS)

@@ -1,0 +1,1 @@
+"""The province hub: ingests every centre's events into PostgreSQL (see hub/ingest.py)."""

@@ -1,0 +1,137 @@
+"""What the hub keeps, read back: the read API of the province dashboard and of `queuebox
+restore --from-hub`. Every function takes an open psycopg connection.
+
+Report figures are computed by the centre's own definitions: the rebuilt tickets become the
+same `TicketFacts` rows that `server/reports.py` makes from a centre's SQLite file, and
+`figures()` turns them into numbers. So a month at the hub equals the centre's `queuebox report`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter as Tally
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from queuebox.protocol_fields import parse_moment
+from server.reports import (BUSIEST_HOURS, DIMENSIONS, Dimension, Period, Report, ReportError, TicketFacts,
+                            _sort_key, clerk_of, figures)
+
+
+@dataclass(frozen=True)
+class Centre:
+    """One centre as the hub knows it: its current history (`epoch`), how far it is stored
+    (`acked`), when it was last heard from, its live summary and its setup (services, counters)."""
+    id: str
+    epoch: int
+    acked: int
+    last_heard: datetime
+    live: dict[str, Any] | None
+    live_at: datetime | None
+    setup: dict[str, Any] | None
+
+
+def centres(conn: psycopg.Connection) -> list[Centre]:
+    """Every centre heard of, by id."""
+    rows = conn.execute(
+        "SELECT c.id, c.epoch, coalesce(e.acked, 0), c.last_heard, c.live, c.live_at, c.setup FROM centres c "
+        "LEFT JOIN epochs e ON e.centre = c.id AND e.epoch = c.epoch ORDER BY c.id").fetchall()
+    return [Centre(*row) for row in rows]
+
+
+def centre(conn: psycopg.Connection, centre_id: str) -> Centre | None:
+    return next((c for c in centres(conn) if c.id == centre_id), None)
+
+
+def save_live(conn: psycopg.Connection, centre_id: str, live: dict[str, Any]) -> None:
+    """Keep a centre's latest live summary (a centre heard of for the first time gets its row)."""
+    with conn.transaction():
+        conn.execute("INSERT INTO centres (id) VALUES (%s) ON CONFLICT (id) DO NOTHING", [centre_id])
+        conn.execute("UPDATE centres SET live = %s, live_at = now(), last_heard = now() WHERE id = %s",
+                     [Jsonb(live), centre_id])
+
+
+def save_setup(conn: psycopg.Connection, centre_id: str, setup: dict[str, Any]) -> None:
+    """Keep a centre's services (names, target waits) and counters (names)."""
+    with conn.transaction():
+        conn.execute("INSERT INTO centres (id) VALUES (%s) ON CONFLICT (id) DO NOTHING", [centre_id])
+        conn.execute("UPDATE centres SET setup = %s WHERE id = %s", [Jsonb(setup), centre_id])
+
+
+def event_count(conn: psycopg.Connection, centre_id: str, epoch: int | None = None) -> int:
+    """Events stored for a centre (of one epoch, or of its current one)."""
+    epoch = _epoch(conn, centre_id, epoch)
+    row = conn.execute("SELECT count(*) FROM events WHERE centre = %s AND epoch = %s", [centre_id, epoch]).fetchone()
+    return row[0] if row else 0
+
+
+# --- reports -----------------------------------------------------------------------------
+
+def ticket_facts(conn: psycopg.Connection, centre_id: str, period: Period, epoch: int | None = None) -> list[TicketFacts]:
+    """One `TicketFacts` per ticket of the period (business days), in issue order, as the
+    centre's `server.reports.ticket_facts` makes them."""
+    epoch = _epoch(conn, centre_id, epoch)
+    targets = {s["code"]: s.get("target_wait_min") for s in _setup(conn, centre_id).get("services", [])}
+    rows = conn.execute(
+        "SELECT t.id, t.day, t.label, t.service, t.counter, t.status, t.transferred, t.issued_at, t.first_called_at, "
+        "t.called_at, t.started_at, t.finished_at, t.ended_by, r.score FROM tickets t "
+        "LEFT JOIN ratings r ON r.centre = t.centre AND r.epoch = t.epoch AND r.ticket = t.id "
+        "WHERE t.centre = %s AND t.epoch = %s AND t.day BETWEEN %s AND %s ORDER BY t.id",
+        [centre_id, epoch, period.start, period.end]).fetchall()
+    facts = []
+    for (id_, day, label, service, counter, status, transferred, issued_at, first_called_at, called_at,
+         started_at, finished_at, ended_by, score) in rows:
+        target = targets.get(service)
+        facts.append(TicketFacts(
+            id=id_, day=day.isoformat(), label=label, service=service, counter=counter, clerk=clerk_of(ended_by),
+            hour=int(issued_at[11:13]), status=status, transferred=transferred,
+            wait_s=_between(issued_at, first_called_at),
+            service_s=_between(started_at or called_at, finished_at) if status == "done" else None,
+            target_s=None if target is None else target * 60.0,
+            score=score if status == "done" else None))
+    return facts
+
+
+def centre_reports(conn: psycopg.Connection, centre_id: str, period: Period, *by: Dimension,
+                   epoch: int | None = None) -> dict[Dimension, Report]:
+    """A centre's reports of `period`, grouped as `server.reports.reports` groups them."""
+    unknown = [b for b in by if b not in DIMENSIONS]
+    if unknown:
+        raise ReportError(f"cannot group by {unknown[0]!r}; choose one of {', '.join(DIMENSIONS)}")
+    facts = ticket_facts(conn, centre_id, period, epoch)
+    setup = _setup(conn, centre_id)
+    names: dict[str, dict[str, str]] = {
+        "service": {s["code"]: s.get("name_vi", "") for s in setup.get("services", [])},
+        "counter": {c["id"]: c.get("name", "") for c in setup.get("counters", [])}}
+    totals = figures(None, facts)
+    hours = Tally(f.hour for f in facts)
+    busiest = sorted(hours.items(), key=lambda item: (-item[1], item[0]))[:BUSIEST_HOURS]
+    result = {}
+    for dimension in by:
+        groups: dict[str | int | None, list[TicketFacts]] = {}
+        for f in facts:
+            groups.setdefault(f.key(dimension), []).append(f)
+        rows = [figures(key, groups[key]) for key in sorted(groups, key=_sort_key)]
+        result[dimension] = Report(period, dimension, rows, totals, busiest, names.get(dimension, {}))
+    return result
+
+
+def _between(start: str | None, end: str | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return max(0.0, round((parse_moment(end) - parse_moment(start)).total_seconds(), 3))
+
+
+def _setup(conn: psycopg.Connection, centre_id: str) -> dict[str, Any]:
+    row = conn.execute("SELECT setup FROM centres WHERE id = %s", [centre_id]).fetchone()
+    return (row[0] if row else None) or {}
+
+
+def _epoch(conn: psycopg.Connection, centre_id: str, epoch: int | None) -> int:
+    if epoch is not None:
+        return epoch
+    row = conn.execute("SELECT epoch FROM centres WHERE id = %s", [centre_id]).fetchone()
+    return row[0] if row else 1
