@@ -177,7 +177,7 @@ def server(site: Site) -> Probe:
 
 def test_the_site_has_the_expected_accounts(site):
     assert sorted(site.passwords) == sorted(["server", "kiosk-k1", "kiosk-k2", "counter-1", "counter-2",
-                                             "counter-3", "display-d1"])
+                                             "counter-3", "display-d1", "uplink"])
 
 
 @pytest.mark.parametrize("username,password", [
@@ -239,6 +239,10 @@ PUBLISH = [
     ("display-d1", "counter/1/state", False),
     ("display-d1", "kiosk/k1/take", False),
     ("display-d1", "status/kiosk-k1", False),
+    ("uplink", "status/uplink", True),
+    ("uplink", "status/kiosk-k1", False),  # it reads the devices' faults, never speaks for them
+    ("uplink", "events", False),
+    ("uplink", "board", False),
     ("server", "board", True),
     ("server", "events", True),
     ("server", "kiosk/k1/reply", True),
@@ -296,6 +300,9 @@ READ = [
     ("display-d1", "#", "kiosk/k1/reply", False),
     ("display-d1", "#", "counter/1/command", False),
     ("display-d1", "kiosk/k1/take", "kiosk/k1/take", False),
+    ("uplink", "status/+", "status/kiosk-k1", True),  # a kiosk's "fault paper_out" for the province
+    ("uplink", "#", "kiosk/k1/reply", False),
+    ("uplink", "#", "events", False),
 ]
 
 
@@ -305,10 +312,12 @@ def test_read_acl(site, server, account, subscription, topic, delivered):
     reader = site.probe(account)
     # Mosquitto 2.0.11 grants even a subscription the ACL forbids; it only never delivers.
     assert reader.subscribe(SITE_ROOT + subscription).value == 1
-    assert reader.subscribe(SITE_ROOT + "board").value == 1  # every device reads the board: the fence
+    # the fence: every device reads the board; the uplink, which reads only status/+, the server's status
+    fence_topic = "status/server" if account == "uplink" else "board"
+    assert reader.subscribe(SITE_ROOT + fence_topic).value == 1
     probe, fence = marker(), marker()
     assert not server.publish(SITE_ROOT + topic, probe).is_failure
-    assert not server.publish(SITE_ROOT + "board", fence).is_failure
+    assert not server.publish(SITE_ROOT + fence_topic, fence).is_failure
     reader.wait_for_payload(fence)
     assert (probe in reader.payloads()) is delivered
 
