@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Literal, Mapping
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageChops, ImageDraw, ImageFont
 
 from queuebox.config import Config, ServiceConfig
 
@@ -29,6 +29,7 @@ PAPER_WIDTH_PX = {58: 384, 80: 576}  # printable dots per line at 203 dpi
 WEEKDAYS_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
 WEEKDAYS_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _THRESHOLD = [0] * 140 + [255] * 116  # grey below 140 prints black: a shade bolder than half-way
+CHECK_BOX = "\u25a1"  # □ before each document of a checklist
 _NOTDEF_PROBE = "\U0010FFFD"  # a private-use code point no text font maps: it draws .notdef
 
 Style = Literal["regular", "bold"]
@@ -105,10 +106,11 @@ class SiteText:
 @dataclass(frozen=True)
 class Block:
     """One piece of the ticket, top to bottom. `text` blocks wrap at spaces; a `label` is
-    shrunk to fit on one line; a `mark` is white text in a black box; a `rule` a line.
+    shrunk to fit on one line; a `mark` is white text in a black box; a `rule` a line; an
+    `item` is left-aligned text after a check box, its next lines indented under the text.
     `own` marks what belongs to one ticket (its label, time and counts): the renderer
     draws it anew instead of keeping its rows for the next ticket."""
-    kind: Literal["text", "label", "mark", "rule", "space"]
+    kind: Literal["text", "label", "mark", "rule", "space", "item"]
     text: str = ""
     style: Style = "regular"
     role: Role = "body"
@@ -274,7 +276,22 @@ class TicketRenderer:
         if block.kind == "mark":
             return [self._inverted(self._fitting(block.style, size, text, inner - 40), text)]
         font = self.font(block.style, size)
+        if block.kind == "item":
+            return self._item(font, text, inner)
         return [self._centred(font, line) for line in _wrap(text, font, inner)]
+
+    def _item(self, font: ImageFont.FreeTypeFont, text: str, inner: int) -> list[Image.Image]:
+        indent = int(font.getlength(CHECK_BOX + " "))
+        rows = []
+        for i, line in enumerate(_greedy(text, font, inner - indent)):
+            above, below = self._extent(font, line)
+            size = (self.width, above + below + self.LINE_GAP)
+            row = self.text_image(font, line, size, (self.MARGIN + indent, above), anchor="ls")
+            if i == 0:
+                box = self.text_image(font, CHECK_BOX, size, (self.MARGIN, above), anchor="ls")
+                row = ImageChops.logical_and(row, box)  # ink (0) of both
+            rows.append(row)
+        return rows
 
     def _fitting(self, style: Style, size: int, text: str, width: int) -> ImageFont.FreeTypeFont:
         """The font at `size`, or smaller until `text` fits in `width` on one line."""
