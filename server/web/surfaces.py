@@ -15,8 +15,8 @@ from typing import Any, Callable, Iterable
 from flask import Flask, abort, request
 
 LISTENER = "queuebox.listener"  # the WSGI environ key public_only sets
-# Endpoints the public listener serves: the ticket status page and its JSON refresh.
-PUBLIC_ENDPOINTS = frozenset({"public.status", "public.status_json"})
+# Endpoints the public listener serves: the ticket status page and its JSON refresh; a procedure's JSON.
+PUBLIC_ENDPOINTS = frozenset({"public.status", "public.status_json", "procedures_json.procedure_json"})
 # Static files those pages (and the error page they may show) load.
 PUBLIC_STATIC = frozenset({"app.css", "status.css", "status.js", "favicon.svg"})
 
