@@ -140,7 +140,7 @@ class Kiosk:
                  on_fault: Callable[[str | None], None] | None = None,
                  on_ignored: Callable[[str], None] | None = None) -> None:
         """`on_fault` is told the printer fault's reason when it begins and None when it clears;
-        `on_ignored` the service of a press the rules ignored (busy, cooldown)."""
+        `on_ignored` the service of a press the rules ignored (bounce, busy, cooldown)."""
         self.config = config
         self.site = site
         self.bus = bus
@@ -219,7 +219,7 @@ class Kiosk:
         decision = self.rules.on_event(event)
         if decision.reason in ("bounce", "busy", "cooldown"):
             logger.debug("ignored a press of %s: %s", event.button, decision.reason)
-            if decision.reason != "bounce" and self._on_ignored is not None:
+            if self._on_ignored is not None:
                 self._on_ignored(event.button)
         if not decision.take:
             return

@@ -237,8 +237,10 @@ def run_kiosk(config: Config, *, simulate: bool = False, out: Path | None = None
 
     screen: TouchScreen | None = None
     if k.screen == "touch":
+        from device.touch_screen import subscriptions as touch_subscriptions
+
         screen = touch_screen(config, simulate, out or Path("var/tickets"))
-        extra += (topics.services(), topics.board(), topics.procedures("+"))
+        extra += touch_subscriptions(topics)
 
     def on_message(message: Message) -> bool:
         if simulate and message.topic == extra[0]:

@@ -41,6 +41,11 @@ WAKE = pygame.event.custom_type()
 MAX_WAIT_S = 0.5
 
 
+def subscriptions(topics: Topics) -> tuple[str, ...]:
+    """What the screen shows comes from: the `services`, `board` and every `procedures/<service>`."""
+    return topics.services(), topics.board(), topics.board().rsplit("/", 1)[0] + "/procedures/+"
+
+
 class TouchScreen:
     """The screen of a touch kiosk on `surface`; see the module docstring. `press` puts items in
     the kiosk's inbox; `fetch(public_url, id)` gets a procedure's details (run on a thread)."""
@@ -67,7 +72,6 @@ class TouchScreen:
         self.frames = 0
         self._dirty = True
         self._printed: PrintedTicket | None = None
-        self._procedures = topics.procedures("A")[:-1]
 
     # --- from other threads ----------------------------------------------------------------
 
@@ -87,10 +91,11 @@ class TouchScreen:
                 self.post("services", parse_services(message.payload))
             elif topic == self.topics.board():
                 self.post("board", parse_board(message.payload))
-            elif topic.startswith(self._procedures):
-                self.post("procedures", topic[len(self._procedures):], parse_procedures(message.payload))
             else:
-                return False
+                route = self.topics.route(topic)
+                if route is None or route.kind != "procedures":
+                    return False
+                self.post("procedures", route.device, parse_procedures(message.payload))
         except ProtocolError as exc:
             logger.warning("dropped a bad %s message: %s", topic.rsplit("/", 1)[-1], exc.message)
         return True
@@ -129,7 +134,8 @@ class TouchScreen:
             wait_s = 0
         elif due is not None:
             wait_s = max(0.0, min(wait_s, due - now))
-        events = [pygame.event.wait(int(wait_s * 1000))] if self.inbox.empty() else []
+        wait_ms = int(wait_s * 1000)  # pygame waits forever for 0
+        events = [pygame.event.wait(wait_ms)] if wait_ms > 0 and self.inbox.empty() else []
         events += pygame.event.get()
         for event in events:
             if event.type == pygame.QUIT:
