@@ -143,7 +143,7 @@ class _Grid:
         self.u = min(w, h) / 100
         self.pad = round(2 * self.u)
         self.target = min_target(w, h)
-        self.bar = max(self.target, round(h * (0.075 if self.portrait else 0.13)))
+        self.bar = max(self.target + self.pad, round(h * (0.075 if self.portrait else 0.13)))
 
     def px(self, units: float) -> int:
         return round(units * self.u)
@@ -339,7 +339,7 @@ def _procedure(state: TouchState, g: _Grid) -> list[Widget]:
         facts.append(Line(say(lang, "time", v=item["processing_time"]), g.px(4.2), True, 2))
     if item.get("on_the_spot"):
         facts.append(Line(say(lang, "spot"), g.px(4.2), True, 1))
-    facts_h = g.px(9) * max(1, len(facts))
+    facts_h = round(g.px(4.2) * 1.3) * max(1, len(facts)) + g.pad
     out.append(Widget(Rect(g.pad, top, g.w - 2 * g.pad, facts_h), tuple(facts), align="left"))
     top += facts_h + g.pad
     bottom = g.h - g.bar - 2 * g.pad
@@ -367,8 +367,8 @@ def _documents(state: TouchState, g: _Grid, box: Rect) -> list[Widget]:
     if state.detail_status == "failed" or state.detail is None:
         return [Widget(box, (Line(say(lang, "fetch_failed"), g.px(4.2), True, 3),), tone="alert")]
     documents = list(state.detail.get("documents") or [])
-    row = round(size * 2.8)  # room for two lines of a document
-    fits = max(1, (box.h - row) // row)
+    row = round(size * 1.6)  # a document on one line (a long one takes two: the renderer shrinks them to fit)
+    fits = max(1, (box.h - 2 * row) // row)
     shown = documents if len(documents) <= fits else documents[:fits - 1]
     lines = [Line(say(lang, "documents"), g.px(4.2), True, 1)]
     lines += [Line(f"• {d}", size, False, 2) for d in shown] or [Line(say(lang, "no_documents"), size)]
