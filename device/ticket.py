@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Literal, Mapping
 
-from PIL import Image, ImageChops, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont
 
 from queuebox.config import Config, ServiceConfig
 
@@ -29,7 +29,6 @@ PAPER_WIDTH_PX = {58: 384, 80: 576}  # printable dots per line at 203 dpi
 WEEKDAYS_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
 WEEKDAYS_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _THRESHOLD = [0] * 140 + [255] * 116  # grey below 140 prints black: a shade bolder than half-way
-CHECK_BOX = "\u25a1"  # □ before each document of a checklist
 _NOTDEF_PROBE = "\U0010FFFD"  # a private-use code point no text font maps: it draws .notdef
 
 Style = Literal["regular", "bold"]
@@ -107,7 +106,7 @@ class SiteText:
 class Block:
     """One piece of the ticket, top to bottom. `text` blocks wrap at spaces; a `label` is
     shrunk to fit on one line; a `mark` is white text in a black box; a `rule` a line; an
-    `item` is left-aligned text after a check box, its next lines indented under the text.
+    `item` is left-aligned text after a drawn check box, its next lines indented under the text.
     `own` marks what belongs to one ticket (its label, time and counts): the renderer
     draws it anew instead of keeping its rows for the next ticket."""
     kind: Literal["text", "label", "mark", "rule", "space", "item"]
@@ -281,15 +280,18 @@ class TicketRenderer:
         return [self._centred(font, line) for line in _wrap(text, font, inner)]
 
     def _item(self, font: ImageFont.FreeTypeFont, text: str, inner: int) -> list[Image.Image]:
-        indent = int(font.getlength(CHECK_BOX + " "))
+        """A document of a checklist: a box drawn as lines (no font needs a glyph for it), the
+        text after it, its next lines under the text."""
+        side = int(font.size * 0.7)
+        indent = side + int(font.size * 0.5)
         rows = []
         for i, line in enumerate(_greedy(text, font, inner - indent)):
             above, below = self._extent(font, line)
-            size = (self.width, above + below + self.LINE_GAP)
-            row = self.text_image(font, line, size, (self.MARGIN + indent, above), anchor="ls")
+            row = self.text_image(font, line, (self.width, above + below + self.LINE_GAP),
+                                  (self.MARGIN + indent, above), anchor="ls")
             if i == 0:
-                box = self.text_image(font, CHECK_BOX, size, (self.MARGIN, above), anchor="ls")
-                row = ImageChops.logical_and(row, box)  # ink (0) of both
+                ImageDraw.Draw(row).rectangle([self.MARGIN, above - side, self.MARGIN + side, above], outline=0,
+                                              width=2)
             rows.append(row)
         return rows
 

@@ -363,9 +363,9 @@ def _documents(state: TouchState, g: _Grid, box: Rect) -> list[Widget]:
     lang = state.lang
     size = g.px(3.8)
     if state.detail_status == "loading":
-        return [Widget(box, (Line(say(lang, "loading"), size),), align="left")]
+        return [Widget(box, (Line(say(lang, "loading"), size),), align="left", name="documents")]
     if state.detail_status == "failed" or state.detail is None:
-        return [Widget(box, (Line(say(lang, "fetch_failed"), g.px(4.2), True, 3),), tone="alert")]
+        return [Widget(box, (Line(say(lang, "fetch_failed"), g.px(4.2), True, 3),), tone="alert", name="documents")]
     documents = list(state.detail.get("documents") or [])
     row = round(size * 1.6)  # a document on one line (a long one takes two: the renderer shrinks them to fit)
     fits = max(1, (box.h - 2 * row) // row)
