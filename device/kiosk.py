@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from device import loop
 from device.buttons import ButtonEvent, Light, Lights, PressRules
 from device.printer import PrinterFault, PrinterStatus, PrintJob, TicketPrinter
-from device.ticket import SiteText, TicketInfo, TicketRenderer
+from device.ticket import Block, SiteText, TicketInfo, TicketRenderer
 from queuebox.bus import Connected, Message
 from queuebox.config import KioskConfig
 from queuebox.protocol import ProtocolError, parse_reply
@@ -80,6 +80,17 @@ class PrintedTicket:
     printed_at: float
     render_s: float
     sends: int
+
+
+@dataclass(frozen=True)
+class ExtraPrint:
+    """A print that is not a ticket (the touch screen's checklist of a procedure's documents),
+    put in the kiosk's inbox: the loop that owns the printer prints it when no ticket is being
+    asked for, after the same status check, and calls `done` (on the loop) with whether it printed.
+    `blocks` are drawn by the kiosk's own ticket renderer (its fonts are already loaded)."""
+    blocks: list[Block]
+    qr_text: str
+    done: Callable[[bool], None]
 
 
 @dataclass(frozen=True)
@@ -125,7 +136,11 @@ class Kiosk:
                  new_id: Callable[[], str] | None = None,
                  on_printed: Callable[[PrintedTicket], None] | None = None,
                  on_outcome: Callable[[Outcome], None] | None = None,
-                 on_message: Callable[[Message], bool] | None = None) -> None:
+                 on_message: Callable[[Message], bool] | None = None,
+                 on_fault: Callable[[str | None], None] | None = None,
+                 on_ignored: Callable[[str], None] | None = None) -> None:
+        """`on_fault` is told the printer fault's reason when it begins and None when it clears;
+        `on_ignored` the service of a press the rules ignored (bounce, busy, cooldown)."""
         self.config = config
         self.site = site
         self.bus = bus
@@ -142,6 +157,8 @@ class Kiosk:
         self._on_printed = on_printed
         self._on_outcome = on_outcome
         self._on_message = on_message
+        self._on_fault = on_fault
+        self._on_ignored = on_ignored
         self._topics = bus.topics
         self._reply_topic = bus.topics.kiosk_reply(config.id)
         self._status_topic = bus.topics.status(bus.client_id)
@@ -156,10 +173,12 @@ class Kiosk:
         """Handle events and timers until `stop` is set. Nothing that happens stops the loop."""
         loop.serve(self.inbox, self.handle, self.tick, self._wait_s, stop, "kiosk")
 
-    def handle(self, item: ButtonEvent | Message | Connected) -> None:
+    def handle(self, item: ButtonEvent | Message | Connected | ExtraPrint) -> None:
         """One item of the inbox."""
         if isinstance(item, ButtonEvent):
             self._on_button(item)
+        elif isinstance(item, ExtraPrint):
+            self._print_extra(item)
         elif isinstance(item, Message):
             self._on_message_item(item)
         elif isinstance(item, Connected):
@@ -200,6 +219,8 @@ class Kiosk:
         decision = self.rules.on_event(event)
         if decision.reason in ("bounce", "busy", "cooldown"):
             logger.debug("ignored a press of %s: %s", event.button, decision.reason)
+            if self._on_ignored is not None:
+                self._on_ignored(event.button)
         if not decision.take:
             return
         now = self.clock()
@@ -300,6 +321,21 @@ class Kiosk:
                                            render_s, request.sends))
         self._end(request.service, request.id, "printed", info.label, now)
 
+    def _print_extra(self, job: ExtraPrint) -> None:
+        printed = False
+        if self.pending is not None:
+            logger.warning("a checklist was not printed: a ticket is being printed")
+        elif self._check_printer(self.clock()):
+            try:
+                self.printer.print_ticket(self.renderer.draw(job.blocks), job.qr_text)
+                printed = True
+                if self.fault and self.fault[0] == "write_failed":
+                    self._set_fault(None)
+            except PrinterFault as exc:
+                logger.error("a checklist could not be printed: %s", exc.message)
+                self._set_fault(exc.reason, exc.message)
+        job.done(printed)
+
     def _end(self, service: str, request_id: str | None, result: str, detail: str, now: float,
              notice: Light | None = None) -> None:
         """A press's request ended: the button cools down, the LEDs may show a notice."""
@@ -337,6 +373,8 @@ class Kiosk:
             logger.info("printer fault cleared (%s)", self.fault[0] if self.fault else "")
         self.fault = new
         self._publish_status()
+        if self._on_fault is not None:
+            self._on_fault(reason)
 
     def _publish_status(self) -> None:
         payload = f"fault {self.fault[0]}: {self.fault[1]}" if self.fault else "online"

@@ -36,6 +36,8 @@ from queuebox.protocol import Topics
 if TYPE_CHECKING:
     from PIL import Image
 
+    from device.touch_screen import TouchScreen
+
 logger = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 5.0
@@ -57,7 +59,8 @@ class KioskApp:
                  bus: DeviceBus | None = None, on_printed: Callable[[PrintedTicket], None] | None = None,
                  on_outcome: Callable[[Outcome], None] | None = None,
                  on_message: Callable[[Message], bool] | None = None, extra_subscriptions: tuple[str, ...] = (),
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, on_fault: Callable[[str | None], None] | None = None,
+                 on_ignored: Callable[[str], None] | None = None) -> None:
         k = config.kiosk
         topics = Topics(config.mqtt.root, config.site.id)
         self.config = config
@@ -74,7 +77,8 @@ class KioskApp:
             return clock()
 
         self.kiosk = Kiosk(k, self.site, self.bus, printer, self.renderer, self.panel.lights, clock=loop_clock,
-                           on_printed=on_printed, on_outcome=on_outcome, on_message=on_message)
+                           on_printed=on_printed, on_outcome=on_outcome, on_message=on_message,
+                           on_fault=on_fault, on_ignored=on_ignored)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.kiosk.run, args=(self._stop,), name="kiosk", daemon=True)
 
@@ -231,15 +235,33 @@ def run_kiosk(config: Config, *, simulate: bool = False, out: Path | None = None
         if config.printer.kind == "dummy":
             logger.warning("printer.kind is \"dummy\": tickets are issued but not printed on paper")
 
+    screen: TouchScreen | None = None
+    if k.screen == "touch":
+        from device.touch_screen import subscriptions as touch_subscriptions
+
+        screen = touch_screen(config, simulate, out or Path("var/tickets"))
+        extra += touch_subscriptions(topics)
+
     def on_message(message: Message) -> bool:
         if simulate and message.topic == extra[0]:
-            simulator.press_text(message.payload.decode("utf-8", "replace"))
+            text = message.payload.decode("utf-8", "replace")
+            screen.simulate(text) if screen is not None else simulator.press_text(text)
             return True
-        return False
+        return screen is not None and screen.on_message(message)
+
+    def on_printed(printed: PrintedTicket) -> None:
+        if saver is not None:
+            saver(printed)
+        if screen is not None:
+            screen.on_printed(printed)
 
     try:
-        app = KioskApp(config, pin_factory=pin_factory, printer=printer, fonts=fonts, on_printed=saver,
-                       on_message=on_message, extra_subscriptions=extra)
+        app = KioskApp(config, pin_factory=pin_factory, printer=printer, fonts=fonts, on_printed=on_printed,
+                       on_message=on_message, extra_subscriptions=extra,
+                       on_outcome=screen.on_outcome if screen else None, on_fault=screen.on_fault if screen else None,
+                       on_ignored=screen.on_ignored if screen else None)
+        if screen is not None:
+            screen.press = app.bus.inbox.put
     except QueueboxError:
         raise
     except Exception as exc:  # gpiozero: BadPinFactory on a PC, GPIOPinInUse, no permission on /dev/gpiochip*
@@ -255,7 +277,14 @@ def run_kiosk(config: Config, *, simulate: bool = False, out: Path | None = None
                 ", ".join(f"{code}=GPIO{pin}" for code, pin in k.buttons.items()) or "none",
                 "simulated" if simulate else config.printer.kind, config.printer.paper_width_mm,
                 config.mqtt.host, config.mqtt.port)
-    if simulate:
+    if simulate and screen is not None:
+        print(f"Simulated touch kiosk {k.id} ({screen.size[0]}x{screen.size[1]}): type what to touch and Enter — "
+              "a service code (a, or pa for priority), tile:A, priority, lookup, field:A, procedure:ID, checklist, "
+              f"back, done, lang or touch:X,Y; q to quit.\nOr publish the same text to {extra[0]}. "
+              f"Printed tickets go to {saver.folder if saver else ''}/.", flush=True)
+        threading.Thread(target=read_lines, args=(stdin or sys.stdin, stop, screen.simulate), name="keyboard",
+                         daemon=True).start()
+    elif simulate:
         print(f"Simulated kiosk {k.id}: type a service code ({', '.join(sorted(k.buttons)).lower()})"
               f"{', p then a code for priority' if k.priority_button else ''} and Enter to press; q to quit.\n"
               f"Or publish the same text to {extra[0]}. Printed tickets go to {saver.folder if saver else ''}/.",
@@ -264,6 +293,8 @@ def run_kiosk(config: Config, *, simulate: bool = False, out: Path | None = None
                          daemon=True).start()
     watchdog = notify.ready(f"kiosk {k.id}: printer {'simulated' if simulate else config.printer.kind}")
     try:
+        if screen is not None:  # the screen's loop on this thread: SDL wants its window on the main thread
+            screen.run(stop, lambda: watchdog.ping(app.alive()))
         while not stop.wait(0.5):
             watchdog.ping(app.alive())
     except KeyboardInterrupt:
@@ -273,6 +304,40 @@ def run_kiosk(config: Config, *, simulate: bool = False, out: Path | None = None
         signal.signal(signal.SIGTERM, previous)
         app.stop()
     return 0
+
+
+def touch_screen(config: Config, simulate: bool, out: Path) -> TouchScreen:
+    """The touch screen of `config.kiosk`: full screen, or simulating a window on a desktop or
+    (none) drawn in memory, whose screen is saved then as touch-screen.png beside the tickets."""
+    from device.touch_screen import TouchScreen, open_surface
+
+    k = config.kiosk
+    desktop = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    headless = simulate and not desktop
+    surface = open_surface(k.screen_width, k.screen_height, k.fullscreen and not simulate, headless=headless)
+    present = None
+    if headless:
+        import pygame
+
+        def present() -> None:  # written whole, then renamed: a viewer never sees half a picture
+            out.mkdir(parents=True, exist_ok=True)
+            pygame.image.save(surface, str(out / ".touch-screen.partial.png"))
+            os.replace(out / ".touch-screen.partial.png", out / "touch-screen.png")
+    return TouchScreen(surface, fonts=(config.printer.font_path, config.printer.font_bold_path),
+                       topics=Topics(config.mqtt.root, config.site.id), press=lambda item: None,
+                       site=SiteText.from_config(config), public_url=config.server.public_url,
+                       idle_timeout_s=k.idle_timeout_s, minutes={s.code: s.service_min for s in config.services},
+                       present=present)
+
+
+def read_lines(stream: TextIO, stop: threading.Event, handle: Callable[[str], None]) -> None:
+    """`handle` each line read from `stream`; `q` sets `stop`."""
+    for line in stream:
+        if line.strip().lower() in ("q", "quit", "exit"):
+            stop.set()
+            return
+        handle(line)
+    logger.info("no more keyboard input; the simulation topic still works")
 
 
 def preview_ticket(config: Config, service_code: str, out: Path, *, priority: bool = False,

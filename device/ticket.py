@@ -105,10 +105,11 @@ class SiteText:
 @dataclass(frozen=True)
 class Block:
     """One piece of the ticket, top to bottom. `text` blocks wrap at spaces; a `label` is
-    shrunk to fit on one line; a `mark` is white text in a black box; a `rule` a line.
+    shrunk to fit on one line; a `mark` is white text in a black box; a `rule` a line; an
+    `item` is left-aligned text after a drawn check box, its next lines indented under the text.
     `own` marks what belongs to one ticket (its label, time and counts): the renderer
     draws it anew instead of keeping its rows for the next ticket."""
-    kind: Literal["text", "label", "mark", "rule", "space"]
+    kind: Literal["text", "label", "mark", "rule", "space", "item"]
     text: str = ""
     style: Style = "regular"
     role: Role = "body"
@@ -274,7 +275,25 @@ class TicketRenderer:
         if block.kind == "mark":
             return [self._inverted(self._fitting(block.style, size, text, inner - 40), text)]
         font = self.font(block.style, size)
+        if block.kind == "item":
+            return self._item(font, text, inner)
         return [self._centred(font, line) for line in _wrap(text, font, inner)]
+
+    def _item(self, font: ImageFont.FreeTypeFont, text: str, inner: int) -> list[Image.Image]:
+        """A document of a checklist: a box drawn as lines (no font needs a glyph for it), the
+        text after it, its next lines under the text."""
+        side = int(font.size * 0.7)
+        indent = side + int(font.size * 0.5)
+        rows = []
+        for i, line in enumerate(_greedy(text, font, inner - indent)):
+            above, below = self._extent(font, line)
+            row = self.text_image(font, line, (self.width, above + below + self.LINE_GAP),
+                                  (self.MARGIN + indent, above), anchor="ls")
+            if i == 0:
+                ImageDraw.Draw(row).rectangle([self.MARGIN, above - side, self.MARGIN + side, above], outline=0,
+                                              width=2)
+            rows.append(row)
+        return rows
 
     def _fitting(self, style: Style, size: int, text: str, width: int) -> ImageFont.FreeTypeFont:
         """The font at `size`, or smaller until `text` fits in `width` on one line."""

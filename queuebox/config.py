@@ -190,6 +190,14 @@ class KioskConfig:
     reply_timeout_s: float = _key("Seconds to wait for the server's reply, resending the same request, "
                                   "before giving up and printing nothing.", 8.0)
     retry_every_s: float = _key("Seconds between two sends of the same request while no reply came.", 1.0)
+    screen: Literal["none", "touch"] = _key(
+        "'touch': a touch screen shows the services as large tiles (a touch takes a ticket), a priority "
+        "choice and the procedure lookup; the buttons above may then be left out. 'none': buttons only.", "none")
+    screen_width: int = _key("Touch screen: width in pixels; 0 for the screen's.", 0)
+    screen_height: int = _key("Touch screen: height in pixels; 0 for the screen's.", 0)
+    fullscreen: bool = _key("Touch screen: draw full screen (false: a window, for a desktop).", True)
+    idle_timeout_s: float = _key("Touch screen: seconds without a touch after which it goes back to the "
+                                 "start (the service tiles, in Vietnamese).", 30.0)
 
 
 @dataclass(frozen=True)

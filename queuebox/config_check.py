@@ -201,9 +201,13 @@ def check(config: Config) -> Iterator[str]:
                 if p is not INVALID and p]
         for pin in sorted({p for p in pins if pins.count(p) > 1}):
             yield f"kiosk: GPIO pin {pin} is used twice"
-        for key in ("cooldown_s", "reply_timeout_s", "retry_every_s", "priority_window_s"):
+        for key in ("cooldown_s", "reply_timeout_s", "retry_every_s", "priority_window_s", "idle_timeout_s"):
             if getattr(k, key) <= 0:
                 yield f"kiosk.{key}: must be more than 0"
+        for key in ("screen_width", "screen_height"):
+            size = getattr(k, key)
+            if size != 0 and not 320 <= size <= 7680:
+                yield f"kiosk.{key}: must be 0 (the screen's) or 320 to 7680 pixels, not {size}"
     if _valid(config.keypad):
         yield from _check_keypad(config.keypad)
     d = config.display

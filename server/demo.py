@@ -99,6 +99,25 @@ def demo_config(config: Config, folder: Path, broker_port: int, web_port: int) -
     return as_account(config, folder, "server")
 
 
+TOUCH_KIOSK = "touch1"  # the demo's simulated touch kiosk, beside the button kiosk
+
+
+def with_touch_kiosk(config: Config) -> Config:
+    """`config` with the demo's touch kiosk among `devices.kiosks` (so it gets an MQTT account)."""
+    if TOUCH_KIOSK in config.devices.kiosks:
+        return config
+    return dataclasses.replace(config, devices=dataclasses.replace(
+        config.devices, kiosks=(*config.devices.kiosks, TOUCH_KIOSK)))
+
+
+def touch_kiosk_config(config: Config, folder: Path) -> Config:
+    """The touch kiosk's config: its own id and account, a 1280x800 window, no buttons."""
+    touch = dataclasses.replace(config.kiosk, id=TOUCH_KIOSK, screen="touch", buttons={}, priority_button=0,
+                                led_ready=0, led_busy=0, led_fault=0, fullscreen=False, screen_width=1280,
+                                screen_height=800)
+    return dataclasses.replace(as_account(config, folder, f"kiosk-{TOUCH_KIOSK}"), kiosk=touch)
+
+
 def as_account(config: Config, folder: Path, account: str) -> Config:
     """`config` with the MQTT user name and password of `account` (from the demo's secrets)."""
     password = read_secrets(folder / "mqtt" / SECRETS_FILE)[account]
@@ -323,6 +342,7 @@ def run_demo(config: Config, folder: Path, web_port: int) -> int:
     if shown_counter is not None and COUNTER_DISPLAY not in config.devices.displays:  # its own MQTT account
         config = dataclasses.replace(config, devices=dataclasses.replace(
             config.devices, displays=(*config.devices.displays, COUNTER_DISPLAY)))
+    config = with_touch_kiosk(config)
     probe = dataclasses.replace(config, mqtt=dataclasses.replace(config.mqtt, port=broker_port))
     # the broker runs as this user here, so this user's group may read passwd and acl
     # tool-watch: to watch everything (mosquitto_sub) without taking the server's client id
@@ -330,6 +350,7 @@ def run_demo(config: Config, folder: Path, web_port: int) -> int:
     config = demo_config(config, folder, broker_port, web_port)
     config_path = write_config(config, folder / "queuebox.toml")
     kiosk_path = write_config(as_account(config, folder, f"kiosk-{config.kiosk.id}"), folder / "kiosk.toml")
+    touch_path = write_config(touch_kiosk_config(config, folder), folder / "touch-kiosk.toml")
     display_path = write_config(as_account(config, folder, f"display-{config.display.id}"), folder / "display.toml")
     counter = keypad_counter(config)
     keypad_path = None
@@ -350,7 +371,7 @@ def run_demo(config: Config, folder: Path, web_port: int) -> int:
     seed_catalogue(config)
     (folder / "mosquitto.conf").write_text(broker_conf(folder, broker_port), encoding="utf-8")
     tickets = folder / "tickets"
-    for name in ("mosquitto.log", "server.log", "display.log", "counter-display.log", "kiosk.log", "keypad.log"):
+    for name in ("mosquitto.log", "server.log", "display.log", "counter-display.log", "kiosk.log", "touch-kiosk.log", "keypad.log"):
         (folder / name).write_bytes(b"")  # each run's logs from the start
 
     children = Children()
@@ -375,6 +396,8 @@ def run_demo(config: Config, folder: Path, web_port: int) -> int:
             children.queuebox(DEVICE, folder / "counter-display.log", "display", "--config", str(counter_display_path),
                               *counter_display_args)
         children.queuebox(DEVICE, folder / "kiosk.log", "kiosk", "--config", str(kiosk_path), "--simulate",
+                          "--out", str(tickets))
+        children.queuebox(DEVICE, folder / "touch-kiosk.log", "kiosk", "--config", str(touch_path), "--simulate",
                           "--out", str(tickets))
         if keypad_path is not None:
             keypad = children.queuebox(DEVICE, folder / "keypad.log", "keypad", "--config", str(keypad_path),
@@ -423,12 +446,14 @@ queuebox demo — {config.site.name}
 {logins}
   virtual kiosk: {web}/dev/kiosk/  (no login: press a service, see the printed ticket)
   keypad:        {keypad}
+  touch kiosk:   {"a window" if on_screen else folder / "tickets" / "touch-screen.png"} (touch it with the mouse, or publish
+                 tile:A, priority, lookup, touch:X,Y ... to {topics}/kiosk/{TOUCH_KIOSK}/simulate)
   board:         {"a window" if on_screen else folder / "board.png"} (redrawn on every call)
 {counter_display}  ticket status: the QR code of each ticket ({web}/t/...)
   tickets:       {folder / "tickets"} (.png pictures, .bin printer bytes)
   MQTT broker:   127.0.0.1:{broker_port}, topics under {topics}/
   accounts:      {folder / 'mqtt' / SECRETS_FILE}
-  logs:          {folder} (server.log, kiosk.log, keypad.log, display.log, mosquitto.log)
+  logs:          {folder} (server.log, kiosk.log, touch-kiosk.log, keypad.log, display.log, mosquitto.log)
   try:           mosquitto_pub -p {broker_port} -u counter-{other} -P <password from the accounts file> -V mqttv5 \\
                    -q 1 -t {topics}/counter/{other}/command -m '{{"id": "try-1", "action": "next"}}'
   watch:         mosquitto_sub -p {broker_port} -u tool-{DEMO_TOOL} -P <password from the accounts file> -V mqttv5 \\

@@ -72,6 +72,8 @@ def create_app(engine: Engine, *, hub: Hub | None = None, secret_key: str | None
     for module in (auth, counter, counter_display, admin, public, procedures, api, reports):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)  # the API authenticates each request with a token, not a cookie
+    from server.web import procedures_json
+    app.register_blueprint(procedures_json.bp)
     if dev:
         from server.web import devkiosk
         devkiosk.init_app(app, publish=dev_publish, tickets=dev_tickets)

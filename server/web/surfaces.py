@@ -16,8 +16,9 @@ from flask import Flask, abort, request
 
 LISTENER = "queuebox.listener"  # the WSGI environ key public_only sets
 # Endpoints the public listener serves: the ticket status page and its JSON refresh, the
-# procedure lookup (server/web/procedures.py: its pages and its own 404 for any other path under it).
-PUBLIC_ENDPOINTS = frozenset({"public.status", "public.status_json",
+# procedure lookup (server/web/procedures.py: its pages and its own 404 for any other path under it)
+# and a procedure's JSON (the touch kiosk's checklist).
+PUBLIC_ENDPOINTS = frozenset({"public.status", "public.status_json", "procedures_json.procedure_json",
                               "procedures.index", "procedures.field", "procedures.procedure", "procedures.unknown"})
 # Static files those pages (and the error page they may show) load.
 PUBLIC_STATIC = frozenset({"app.css", "status.css", "status.js", "lookup.css", "favicon.svg"})

@@ -160,7 +160,7 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
 
 @pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
 def test_the_demo_stops_every_child_cleanly_server_before_broker(demo, how):
-    for device in ("display-display1", "display-counter-display", "kiosk-kiosk1", "counter-1"):
+    for device in ("display-display1", "display-counter-display", "kiosk-kiosk1", "kiosk-touch1", "counter-1"):
         demo.online(device)
     children = children_of(demo.proc.pid)
     assert set(children.values()) == CHILDREN, children
@@ -175,14 +175,14 @@ def test_the_demo_stops_every_child_cleanly_server_before_broker(demo, how):
     took = time.monotonic() - started
     print(f"{how} to every process gone: {took:.2f} s", file=sys.stderr)
     assert took < STOPPED_WITHIN_S
-    assert "Traceback" not in demo.output() + "".join(demo.log(n) for n in ("server", "kiosk", "keypad", "display",
-                                                                                  "counter-display"))
+    assert "Traceback" not in demo.output() + "".join(demo.log(n) for n in ("server", "kiosk", "touch-kiosk", "keypad",
+                                                                                  "display", "counter-display"))
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", demo.broker_port), timeout=1).close()
     broker = demo.log("mosquitto")
     # the server said goodbye to a broker that was still there, and the broker stopped after it
     assert broker.index("Client server disconnected") < broker.index("terminating"), broker
-    for client in ("kiosk-kiosk1", "counter-1", "display-display1", "display-counter-display", "server"):
+    for client in ("kiosk-kiosk1", "kiosk-touch1", "counter-1", "display-display1", "display-counter-display", "server"):
         assert f"Client {client} disconnected" in broker, broker  # a clean goodbye, not a lost connection
         assert f"Client {client} closed its connection" not in broker, broker
 
@@ -322,3 +322,24 @@ def test_nothing_the_demo_writes_can_be_read_by_other_users(demo):
     assert modes["."] == 0o700 and modes["web-secret.key"] == 0o600
     # only the broker's conf snippet (paths, no secret) keeps the mode credentials.py gives it
     assert {name: oct(mode) for name, mode in modes.items() if mode & 0o007 and name != "mqtt/mosquitto.conf"} == {}
+
+
+def test_the_simulated_touch_kiosk_prints_a_ticket_and_opens_a_procedure(demo):
+    demo.online("kiosk-touch1")
+    tickets = demo.folder / "tickets"
+
+    def touch(text: str) -> None:
+        sent = mqtt("mosquitto_pub", demo.broker_port, "server", demo.passwords["server"], "-q", "1",
+                    "-t", f"{SITE}/kiosk/touch1/simulate", "-m", text)
+        assert sent.returncode == 0, sent.stderr
+
+    wait_for(lambda: (tickets / "touch-screen.png").exists(), 20, lambda: demo.log("touch-kiosk"))
+    touch("tile:B")
+    printed = wait_for(lambda: list(tickets.glob("*-B*.png")), 20, lambda: demo.log("touch-kiosk"))
+    assert len(printed) == 1
+    touch("done lookup field:B back back")  # the lookup opened by its buttons and left
+    touch("tile:Z")  # no such button: a warning, nothing else
+    wait_for(lambda: "nothing called 'tile:Z'" in demo.log("touch-kiosk"), 20, lambda: demo.log("touch-kiosk"))
+    log = demo.log("touch-kiosk")
+    assert "Traceback" not in log and "nothing called 'field:B'" not in log and "'back'" not in log
+    assert len(list(tickets.glob("*-B*.png"))) == 1
