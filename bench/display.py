@@ -65,7 +65,8 @@ from benchlib import machine, percentile  # noqa: E402 (bench/ is on the path)
 from mqtt_latency import (run_with_broker, EXAMPLE_CONFIG, BenchError, Probe, Process, bench_config_text, drain,  # noqa: E402
                           free_port, json_or_none, rss_mb, start_broker, wait_online)
 
-from display.announce import Announcer, Clip, EspeakSynthesizer  # noqa: E402
+from display.announce import Announcer  # noqa: E402
+from display.sound import Clip, EspeakSynthesizer  # noqa: E402
 from display.app import DisplayApp, display_client_id  # noqa: E402
 from display.main import SAMPLE_TIME  # noqa: E402
 from display.board import sample_board  # noqa: E402

@@ -19,7 +19,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from display.announce import Announcer, EspeakSynthesizer, open_player
+from display.announce import Announcer
+from display.sound import EspeakSynthesizer, open_player
 from display.app import DisplayApp, display_client_id, wall_clock
 from display.board import Board, follow, read_board, sample_board, with_services
 from display.layout import fixed_texts, layout
