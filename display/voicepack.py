@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import array
 import hashlib
-import io
 import logging
-import sys
-import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from queuebox.voice import MANIFEST, MAX_CLIP_S, PACK_RATE, ManifestError, parse_manifest
+from queuebox.voice import MANIFEST, MAX_CLIP_S, PACK_RATE, ManifestError, parse_manifest, read_pcm, to_wav
 from queuebox.words import Word
 
 logger = logging.getLogger(__name__)
@@ -38,23 +35,6 @@ class Pack:
     def missing(self, words: Sequence[Word]) -> list[str]:
         """The words of a call this pack has no clip for (their text, in order, once each)."""
         return list(dict.fromkeys(w.text for w in words if w.id not in self.clips))
-
-
-def read_pcm(data: bytes, rate: int = PACK_RATE) -> array.array:
-    """The samples of a 16-bit mono WAV at `rate`; ValueError otherwise."""
-    try:
-        with wave.open(io.BytesIO(data)) as w:
-            if (w.getnchannels(), w.getsampwidth(), w.getframerate()) != (1, 2, rate):
-                raise ValueError(f"{w.getnchannels()} channel(s), {8 * w.getsampwidth()}-bit, "
-                                 f"{w.getframerate()} Hz: not 16-bit mono at {rate} Hz")
-            frames = w.readframes(w.getnframes())
-    except (wave.Error, EOFError) as exc:
-        raise ValueError(f"not a PCM WAV file ({exc})") from None
-    samples = array.array("h")
-    samples.frombytes(frames[:len(frames) // 2 * 2])
-    if sys.byteorder == "big":
-        samples.byteswap()
-    return samples
 
 
 def load_pack(folder: str | Path) -> Pack | None:
@@ -93,17 +73,3 @@ def assemble(parts: Sequence[array.array], rate: int = PACK_RATE, gap_s: float =
             out.extend(gap)
         out.extend(part)
     return to_wav(out, rate)
-
-
-def to_wav(samples: array.array, rate: int = PACK_RATE) -> bytes:
-    """16-bit mono samples as WAV bytes."""
-    if sys.byteorder == "big":
-        samples = array.array("h", samples)
-        samples.byteswap()
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(samples.tobytes())
-    return buf.getvalue()

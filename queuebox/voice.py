@@ -12,8 +12,13 @@ with `parse_manifest`.
 
 from __future__ import annotations
 
+import array
 import hashlib
+import io
 import json
+import re
+import sys
+import wave
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,8 +73,6 @@ def clip_file(prompt_id: str) -> str:
 
 def parse_manifest(data: bytes) -> Manifest:
     """A manifest's bytes, checked: ManifestError with the reason if anything is wrong."""
-    import re
-
     try:
         raw: Any = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
@@ -93,3 +96,34 @@ def parse_manifest(data: bytes) -> Manifest:
     if "version" in raw and raw["version"] != manifest.version:
         raise ManifestError(f"the manifest says version {raw['version']!r} but its clips make {manifest.version}")
     return manifest
+
+
+def read_pcm(data: bytes, rate: int = PACK_RATE) -> array.array:
+    """The samples of a 16-bit mono WAV at `rate`; ValueError otherwise."""
+    try:
+        with wave.open(io.BytesIO(data)) as w:
+            if (w.getnchannels(), w.getsampwidth(), w.getframerate()) != (1, 2, rate):
+                raise ValueError(f"{w.getnchannels()} channel(s), {8 * w.getsampwidth()}-bit, "
+                                 f"{w.getframerate()} Hz: not 16-bit mono at {rate} Hz")
+            frames = w.readframes(w.getnframes())
+    except (wave.Error, EOFError) as exc:
+        raise ValueError(f"not a PCM WAV file ({exc})") from None
+    samples = array.array("h")
+    samples.frombytes(frames[:len(frames) // 2 * 2])
+    if sys.byteorder == "big":
+        samples.byteswap()
+    return samples
+
+
+def to_wav(samples: array.array, rate: int = PACK_RATE) -> bytes:
+    """16-bit mono samples as WAV bytes."""
+    if sys.byteorder == "big":
+        samples = array.array("h", samples)
+        samples.byteswap()
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(samples.tobytes())
+    return buf.getvalue()

@@ -10,8 +10,9 @@ import logging
 import pytest
 
 from display.announce import Announcer
-from display.voicepack import WORD_GAP_S, assemble, load_pack, read_pcm
-from queuebox.voice import PACK_RATE
+from display.voicepack import WORD_GAP_S, assemble, load_pack
+from queuebox.voice import PACK_RATE, read_pcm
+
 from queuebox.words import call_words
 from tests.display.fakes import Clock, FakePlayer, FakeSynth, fake_wav
 from tests.display.test_announce import called, run_until_idle
