@@ -173,9 +173,8 @@ def _save(engine: Any, actor: str, folder: Path, manifest: Manifest, data: dict[
     engine.write(EVENT, actor, lambda conn, config, stamp: {**data, "version": manifest.version})
 
 
-def clip_bytes(config: Config, prompt_id: str, sha256: str | None = None) -> bytes | None:
-    """A clip of the pack (only if its hash is `sha256`, when given); None if there is none."""
-    folder = voice_dir(config)
+def clip_bytes(folder: Path, prompt_id: str, sha256: str | None = None) -> bytes | None:
+    """A clip of the pack in `folder` (only if its hash is `sha256`, when given); None if there is none."""
     entry = read_manifest(folder).prompts.get(prompt_id)
     if entry is None:
         return None
