@@ -126,7 +126,7 @@ def acl_rules(account: Account, root: str) -> list[tuple[str, str]]:
                 ("read", f"{root}counter/{d}/reply"), ("read", f"{root}counter/{d}/state"),
                 ("read", f"{root}board"), own_status]
     return [("read", f"{root}board"), ("read", f"{root}events"), ("read", f"{root}services"),
-            ("read", f"{root}procedures/+"), own_status]  # what display/app.py reads
+            ("read", f"{root}procedures/+"), ("read", f"{root}voice"), own_status]  # what display/app.py reads
 
 
 def acl_text(config: Config, tools: Sequence[str] = ()) -> str:

@@ -238,6 +238,7 @@ PUBLISH = [
     ("display-d1", "counter/1/command", False),
     ("display-d1", "counter/1/state", False),
     ("display-d1", "kiosk/k1/take", False),
+    ("display-d1", "voice", False),
     ("display-d1", "status/kiosk-k1", False),
     ("server", "board", True),
     ("server", "events", True),
@@ -288,6 +289,9 @@ READ = [
     ("counter-1", "counter/1/command", "counter/1/command", False),
     ("counter-1", "kiosk/k1/reply", "kiosk/k1/reply", False),
     ("display-d1", "events", "events", True),
+    ("display-d1", "voice", "voice", True),
+    ("kiosk-k1", "voice", "voice", False),
+    ("counter-1", "#", "voice", False),
     ("display-d1", "counter/+/state", "counter/3/state", False),  # the display reads only board and events
     ("display-d1", "status/#", "status/kiosk-k1", False),  # the display reads only board and events
     ("display-d1", "#", "counter/2/state", False),  # the display reads only board and events
