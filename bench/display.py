@@ -66,7 +66,8 @@ from mqtt_latency import (run_with_broker, EXAMPLE_CONFIG, BenchError, Probe, Pr
                           free_port, json_or_none, rss_mb, start_broker, wait_online)
 
 from display.announce import Announcer  # noqa: E402
-from display.sound import Clip, EspeakSynthesizer  # noqa: E402
+from display.sound import Clip  # noqa: E402
+from queuebox.espeak import EspeakSynthesizer  # noqa: E402
 from display.app import DisplayApp, display_client_id  # noqa: E402
 from display.main import SAMPLE_TIME  # noqa: E402
 from display.board import sample_board  # noqa: E402

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from display.announce import Announcer
-from display.sound import EspeakSynthesizer, open_player
+from display.sound import open_player
+from queuebox.espeak import EspeakSynthesizer
 from display.voicefetch import VoiceFetcher, load_current, server_url
 from display.app import DisplayApp, display_client_id, wall_clock
 from display.board import Board, follow, read_board, sample_board, with_services

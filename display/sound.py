@@ -1,5 +1,5 @@
 """The sounds of the display: what a clip is, the player (pygame's mixer, or none without an
-audio device), the built-in chime, and speech synthesised offline by espeak-ng."""
+audio device) and the built-in chime. Speech comes from espeak-ng (queuebox/espeak.py) or a voice pack."""
 
 from __future__ import annotations
 
@@ -7,12 +7,8 @@ import array
 import io
 import logging
 import math
-import shutil
-import subprocess
-import tempfile
 import wave
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from queuebox.voice import PACK_RATE
@@ -72,38 +68,6 @@ def make_chime(rate: int = SAMPLE_RATE) -> bytes:
         w.setframerate(rate)
         w.writeframes(samples.tobytes())
     return out.getvalue()
-
-
-class SpeechError(RuntimeError):
-    """The speech synthesiser failed for one text."""
-
-
-class EspeakSynthesizer:
-    """Speech offline with espeak-ng: `espeak-ng -v vi -s 150 -w out.wav TEXT`."""
-
-    def __init__(self, executable: str = "espeak-ng", speed: int = 150, timeout_s: float = 15.0) -> None:
-        self.executable = shutil.which(executable)
-        self.speed = speed
-        self.timeout_s = timeout_s
-
-    @property
-    def available(self) -> bool:
-        return self.executable is not None
-
-    def __call__(self, text: str, voice: str) -> bytes:
-        if self.executable is None:
-            raise SpeechError("espeak-ng is not installed")
-        with tempfile.TemporaryDirectory(prefix="queuebox-voice-") as tmp:
-            out = Path(tmp) / "call.wav"
-            try:
-                done = subprocess.run([self.executable, "-v", voice, "-s", str(self.speed), "-w", str(out), text],
-                                      capture_output=True, timeout=self.timeout_s, check=False)
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                raise SpeechError(f"espeak-ng failed: {exc}") from exc
-            if done.returncode != 0 or not out.exists():
-                raise SpeechError(f"espeak-ng exited with {done.returncode}: "
-                                  f"{done.stderr.decode('utf-8', 'replace').strip()[:200]}")
-            return out.read_bytes()
 
 
 class PygamePlayer:

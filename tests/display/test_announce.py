@@ -10,7 +10,8 @@ import shutil
 import pytest
 
 from display.announce import Announcer, CallGate
-from display.sound import Clip, EspeakSynthesizer, make_chime, wav_seconds
+from display.sound import Clip, make_chime, wav_seconds
+from queuebox.espeak import EspeakSynthesizer
 from queuebox.words import call_text, spoken_counter, spoken_label, vietnamese_number
 from tests.display.fakes import Clock, FakePlayer, FakeSynth, fake_wav
 
