@@ -157,7 +157,14 @@ class VoiceFetcher:
                     return
                 wanted = self._wanted
             try:
-                self.folder.mkdir(parents=True, exist_ok=True)
+                self.folder.mkdir(exist_ok=True)  # in the display's state folder, which systemd makes
+            except OSError as exc:
+                logger.warning("display.voice_dir %s cannot be made (%s): calls are spoken by espeak-ng",
+                               self.folder, exc)
+                with self._wake:
+                    self._wake.wait_for(lambda: self._stopped or self._wanted != wanted)
+                continue
+            try:
                 got = download(self.folder, self.base_url, self.get)
             except OSError as exc:
                 if failures == 0:

@@ -83,3 +83,16 @@ def test_the_fetcher_retries_until_the_server_answers_and_hands_over_the_pack(ha
     assert packs[0].version == version and set(packs[0].clips) == {"lead"}
     assert len([r for r in caplog.records if "not downloaded" in r.message]) == 1  # logged once, not per try
     assert wait_until(lambda: current_version(tmp_path / "voice") == version, 2)
+
+
+def test_a_voice_dir_whose_folder_is_missing_is_one_warning_and_nothing_made(tmp_path, caplog):
+    fetched = []
+    fetcher = VoiceFetcher(tmp_path / "no-such-state-dir" / "voice", "http://127.0.0.1:9", lambda pack: None,
+                           get=lambda url: fetched.append(url) or b"")
+    try:
+        with caplog.at_level(logging.WARNING, logger="display.voicefetch"):
+            fetcher.wanted("0123456789abcdef")
+            assert wait_until(lambda: "cannot be made" in caplog.text, 5)
+    finally:
+        fetcher.close()
+    assert fetched == [] and not (tmp_path / "no-such-state-dir").exists()
