@@ -21,6 +21,13 @@ Prints one JSON object on stdout (and writes it to --json-out FILE if given):
   too slow to wait for); the times are real. `next_to_frame` itself runs with
   `display.slides = ["history"]` (the board without slides) and is the floor this case is
   compared with (`ratio_to_floor_p99`).
+- `next_to_sound`: the same nexts, each timed from the frame showing the call to the first sound
+  sample of that call handed to the player (the chime, which starts once the call's speech is
+  ready) — DESIGN.md §7 "first sound sample of the call <= 300 ms after the frame" — with the
+  recorded voice (`clips`: the demo's espeak-ng pack imported into the server, downloaded by the
+  display from the server's web like a real one, each call assembled from its clips) and, as the
+  comparison, with espeak-ng synthesising each call (`espeak`). One call at a time: the
+  announcer's pauses run on a clock moved on by hand, so no call waits behind another's speech.
 - `full_frame`: the sample board of the example config drawn in full (every box, no
   partial redraw) at 1920×1080, --frames times, and the layout computation alone.
 - `partial_frame`: the cost of one typical change drawn incrementally (a new call).
@@ -31,7 +38,7 @@ Prints one JSON object on stdout (and writes it to --json-out FILE if given):
   one frame every `display.slide_s`); then two calls drawn and spoken (espeak-ng, the mixer on SDL's dummy
   audio driver), and its resident memory (target <= 80 MB, MiB here).
 
-    .venv/bin/python bench/display.py [--count 300] [--depth 50] [--frames 200] [--idle-seconds 30]
+    .venv/bin/python bench/display.py [--count 300] [--depth 50] [--frames 200] [--sound-count 60] [--idle-seconds 30]
                                       [--json-out FILE] [--dir DIR] [--no-speech]
 """
 
@@ -65,8 +72,12 @@ from benchlib import machine, percentile  # noqa: E402 (bench/ is on the path)
 from mqtt_latency import (run_with_broker, EXAMPLE_CONFIG, BenchError, Probe, Process, bench_config_text, drain,  # noqa: E402
                           free_port, json_or_none, rss_mb, start_broker, wait_online)
 
-from display.announce import Announcer, Clip, EspeakSynthesizer  # noqa: E402
+from display.announce import Announcer  # noqa: E402
+from display.sound import Clip  # noqa: E402
+from queuebox.espeak import EspeakSynthesizer  # noqa: E402
 from display.app import DisplayApp, display_client_id  # noqa: E402
+from display.voicefetch import download, load_current  # noqa: E402
+from display.voicepack import Pack  # noqa: E402
 from display.main import SAMPLE_TIME  # noqa: E402
 from display.board import sample_board  # noqa: E402
 from display.layout import layout  # noqa: E402
@@ -75,10 +86,13 @@ from display.render import Fonts, Renderer  # noqa: E402
 from queuebox.bus import Bus  # noqa: E402
 from queuebox.config import load_config  # noqa: E402
 from queuebox.protocol import Topics  # noqa: E402
+from server.engine import Engine  # noqa: E402
 from server.main import server_client_id  # noqa: E402
+from server.voice_demo import seed_voice  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_NEXT_TO_FRAME_P99_MS = 50
+TARGET_FRAME_TO_SOUND_P99_MS = 300
 TARGET_IDLE_CPU_PERCENT = 1.0
 TARGET_RSS_MB = 80
 SIZE = (1920, 1080)
@@ -108,6 +122,16 @@ class NullPlayer:
 
     def busy(self) -> bool:
         return False
+
+
+class TimingPlayer(NullPlayer):
+    """A NullPlayer that notes when each clip was handed to it (perf_counter seconds)."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[float, Clip]] = []
+
+    def play(self, clip: Clip) -> None:
+        self.started.append((time.perf_counter(), clip))
 
 
 def summary(values_ms: list[float]) -> dict[str, Any]:
@@ -290,6 +314,53 @@ def bench_next_to_frame(config: Any, fonts: Fonts, probe: Probe, topics: Topics,
             "meets_target": percentile(sorted(latencies), 99) <= TARGET_NEXT_TO_FRAME_P99_MS}
 
 
+def bench_next_to_sound(config: Any, fonts: Fonts, probe: Probe, topics: Topics, count: int, pack: Pack | None,
+                        deadline: float) -> dict[str, Any]:
+    """Frame showing a call -> the first sound sample of that call handed to the player; `pack`: the
+    recorded voice (None: espeak-ng)."""
+    config = dataclasses.replace(config, display=dataclasses.replace(config.display, slides=("history",)))
+    pygame.display.init()
+    screen = pygame.display.set_mode(SIZE)
+    bench: Bench | None = None
+
+    def present(rects: list[Any]) -> None:
+        pygame.display.update(rects)
+        if bench is not None:
+            bench.presented_at = time.perf_counter()
+
+    bus = Bus(config.mqtt, topics, display_client_id(config), subscriptions=[topics.board(), topics.events()])
+    player, synth, paused = TimingPlayer(), CountingSynth(), [0.0]
+    announcer = Announcer(config, player, synth if synth.espeak.available else None, pack=pack,
+                          monotonic=lambda: paused[0])
+    app = DisplayApp(config, Renderer(screen, fonts), bus.inbox, connected=bus.connected.is_set, topics=topics,
+                     announcer=announcer, present=present)
+    bench = Bench(probe, topics, app, deadline)
+    bus.start()
+    latencies: list[float] = []
+    try:
+        bench.step_until(lambda: app.drawn is not None and bool(app.board.seq >= 0), "the retained board")
+        while len(latencies) < count:
+            bench.take()
+            drain(probe, quiet_s=0.05, deadline=deadline)
+            heard = len(player.started)
+            bench.next()
+            frame_at = bench.presented_at  # the frame that shows the call (later frames blink it)
+            bench.step_until(lambda: len(player.started) > heard, "the chime of the call")
+            latencies.append((player.started[heard][0] - frame_at) * 1000)
+            paused[0] += 1000.0  # the chime is over: the speech follows at once
+            bench.step_until(lambda: announcer.idle, "the call spoken")
+            paused[0] += 1000.0  # the speech and the pause after it are over: the next call finds a quiet hall
+    finally:
+        bus.stop()
+        announcer.close()
+        pygame.display.quit()
+    spoken = [c for _, c in player.started if c.kind == "vi"]
+    return {**summary(latencies), "voice": f"clips ({len(pack.clips)}, pack {pack.version})" if pack else "espeak-ng",
+            "calls_synthesised": synth.count, "calls_spoken": len(spoken),
+            "target": f"p99 <= {TARGET_FRAME_TO_SOUND_P99_MS} ms after the frame",
+            "meets_target": percentile(sorted(latencies), 99) <= TARGET_FRAME_TO_SOUND_P99_MS}
+
+
 # --- the display process: idle CPU and memory ---------------------------------------------------------
 
 def bench_idle(config_path: Path, folder: Path, probe: Probe, topics: Topics, idle_s: float) -> dict[str, Any]:
@@ -341,11 +412,17 @@ def run(args: argparse.Namespace, folder: Path, mosquitto: str) -> dict[str, Any
         fonts = Fonts(config.display.font_path, config.display.font_bold_path)
         frames = bench_frames(config, fonts, args.frames)
 
+        seeding = Engine(config, folder / "q.db")  # the demo's voice pack in the server's voice folder
+        try:
+            clips = seed_voice(seeding, folder / "voice-cache")
+        finally:
+            seeding.close()
+        web_port = free_port()
         probe = Probe(port, [topics.status(server_client_id(config)), topics.status("display-display1"),
                              topics.kiosk_reply(KIOSK), *(topics.counter_reply(c) for c in COUNTERS)], True)
         server = Process("queuebox server", [sys.executable, "-m", "queuebox.cli", "server", "--config",
                                              str(config_path), "--database", str(folder / "q.db"),
-                                             "--listen", "127.0.0.1", "--port", str(free_port())],
+                                             "--listen", "127.0.0.1", "--port", str(web_port)],
                          folder / "server.log", ROOT)
         wait_online(probe, topics.status(server_client_id(config)), server, deadline)
         drain(probe, deadline=deadline)
@@ -354,6 +431,13 @@ def run(args: argparse.Namespace, folder: Path, mosquitto: str) -> dict[str, Any
                                                 deadline)
             mid_slide = bench_next_to_frame(config, fonts, probe, topics, args.count, args.depth, args.speech,
                                             deadline, mid_slide=True)
+            pack = None
+            if clips:  # downloaded from the server's web, as a display does
+                download(folder / "display-voice", f"http://127.0.0.1:{web_port}")
+                pack = load_current(folder / "display-voice")
+            sound = {"clips": bench_next_to_sound(config, fonts, probe, topics, args.sound_count, pack, deadline)
+                     if pack else {"skipped": "no espeak-ng to make the demo pack"},
+                     "espeak": bench_next_to_sound(config, fonts, probe, topics, args.sound_count, None, deadline)}
         except BenchError as exc:
             server.check_alive()
             raise BenchError(f"{exc}; server log:\n{server.log_tail()}") from None
@@ -365,6 +449,7 @@ def run(args: argparse.Namespace, folder: Path, mosquitto: str) -> dict[str, Any
             server.stop()
         broker.stop()
     meets = {"next_to_frame": next_to_frame["meets_target"], "next_to_frame_mid_slide": mid_slide["meets_target"],
+             "next_to_sound": sound["clips"].get("meets_target", False),
              "idle_cpu": idle["idle"]["meets_target"],
              "memory": idle["memory"]["meets_target"]}
     return {
@@ -378,12 +463,16 @@ def run(args: argparse.Namespace, folder: Path, mosquitto: str) -> dict[str, Any
                                     "ratio_to_floor_p99": round(mid_slide["p99_ms"] / next_to_frame["p99_ms"], 2),
                                     "note": "each call arrives while a slide shows; the frame timed shows the call "
                                             "and the previous calls in the slide's place"},
+        "next_to_sound": {**sound, "note": "the frame showing a call -> its first sound sample (the chime, played "
+                                           "once the call's speech is ready) handed to the player; espeak-ng: the "
+                                           "synthetic voice, for comparison"},
         **frames,
         **idle,
-        "target": (f"next -> frame p99 <= {TARGET_NEXT_TO_FRAME_P99_MS} ms, idle CPU <= {TARGET_IDLE_CPU_PERCENT} % "
+        "target": (f"next -> frame p99 <= {TARGET_NEXT_TO_FRAME_P99_MS} ms, frame -> first sound sample with the "
+                   f"recorded voice p99 <= {TARGET_FRAME_TO_SOUND_P99_MS} ms, idle CPU <= {TARGET_IDLE_CPU_PERCENT} % "
                    f"of one core, RSS <= {TARGET_RSS_MB} MB"),
         "meets_target": all(meets.values()),
-        "settings": {"count": args.count, "depth": args.depth, "frames": args.frames,
+        "settings": {"count": args.count, "depth": args.depth, "frames": args.frames, "sound_count": args.sound_count,
                      "idle_seconds": args.idle_seconds, "video_driver": "dummy", "size": f"{SIZE[0]}x{SIZE[1]}"},
         "machine": {**machine(), "pygame": pygame.version.ver, "sdl": ".".join(map(str, pygame.get_sdl_version())),
                     "espeak_ng": shutil.which("espeak-ng") is not None},
@@ -396,6 +485,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--depth", type=int, default=50, help="tickets taken per round before calling them "
                                                               "(default 50)")
     parser.add_argument("--frames", type=int, default=200, help="full frames timed (default 200)")
+    parser.add_argument("--sound-count", type=int, default=60, help="calls timed from frame to first sound, with "
+                                                                    "each voice (default 60)")
     parser.add_argument("--idle-seconds", type=float, default=30.0, help="seconds the display process is left "
                                                                          "idle for the CPU measure (default 30)")
     parser.add_argument("--speech", action=argparse.BooleanOptionalAction, default=True,
@@ -408,8 +499,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("queuebox.bus").setLevel(logging.ERROR)  # "connection lost (Normal disconnection)" at the end
     logging.getLogger("display.announce").setLevel(logging.ERROR)  # one "queue full" per call: see calls_synthesised
-    if args.count < 1 or args.depth < 1 or args.frames < 1 or args.idle_seconds <= 0:
-        parser.error("--count, --depth, --frames and --idle-seconds must be more than 0")
+    if args.count < 1 or args.depth < 1 or args.frames < 1 or args.idle_seconds <= 0 or args.sound_count < 1:
+        parser.error("--count, --depth, --frames, --sound-count and --idle-seconds must be more than 0")
     return run_with_broker("queuebox-bench-display-", args, run)
 
 

@@ -23,6 +23,8 @@ lost connection and keep the window responsive.
   `lookup_url` of `services`; a summary that does not follow the protocol is dropped with one
   warning and the last good one stays. The loop wakes at each turn of the slides and draws
   nothing in between.
+- The retained `voice` names the server's recorded voice pack; `voice(version)` (the
+  VoiceFetcher of display/voicefetch.py) downloads it on a thread of its own.
 
 The process around it (`run_display`, screenshots, the drawn log) is display/main.py.
 """
@@ -46,7 +48,7 @@ from display.slides import SlideSources, next_turn, read_lookup_url, read_summar
 from queuebox.bus import Connected, Message
 from queuebox.config import Config
 from queuebox.protocol import (ProtocolError, Topics, parse_board, parse_event, parse_procedures,
-                               parse_services)
+                               parse_services, parse_voice)
 
 logger = logging.getLogger(__name__)
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # pygame is imported later, inside functions
@@ -80,7 +82,8 @@ class DisplayApp:
                  present: Callable[[list[Any]], None] = lambda rects: None,
                  clock: Callable[[], datetime] = wall_clock, monotonic: Callable[[], float] = time.monotonic,
                  offline_after_s: float = OFFLINE_AFTER_S,
-                 on_drawn: Callable[[Board, bool, bool], None] | None = None) -> None:
+                 on_drawn: Callable[[Board, bool, bool], None] | None = None,
+                 voice: Callable[[str], None] | None = None) -> None:
         self.config = config
         self.board_config = config  # with the services the server sends (names, open or closed) in place
         self.renderer = renderer
@@ -93,6 +96,7 @@ class DisplayApp:
         self.monotonic = monotonic
         self.offline_after_s = offline_after_s
         self.on_drawn = on_drawn  # (board, offline, confirmed) after each frame presented
+        self.voice = voice  # told the version of the server's voice pack (VoiceFetcher.wanted)
         self.board = Board()
         self.sources = SlideSources()  # what the slides show: the procedures and the lookup page's address
         self.highlight: Highlight | None = None
@@ -183,7 +187,7 @@ class DisplayApp:
             self._dirty = True
             return
         route = self.topics.route(item.topic)
-        if route is None or route.kind not in ("board", "events", "services", "procedures"):
+        if route is None or route.kind not in ("board", "events", "services", "procedures", "voice"):
             self._warn_once(f"topic:{item.topic}", "dropped a message on unexpected topic %r", item.topic)
         elif route.kind == "board":
             self._on_board(item.payload, restored=item.retain)
@@ -191,6 +195,8 @@ class DisplayApp:
             self._on_services(item.payload)
         elif route.kind == "procedures":
             self._on_procedures(str(route.device), item.payload)
+        elif route.kind == "voice":
+            self._on_voice(item.payload)
         else:
             self._on_event(item.payload)
 
@@ -249,6 +255,15 @@ class DisplayApp:
             return
         self.sources = with_summary(self.sources, service, read_summary(service, raw) if raw is not None else None)
         self._dirty = True
+
+    def _on_voice(self, payload: bytes) -> None:
+        try:
+            version = parse_voice(payload)["version"]
+        except ProtocolError as exc:
+            self._warn_once("voice", "dropped a bad voice message: %s", exc.message)
+            return
+        if self.voice is not None:
+            self.voice(version)
 
     def _on_event(self, payload: bytes) -> None:
         try:

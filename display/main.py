@@ -19,7 +19,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from display.announce import Announcer, EspeakSynthesizer, open_player
+from display.announce import Announcer
+from display.sound import open_player
+from queuebox.espeak import EspeakSynthesizer
+from display.voicefetch import VoiceFetcher, load_current, server_url
 from display.app import DisplayApp, display_client_id, wall_clock
 from display.board import Board, follow, read_board, sample_board, with_services
 from display.layout import fixed_texts, layout
@@ -72,8 +75,8 @@ def render_screenshot(config: Config, path: str | Path, size: tuple[int, int], b
 
 def display_subscriptions(topics: Topics) -> list[str]:
     """What a display reads: the board, the events (to announce calls), the services and the
-    procedures summaries (for the slides)."""
-    return [topics.board(), topics.events(), topics.services(), topics.all_procedures()]
+    procedures summaries (for the slides), the version of the recorded voice pack."""
+    return [topics.board(), topics.events(), topics.services(), topics.all_procedures(), topics.voice()]
 
 
 def _wait_for_board(config: Config, timeout_s: float) -> tuple[Board, Config, SlideSources]:
@@ -228,14 +231,18 @@ def run_display(config: Config, *, windowed: bool = False, screenshot: str | Non
     if full:
         pygame.mouse.set_visible(False)
     pygame.event.set_allowed([pygame.QUIT, pygame.KEYDOWN])
-    announcer = None
+    announcer = fetcher = None
     if config.display.announce and not counter:  # a counter display is silent: the board speaks
         player = open_player(config.display.volume)
         if player is not None:
             speech = EspeakSynthesizer()
             if not speech.available:
                 logger.warning("espeak-ng is not installed: calls are chimed, not spoken")
-            announcer = Announcer(config, player, speech if speech.available else None)
+            voice_dir = config.display.voice_dir
+            announcer = Announcer(config, player, speech if speech.available else None,
+                                  pack=load_current(Path(voice_dir)) if voice_dir else None)
+            if voice_dir:
+                fetcher = VoiceFetcher(voice_dir, server_url(config), announcer.use_pack)
     topics = Topics(config.mqtt.root, config.site.id)
     log = DrawnLog(drawn_log) if drawn_log else None
     app: DisplayApp
@@ -248,7 +255,8 @@ def run_display(config: Config, *, windowed: bool = False, screenshot: str | Non
     else:
         bus = Bus(config.mqtt, topics, display_client_id(config), subscriptions=display_subscriptions(topics))
         app = DisplayApp(config, renderer, bus.inbox, connected=bus.connected.is_set, topics=topics,
-                         announcer=announcer, present=present, on_drawn=log)
+                         announcer=announcer, present=present, on_drawn=log,
+                         voice=fetcher.wanted if fetcher is not None else None)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     watchdog = notify.Watchdog()  # pinged on every turn of the loop: a stuck loop gets restarted by systemd
@@ -272,6 +280,8 @@ def run_display(config: Config, *, windowed: bool = False, screenshot: str | Non
     finally:
         notify.stopping()
         bus.stop()
+        if fetcher is not None:
+            fetcher.close()
         if announcer is not None:
             announcer.close()
         if log is not None:

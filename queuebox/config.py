@@ -168,6 +168,8 @@ class ServerConfig:
                                 "empty for web-secret.key beside the database file. Never in the database or backups.",
                                 "")
     session_hours: int = _key("Hours a web login lasts before it must be made again.", 12)
+    voice_dir: str = _key("Folder of the recorded voice pack the administration imports and the displays download; "
+                          "empty for voice/ beside the database file.", "")
 
 
 @dataclass(frozen=True)
@@ -276,8 +278,14 @@ class DisplayConfig:
     announce: bool = _key("Chime and speak each call.", True)
     announce_english: bool = _key("Also speak the call in English.", False)
     announce_repeat: int = _key("Times each call is spoken.", 1)
+    announce_pause_s: float = _key("Seconds of silence between the repeats of one call.", 0.7)
     volume: float = _key("Loudness of chime and voice, 0.0 to 1.0.", 0.8)
     chime_path: str = _key("WAV file played before each call; empty for the built-in two-tone chime.", "")
+    voice_dir: str = _key("Folder where the display keeps the recorded voice pack it downloads from the server "
+                          "(the last good one stays there); empty: calls are spoken by espeak-ng only.",
+                          "/var/lib/queuebox-display/voice")
+    server_url: str = _key("Staff web address of the server, where the voice pack is downloaded; empty for "
+                           "http://<mqtt.host>:8080.", "")
     slides: tuple[SlideKind, ...] = _key(
         "What the board shows in turn under the newest call: history (the previous calls), procedures "
         "(each field's procedures with fee and processing time, page by page), lookup (a QR code of the "

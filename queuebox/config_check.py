@@ -218,6 +218,10 @@ def check(config: Config) -> Iterator[str]:
             yield f"display.volume: {d.volume} must be between 0.0 and 1.0"
         if d.history < 0 or d.announce_repeat < 1 or d.highlight_s < 0:
             yield "display: history and highlight_s must be 0 or more, announce_repeat 1 or more"
+        if not 0.0 <= d.announce_pause_s <= 10.0:
+            yield f"display.announce_pause_s: {d.announce_pause_s} must be between 0 and 10 seconds"
+        if d.server_url and not d.server_url.startswith(("http://", "https://")):
+            yield f"display.server_url: {d.server_url!r} must begin with http:// or https://"
         if len(d.message) > MAX_MESSAGE:
             yield f"display.message: {len(d.message)} characters, at most {MAX_MESSAGE}"
         if not d.slides:

@@ -19,6 +19,7 @@ Every payload is a UTF-8 JSON object of at most 4096 bytes, except ``status``:
   services                   server → all, retained       {"seq", "services": [{"code", "name_vi", "name_en", "open"}], "lookup_url"?}
   procedures/<service>       server → all, retained       {"seq", "service", "procedures": [...], "more"}; empty = none
   events                     server → all                 {"seq", "at", "type", "ticket"?, "counter"?, ...}
+  voice                      server → displays, retained  {"version", "clips"}: the recorded voice pack to download
   status/<client>            every client, retained       "online"; last will "offline"
 
 Commands (``take``, ``command``, ``rating``) carry ``"id"``: a unique string of 1 to 64
@@ -98,6 +99,7 @@ __all__ = [
     "parse_reply",
     "parse_procedures",
     "parse_services",
+    "parse_voice",
     "parse_take",
     "peek_id",
 ]
@@ -141,7 +143,7 @@ _KIOSK_LEAVES = {"take": "take", "reply": "kiosk_reply"}
 @dataclass(frozen=True)
 class Route:
     """What an incoming topic is: its `kind` and the kiosk/counter/client id in it (None for board/events)."""
-    kind: str  # take, kiosk_reply, command, counter_reply, rating, state, board, events, services or status
+    kind: str  # take, kiosk_reply, command, counter_reply, rating, state, board, events, services, voice or status
     device: str | None
 
 
@@ -208,6 +210,10 @@ class Topics:
         """The wildcard filter of every service's `procedures/<service>` summary (what a display reads)."""
         return self._topic("procedures", "+")
 
+    def voice(self) -> str:
+        """The retained version of the recorded voice pack (the displays download it from the server's web)."""
+        return self._topic("voice")
+
     def status(self, client: str) -> str:
         """The retained online/offline status of MQTT client `client`."""
         return self._topic("status", _check_device("client", client))
@@ -230,6 +236,8 @@ class Topics:
                 return Route("events", None)
             case ["services"]:
                 return Route("services", None)
+            case ["voice"]:
+                return Route("voice", None)
             case ["procedures", service] if _SERVICE.fullmatch(service):
                 return Route("procedures", service)
             case ["kiosk", device, leaf] if leaf in _KIOSK_LEAVES and _DEVICE_ID.fullmatch(device):
@@ -369,6 +377,18 @@ def parse_services(payload: bytes | str) -> dict[str, Any]:
         s.text("name_en")
         s.boolean("open")
     f.text("lookup_url")
+    return obj
+
+
+def parse_voice(payload: bytes | str) -> dict[str, Any]:
+    """A retained `voice` message, validated: ``{"version": 16 hex digits naming the pack, "clips":
+    how many it holds}``; a display with another version downloads the pack (docs/protocol.md)."""
+    obj = load_object(payload)
+    f = Fields(obj)
+    version = f.text("version", 16, required=True)
+    if not re.fullmatch(r"[0-9a-f]{16}", version or ""):
+        raise f.error(f'"version" must be 16 hexadecimal digits, not {show(version)}')
+    f.integer("clips", low=0)
     return obj
 
 

@@ -130,7 +130,7 @@ def acl_rules(account: Account, root: str) -> list[tuple[str, str]]:
                 ("read", f"{root}board"), own_status]
     return [("read", f"{root}board"), ("read", f"{root}events"), ("read", f"{root}services"),
             ("read", f"{root}procedures/+"), ("read", f"{root}counter/+/state"),  # a counter display's
-            own_status]  # what display/app.py and display/counter_app.py read
+            ("read", f"{root}voice"), own_status]  # what display/app.py and display/counter_app.py read
 
 
 def acl_text(config: Config, tools: Sequence[str] = ()) -> str:

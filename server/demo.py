@@ -95,7 +95,9 @@ def demo_config(config: Config, folder: Path, broker_port: int, web_port: int) -
         database=dataclasses.replace(config.database, path=str(folder / "queuebox.db")),
         mqtt=dataclasses.replace(config.mqtt, host="127.0.0.1", port=broker_port, tls=False),
         server=dataclasses.replace(config.server, listen="127.0.0.1", port=web_port,
-                                   public_url=f"http://127.0.0.1:{web_port}"))
+                                   public_url=f"http://127.0.0.1:{web_port}", voice_dir=""),
+        display=dataclasses.replace(config.display, voice_dir=str(folder / "display-voice"),
+                                    server_url=f"http://127.0.0.1:{web_port}"))
     return as_account(config, folder, "server")
 
 
@@ -310,14 +312,18 @@ def may_read_terminal() -> bool:
 EXAMPLE_CATALOGUE = Path(__file__).resolve().parents[1] / "config" / "procedures.example.csv"
 
 
-def seed_catalogue(config: Config, example: Path = EXAMPLE_CATALOGUE) -> int:
+def seed_catalogue(config: Config, example: Path = EXAMPLE_CATALOGUE, voice_cache: Path | None = None) -> int:
     """Import the example procedure catalogue into the demo's database if its catalogue is empty
-    (a demo run again keeps what was changed on the web); returns how many were imported."""
+    (a demo run again keeps what was changed on the web); returns how many were imported. With
+    `voice_cache`, also the espeak-ng voice pack when there is none (server/voice_demo.py)."""
     from server.catalogue_cli import import_file
     from server.engine import Engine
+    from server.voice_demo import seed_voice
 
     engine = Engine(config)
     try:
+        if voice_cache is not None:
+            seed_voice(engine, voice_cache)
         if engine.read(lambda conn: conn.execute("SELECT count(*) FROM procedures").fetchone()[0]) or \
                 not example.exists():
             return 0
@@ -368,7 +374,7 @@ def run_demo(config: Config, folder: Path, web_port: int) -> int:
             f"display-{COUNTER_DISPLAY}"), folder / "counter-display.toml")
     counter_display_args = ["--windowed", "--size", "800x480"] if on_screen else \
         ["--screenshot", str(folder / "counter-display.png"), "--follow", "--size", "800x480"]
-    seed_catalogue(config)
+    seed_catalogue(config, voice_cache=folder / "voice-cache")
     (folder / "mosquitto.conf").write_text(broker_conf(folder, broker_port), encoding="utf-8")
     tickets = folder / "tickets"
     for name in ("mosquitto.log", "server.log", "display.log", "counter-display.log", "kiosk.log", "touch-kiosk.log", "keypad.log"):

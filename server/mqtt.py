@@ -32,6 +32,7 @@ from server.catalogue_rules import summaries
 from server.catalogue_store import load_procedures
 from server.engine import Engine, Result
 from server.store import EventRecord
+from server.voice_store import EVENT as VOICE_EVENT, engine_voice_dir, read_manifest
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class MqttBridge:
         self._services_due = 0.0  # when opening hours are looked at again
         # service -> its `procedures/<service>` summary as last sent (less seq); None: send them all
         self._published_procedures: dict[str, dict[str, Any]] | None = None
+        self._published_voice: dict[str, Any] | None = None  # the `voice` message as last sent
 
     def serve(self, stop: threading.Event) -> None:
         """Handle inbox items until `stop` is set; no input stops the loop."""
@@ -83,6 +85,7 @@ class MqttBridge:
             elif time.monotonic() >= self._services_due:
                 self._publish_services()  # a service opening or closing by the clock
                 self._publish_procedures()  # a catalogue imported by `queuebox catalogue import`
+                self._publish_voice()  # a pack put in the folder by hand (the demo's)
             try:
                 item = self.bus.inbox.get(timeout=0.2)
             except queue.Empty:
@@ -108,6 +111,8 @@ class MqttBridge:
                 self.bus.publish(self.topics.events(), record.message())
             if any(record.type in CATALOGUE_EVENTS for record in item.records):
                 self._publish_procedures()
+            if any(record.type == VOICE_EVENT for record in item.records):
+                self._publish_voice()
             # the board and states follow once the commands already queued are handled (at the
             # latest SNAPSHOT_EVERY_S later): one snapshot for a burst, not one per command
             if self._dirty_since is None:
@@ -169,6 +174,7 @@ class MqttBridge:
         self.bus.publish(self.topics.board(), board, retain=True)
         self._publish_services()
         self._publish_procedures()
+        self._publish_voice()
         self._publish_states(counters)
 
     def _publish_services(self) -> None:
@@ -179,6 +185,14 @@ class MqttBridge:
             self.bus.publish(self.topics.services(), services, retain=True)
             self._published_services = services["services"]
         self._services_due = time.monotonic() + SERVICES_EVERY_S
+
+    def _publish_voice(self) -> None:
+        """The retained `voice` message, when the pack's version changed since it was sent."""
+        manifest = read_manifest(engine_voice_dir(self.engine))
+        voice = {"version": manifest.version, "clips": len(manifest.prompts)}
+        if voice != self._published_voice:
+            self.bus.publish(self.topics.voice(), voice, retain=True)
+            self._published_voice = voice
 
     def _publish_procedures(self) -> None:
         """The retained `procedures/<service>` summary of each service whose summary changed since it

@@ -78,7 +78,7 @@ RULES = [
                                ("read", R + "counter/3/reply"), ("read", R + "counter/3/state"),
                                ("read", R + "board"), ("readwrite", R + "status/counter-3")]),
     (Account("display", "d1"), [("read", R + "board"), ("read", R + "events"), ("read", R + "services"),
-                                ("read", R + "procedures/+"), ("read", R + "counter/+/state"),
+                                ("read", R + "procedures/+"), ("read", R + "counter/+/state"), ("read", R + "voice"),
                                 ("readwrite", R + "status/display-d1")]),
     (Account("tool", "watch"), [("readwrite", R + "#")]),
 ]

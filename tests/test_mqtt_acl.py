@@ -238,6 +238,7 @@ PUBLISH = [
     ("display-d1", "counter/1/command", False),
     ("display-d1", "counter/1/state", False),
     ("display-d1", "kiosk/k1/take", False),
+    ("display-d1", "voice", False),
     ("display-d1", "status/kiosk-k1", False),
     ("uplink", "status/uplink", True),
     ("uplink", "status/kiosk-k1", False),  # it reads the devices' faults, never speaks for them
@@ -296,6 +297,9 @@ READ = [
     ("display-d1", "counter/1/state", "counter/1/state", True),
     ("display-d1", "status/#", "status/kiosk-k1", False),  # nor other devices' status
     ("display-d1", "#", "counter/2/state", True),
+    ("display-d1", "voice", "voice", True),
+    ("kiosk-k1", "voice", "voice", False),
+    ("counter-1", "#", "voice", False),
     ("display-d1", "#", "counter/1/reply", False),
     ("display-d1", "#", "kiosk/k1/reply", False),
     ("display-d1", "#", "counter/1/command", False),

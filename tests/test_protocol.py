@@ -28,6 +28,7 @@ from queuebox.protocol import (
     parse_event,
     parse_rating,
     parse_reply,
+    parse_voice,
     parse_take,
     peek_id,
 )
@@ -36,7 +37,7 @@ T = Topics("queuebox", "xa-an-phu")
 BASE = "queuebox/xa-an-phu"
 CALL_VI = "Mời số A023 đến quầy 3"
 COMMAND_PARSERS = [parse_take, parse_counter_command, parse_rating]
-ALL_PARSERS = COMMAND_PARSERS + [parse_board, parse_counter_state, parse_event, parse_reply]
+ALL_PARSERS = COMMAND_PARSERS + [parse_board, parse_counter_state, parse_event, parse_reply, parse_voice]
 
 
 def js(obj) -> bytes:
@@ -696,3 +697,23 @@ def test_a_null_reply_id_is_only_for_error_replies(reply):
 ])
 def test_encode_then_parse_is_the_identity(message, parser):
     assert parser(encode(message)) == message
+
+
+# --- voice (an addition of December 2026) ---------------------------------------------------------
+
+def test_the_voice_topic_routes_and_its_message_parses():
+    topics = Topics("queuebox", "xa-an-phu")
+    assert topics.voice() == f"{BASE}/voice" and topics.route(f"{BASE}/voice").kind == "voice"
+    assert parse_voice(js({"version": "3f2a9c0d41b7e5a8", "clips": 38, "later": 1}))["clips"] == 38
+
+
+@pytest.mark.parametrize("payload,reason", [
+    ({"version": "3F2A9C0D41B7E5A8", "clips": 1}, "16 hexadecimal digits"),
+    ({"version": "../../etc", "clips": 1}, "16 hexadecimal digits"),
+    ({"clips": 1}, "version"),
+    ({"version": "3f2a9c0d41b7e5a8", "clips": -1}, "clips"),
+    ({"version": "3f2a9c0d41b7e5a8"}, "clips"),
+])
+def test_a_bad_voice_message_is_refused(payload, reason):
+    assert reason in refused(parse_voice, js(payload)).message
+

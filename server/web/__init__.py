@@ -71,6 +71,7 @@ def create_app(engine: Engine, *, hub: Hub | None = None, secret_key: str | None
     auth.login_manager.init_app(app)
     for module in (auth, counter, counter_display, admin, public, procedures, api, reports):
         app.register_blueprint(module.bp)
+    app.register_blueprint(admin.admin_voice.voice_files)  # what the displays download
     csrf.exempt(api.bp)  # the API authenticates each request with a token, not a cookie
     from server.web import procedures_json
     app.register_blueprint(procedures_json.bp)

@@ -23,7 +23,7 @@ from server import store
 from server.engine import Engine
 from server.settings import raw_config
 from server.web import admin_forms as forms
-from server.web import admin_procedures, admin_users
+from server.web import admin_procedures, admin_users, admin_voice
 from server.web.auth import role_required, session_ended
 from server.web.common import get_engine
 from server.web.i18n import N_, _, current_language
@@ -329,3 +329,4 @@ def _index(items: list[dict[str, Any]], key: str, value: str | None) -> int:
 
 admin_users.register(bp)
 admin_procedures.register(bp)
+admin_voice.register(bp)

@@ -20,6 +20,7 @@ from server.catalogue_files import CatalogueFileError, FileProblem, read_catalog
 from server.catalogue_rules import TEXT_FIELDS, Problem, ordered
 from server.catalogue_store import get_procedure, load_procedures
 from server.catalogue_writes import CatalogueError, UnknownProcedure, move, replace_all, save, set_hidden
+from server.web import admin_voice
 from server.web.auth import role_required
 from server.web.common import get_engine
 from server.web.i18n import N_, _
@@ -163,8 +164,10 @@ def procedures_export(kind: str) -> Any:
 
 
 def too_large(exc: Exception) -> Any:
-    """An upload past MAX_UPLOAD_BODY (e.g. a 5 MB file) is answered on the catalogue's page."""
+    """An upload past MAX_UPLOAD_BODY (e.g. a 9 MB file) is answered on the page it was sent from."""
     if request.path in UPLOAD_PATHS and current_user.is_authenticated and current_user.role in ("admin", "manager"):
+        if request.path == admin_voice.IMPORT_PATH:
+            return admin_voice.voice_page([_("The upload is over 8 MB: send the clips in several ZIP files.")])
         return procedures_list([_("The file is over 2 MB: split the list or remove what is not needed.")])
     return render_template("error.html", status=413, message=_("The request is too large.")), 413
 

@@ -50,6 +50,7 @@ def public_only(app: Callable[..., Any]) -> Callable[..., Iterable[bytes]]:
 
 # POST paths that take a file, on the staff listener only: their body may be up to MAX_UPLOAD_BODY
 # (the procedure catalogue, at most 2 MB, is refused past that with a message of its own; a file
-# a little over it still reaches the page, so the manager reads why).
-UPLOAD_PATHS = frozenset({"/admin/procedures/import"})
+# a little over it still reaches the page, so the manager reads why; the recorded voice's ZIP or
+# WAV files, server/web/admin_voice.py).
+UPLOAD_PATHS = frozenset({"/admin/procedures/import", "/admin/voice/import"})
 MAX_UPLOAD_BODY = 8 * 1024 * 1024

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import wave
 
-from display.announce import Clip
+from display.sound import Clip
 
 
 class Clock:

@@ -9,8 +9,10 @@ import shutil
 
 import pytest
 
-from display.announce import (Announcer, CallGate, Clip, EspeakSynthesizer, call_text, make_chime, spoken_counter,
-                              spoken_label, vietnamese_number, wav_seconds)
+from display.announce import Announcer, CallGate
+from display.sound import Clip, make_chime, wav_seconds
+from queuebox.espeak import EspeakSynthesizer
+from queuebox.words import call_text, spoken_counter, spoken_label, vietnamese_number
 from tests.display.fakes import Clock, FakePlayer, FakeSynth, fake_wav
 
 
@@ -216,7 +218,7 @@ def test_espeak_speaks_vietnamese_to_a_wav():
 def test_pygame_player_plays_on_the_dummy_audio_driver():
     import pygame
 
-    from display.announce import open_player
+    from display.sound import open_player
     player = open_player(0.5)
     try:
         assert player is not None and not player.busy()
@@ -231,9 +233,9 @@ def test_pygame_player_plays_on_the_dummy_audio_driver():
 def test_no_audio_device_is_one_log_line_and_no_player(monkeypatch, caplog):
     import pygame
 
-    from display.announce import open_player
+    from display.sound import open_player
     monkeypatch.setenv("SDL_AUDIODRIVER", "no-such-driver")
-    with caplog.at_level(logging.WARNING, logger="display.announce"):
+    with caplog.at_level(logging.WARNING, logger="display.sound"):
         assert open_player(0.8) is None
     pygame.mixer.quit()
     assert [r.message.split(" (")[0] for r in caplog.records] == ["no audio device"]

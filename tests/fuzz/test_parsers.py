@@ -23,7 +23,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from device.ticket import TicketInfo
-from display.announce import CallGate, call_text
+from display.announce import CallGate
+from queuebox.words import call_text
 from display.board import Board, read_board
 from queuebox.config import Config, config_from_dict, to_toml
 from queuebox.errors import ConfigError

@@ -129,7 +129,8 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
         # its own session: its process group is the one a terminal's Ctrl-C reaches
         proc = subprocess.Popen([sys.executable, "-m", "queuebox.cli", "demo", "--config", str(EXAMPLE),
                                  "--dir", str(tmp_path / "demo"), "--web-port", str(web_port)],
-                                stdin=subprocess.PIPE, stdout=log, stderr=log, cwd=ROOT, start_new_session=True)
+                                stdin=subprocess.PIPE, stdout=log, stderr=log, cwd=ROOT, start_new_session=True,
+                                env={**os.environ, "SDL_AUDIODRIVER": "dummy"})  # a mixer: calls spoken
     web = f"http://127.0.0.1:{web_port}"
 
     def started() -> bool:  # the banner comes once every child has been started
@@ -251,6 +252,10 @@ def test_the_virtual_kiosk_prints_and_the_keypad_typed_in_the_terminal_calls(dem
                  == ("called", "1"), 15, lambda: demo.log("keypad") + demo.log("server"))
     finally:
         conn.close()
+    # the display speaks it in the demo's voice pack (espeak-ng per clip), downloaded from the server
+    wait_for(lambda: re.search(r"voice pack \w+ downloaded", demo.log("display")), 20, lambda: demo.log("display"))
+    wait_for(lambda: "announcing A001" in demo.log("display"), 10, lambda: demo.log("display"))
+    assert "no clip" not in demo.log("display")
     # the keypad's LEDs, printed in the terminal: Next blinks while the number is being called
     wait_for(lambda: re.search(r"keypad 1 \| LEDs: next=blink recall=on", demo.output()), 10, demo.output)
     children = children_of(demo.proc.pid)

@@ -19,7 +19,7 @@ from tests.web.hall.site import site_db
 @pytest.mark.parametrize("path", ["/login", "/", "/healthz", "/admin/", "/counter/1", "/counter/1/events",
                                   "/counter/1/rate", "/reports/", "/api/v1/board", "/api/v1/openapi.json",
                                   "/static/counter.js", "/t/../login", "/procedures/../login",
-                                  "/static/admin.js"])
+                                  "/static/admin.js", "/voice/pack.json", "/voice/lead.wav", "/admin/voice"])
 def test_the_public_listener_answers_404_for_staff_pages(hall, path):
     status, _body = hall.session(public=True).get(path)
     assert status == 404
