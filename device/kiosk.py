@@ -13,6 +13,11 @@ and it alone talks to the printer and the LEDs. A press goes:
 5. no reply by `reply_timeout_s` → red LED blinking fast, logged, nothing printed. A reply
    that comes later is logged as a ticket issued but not printed, and not printed.
 
+A line from the ID card scanner (`device.scanner.Scan`, put on the same inbox by the scanner's
+thread) goes to `CardPriority` (device/card_priority.py): an elderly holder arms priority of
+the elderly group for the next press, or takes the ticket at once on a kiosk with a single
+service button; a line that is not a card blinks the red LED.
+
 Replies with another id are ignored (a repeat answered twice, an old request). While the
 broker is unreachable no `take` is handed to paho (which would send it whenever the
 connection comes back, maybe long after the kiosk gave up); it is sent on reconnection if
@@ -38,7 +43,9 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from device import loop
 from device.buttons import ButtonEvent, Light, Lights, PressRules
+from device.card_priority import CardPriority, Claim
 from device.printer import PrinterFault, PrinterStatus, PrintJob, TicketPrinter
+from device.scanner import Scan
 from device.ticket import Block, SiteText, TicketInfo, TicketRenderer
 from queuebox.bus import Connected, Message
 from queuebox.config import KioskConfig
@@ -53,6 +60,7 @@ NOTICE_S = 5.0  # how long a refusal or a missing answer shows on the LEDs
 STATUS_POLL_S = 5.0  # printer status read while idle
 FAULT_POLL_S = 1.0  # ... and while the printer is faulted, to see it clear soon
 MAX_WAIT_S = 0.5  # the loop wakes at least this often
+SCAN_NOTICE_S = 2.0  # the fault LED's blink for a scan that is not an ID card
 ABANDONED_KEPT = 64  # ids given up on, remembered to recognise a late reply
 
 
@@ -66,6 +74,8 @@ class Request:
     deadline: float
     next_send: float
     sends: int = 0
+    group: str = ""  # a priority group's code, sent as "group"
+    claim: Claim | None = None  # the scanned card's elderly priority this request uses
 
 
 @dataclass(frozen=True)
@@ -138,10 +148,13 @@ class Kiosk:
                  on_outcome: Callable[[Outcome], None] | None = None,
                  on_message: Callable[[Message], bool] | None = None,
                  on_fault: Callable[[str | None], None] | None = None,
-                 on_ignored: Callable[[str], None] | None = None) -> None:
+                 on_ignored: Callable[[str], None] | None = None,
+                 cards: CardPriority | None = None) -> None:
         """`on_fault` is told the printer fault's reason when it begins and None when it clears;
-        `on_ignored` the service of a press the rules ignored (bounce, busy, cooldown)."""
+        `on_ignored` the service of a press the rules ignored (bounce, busy, cooldown); `cards`
+        judges ID card scans (None: no scanner)."""
         self.config = config
+        self.cards = cards  # None: no scanner
         self.site = site
         self.bus = bus
         self.printer = printer
@@ -181,6 +194,8 @@ class Kiosk:
             self._print_extra(item)
         elif isinstance(item, Message):
             self._on_message_item(item)
+        elif isinstance(item, Scan):
+            self._on_scan(item)
         elif isinstance(item, Connected):
             if self.fault:  # the bus said "online" on connecting: say what is wrong again
                 self._publish_status()
@@ -208,9 +223,9 @@ class Kiosk:
         times = [self._next_poll] if self.pending is None else [self.pending.deadline, self.pending.next_send]
         if self._notice:
             times.append(self._notice[1])
-        armed = self.rules.armed_until()
-        if armed is not None and armed > now:
-            times.append(armed)
+        for armed in (self.rules.armed_until(), self.cards.armed_until() if self.cards else None):
+            if armed is not None and armed > now:
+                times.append(armed)
         return min(MAX_WAIT_S, max(0.0, min(times) - now))
 
     # --- buttons ----------------------------------------------------------------------
@@ -230,8 +245,15 @@ class Kiosk:
                            self.fault[0] if self.fault else "?")
             self._end(decision.service, None, "printer_fault", self.fault[0] if self.fault else "", now)
             return
-        request = Request(self._new_id(), decision.service, decision.priority, pressed_at=event.at,
-                          deadline=now + self.config.reply_timeout_s, next_send=now)
+        claim = self.cards.claim(now) if self.cards else None
+        if claim is not None and self.cards is not None and self.cards.already_took(claim, decision.service):
+            logger.warning("service %s refused: this ID card already took an elderly ticket of it today",
+                           decision.service)
+            self._end(decision.service, None, "refused", "one_ticket_per_card", now, Light.REFUSED)
+            return
+        request = Request(self._new_id(), decision.service, decision.priority or claim is not None,
+                          pressed_at=event.at, deadline=now + self.config.reply_timeout_s, next_send=now,
+                          group=claim.group if claim else "", claim=claim)
         self.pending = request
         self.lights.show(Light.BUSY)
         self._send(request, now)
@@ -242,9 +264,10 @@ class Kiosk:
             logger.debug("take %s waits for the broker", request.id)
             return
         # expires with the wait: a server that comes back later must not issue a ticket nobody prints
-        self.bus.publish(self._topics.kiosk_take(self.config.id),
-                         {"id": request.id, "service": request.service, "priority": request.priority},
-                         expiry_s=self.config.reply_timeout_s)
+        take: dict[str, Any] = {"id": request.id, "service": request.service, "priority": request.priority}
+        if request.group:
+            take["group"] = request.group
+        self.bus.publish(self._topics.kiosk_take(self.config.id), take, expiry_s=self.config.reply_timeout_s)
         request.sends += 1
         if request.sends > 1:
             logger.info("no answer yet to take %s: sent it again (%d)", request.id, request.sends)
@@ -257,6 +280,24 @@ class Kiosk:
         logger.error("no answer from the server to take %s (service %s) within %g s (%d sends): nothing printed",
                      request.id, request.service, self.config.reply_timeout_s, request.sends)
         self._end(request.service, request.id, "no_reply", f"{request.sends} sends", now, Light.NO_SERVER)
+
+    # --- the ID card scanner ------------------------------------------------------------
+
+    def _on_scan(self, scan: Scan) -> None:
+        """A scanned line: elderly priority armed (a single service taken at once), nothing
+        for a younger citizen, a blink for what is not a card. Ignored while a ticket is on its way."""
+        if self.cards is None:
+            return
+        now = self.clock()
+        if self.pending is not None:
+            logger.info("a scan while a ticket is being asked for or printed: ignored")
+            return
+        result = self.cards.on_scan(scan, now)
+        if result == "not_card":
+            self._notice = (Light.REFUSED, now + SCAN_NOTICE_S)
+        elif result == "elderly" and len(self.config.buttons) == 1:
+            self._notice = None
+            self._on_button(ButtonEvent(next(iter(self.config.buttons)), True, now))
 
     # --- replies ------------------------------------------------------------------------
 
@@ -316,6 +357,8 @@ class Kiosk:
         logger.info("printed %s%s (take %s)", info.label, " (priority)" if info.priority else "", request.id)
         if self.fault and self.fault[0] == "write_failed":
             self._set_fault(None)
+        if request.claim is not None and self.cards is not None:
+            self.cards.took(request.claim, request.service)
         if self._on_printed is not None:
             self._on_printed(PrintedTicket(info, request.id, image, job, request.pressed_at, replied_at, now,
                                            render_s, request.sends))
@@ -388,7 +431,7 @@ class Kiosk:
             light = Light.FAULT
         elif self._notice:
             light = self._notice[0]
-        elif self.rules.armed(now):
+        elif self.rules.armed(now) or (self.cards is not None and self.cards.armed(now)):
             light = Light.PRIORITY
         else:
             light = Light.READY

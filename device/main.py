@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from device.buttons import PRIORITY, Panel
+from device.card_priority import CardPriority, CardSettings
 from device.fonts import read_fonts
 from device.kiosk import Kiosk, Outcome, PrintedTicket, kiosk_client_id
 from device.loop import DeviceBus
 from device.preview import printed_look
 from device.printer import EscposPrinter, PrinterStatus, PrintJob, TicketPrinter
+from device.scanner import Scan, ScannerReader
 from device.ticket import PAPER_WIDTH_PX, FontData, SiteText, TicketRenderer, compose, missing_glyphs, \
     sample_ticket, texts
 from queuebox import notify
@@ -52,7 +54,9 @@ class KioskApp:
     """The kiosk's parts, wired; `start` connects and starts the loop, `stop` ends both.
 
     `bus` defaults to a real `Bus`; `extra_subscriptions` are added to it (the simulation
-    topic); `on_message` gets messages on them (see `Kiosk`).
+    topic); `on_message` gets messages on them (see `Kiosk`). Scans are judged when
+    `kiosk.scanner` is set or `cards_always` (simulation); the scanner is read when it is set
+    and `read_scanner`.
     """
 
     def __init__(self, config: Config, *, pin_factory: Any, printer: TicketPrinter, fonts: FontData,
@@ -60,7 +64,8 @@ class KioskApp:
                  on_outcome: Callable[[Outcome], None] | None = None,
                  on_message: Callable[[Message], bool] | None = None, extra_subscriptions: tuple[str, ...] = (),
                  clock: Callable[[], float] = time.monotonic, on_fault: Callable[[str | None], None] | None = None,
-                 on_ignored: Callable[[str], None] | None = None) -> None:
+                 on_ignored: Callable[[str], None] | None = None, cards_always: bool = False,
+                 read_scanner: bool = True) -> None:
         k = config.kiosk
         topics = Topics(config.mqtt.root, config.site.id)
         self.config = config
@@ -76,9 +81,12 @@ class KioskApp:
             self._turned_at = time.monotonic()
             return clock()
 
+        cards = CardPriority(CardSettings.from_config(config)) if k.scanner or cards_always else None
         self.kiosk = Kiosk(k, self.site, self.bus, printer, self.renderer, self.panel.lights, clock=loop_clock,
                            on_printed=on_printed, on_outcome=on_outcome, on_message=on_message,
-                           on_fault=on_fault, on_ignored=on_ignored)
+                           on_fault=on_fault, on_ignored=on_ignored, cards=cards)
+        self.scanner = ScannerReader(k.scanner, self.bus.inbox.put, timeout_s=k.scan_timeout_s, clock=clock) \
+            if k.scanner and read_scanner else None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.kiosk.run, args=(self._stop,), name="kiosk", daemon=True)
 
@@ -106,6 +114,8 @@ class KioskApp:
         self.bus.start()
         self._turned_at = time.monotonic()
         self._thread.start()
+        if self.scanner is not None:
+            self.scanner.start()
 
     def alive(self, stuck_after_s: float = STUCK_AFTER_S) -> bool:
         """The kiosk loop runs and went round within `stuck_after_s` seconds (for the watchdog)."""
@@ -114,6 +124,8 @@ class KioskApp:
     def stop(self) -> None:
         """Stop the loop, say "offline", release pins and printer."""
         self._stop.set()
+        if self.scanner is not None:
+            self.scanner.stop()
         if self._thread.is_alive():
             self._thread.join(STOP_TIMEOUT_S)
         try:
@@ -125,16 +137,27 @@ class KioskApp:
 
 class Simulator:
     """Presses MockFactory pins for the buttons a text names: a service code (``a``),
-    ``p`` or ``priority`` for the priority button; several at once (``pa``: priority, then A)."""
+    ``p`` or ``priority`` for the priority button; several at once (``pa``: priority, then A).
+    ``scan:`` and a text is that text read by the ID card scanner, handed to `scan_sink`."""
 
-    def __init__(self, config: Config, pin_factory: Any) -> None:
+    SCAN = "scan:"
+
+    def __init__(self, config: Config, pin_factory: Any, scan_sink: Callable[[Scan], None] | None = None) -> None:
+        self.scan_sink = scan_sink
         self.factory = pin_factory
         self.pins = {code.upper(): pin for code, pin in config.kiosk.buttons.items()}
         if config.kiosk.priority_button:
             self.pins[PRIORITY] = config.kiosk.priority_button
 
     def press_text(self, text: str) -> list[str]:
-        """Press what `text` names, in order; returns the buttons pressed."""
+        """Press what `text` names, in order; returns the buttons pressed (``scan`` for a scan)."""
+        if text.lstrip().lower().startswith(self.SCAN):
+            if self.scan_sink is None:
+                logger.warning("no ID card scanner to simulate")
+                return []
+            line = text.lstrip()[len(self.SCAN):].rstrip("\r\n")
+            self.scan_sink(Scan(line, True, time.monotonic()))
+            return ["scan"]
         words = text.strip().upper().split()
         names = []
         for word in words:
@@ -245,7 +268,10 @@ def run_kiosk(config: Config, *, simulate: bool = False, out: Path | None = None
     def on_message(message: Message) -> bool:
         if simulate and message.topic == extra[0]:
             text = message.payload.decode("utf-8", "replace")
-            screen.simulate(text) if screen is not None else simulator.press_text(text)
+            if screen is not None and not text.startswith("scan:"):  # a card scan goes to the scanner's path
+                screen.simulate(text)
+            else:
+                simulator.press_text(text)
             return True
         return screen is not None and screen.on_message(message)
 
@@ -259,7 +285,8 @@ def run_kiosk(config: Config, *, simulate: bool = False, out: Path | None = None
         app = KioskApp(config, pin_factory=pin_factory, printer=printer, fonts=fonts, on_printed=on_printed,
                        on_message=on_message, extra_subscriptions=extra,
                        on_outcome=screen.on_outcome if screen else None, on_fault=screen.on_fault if screen else None,
-                       on_ignored=screen.on_ignored if screen else None)
+                       on_ignored=screen.on_ignored if screen else None, cards_always=simulate,
+                       read_scanner=not simulate)
         if screen is not None:
             screen.press = app.bus.inbox.put
     except QueueboxError:
@@ -270,6 +297,8 @@ def run_kiosk(config: Config, *, simulate: bool = False, out: Path | None = None
     for problem in app.check_fonts():
         logger.warning("ticket font: %s", problem)
     app.warm_up()
+    if simulate:
+        simulator.scan_sink = app.bus.inbox.put
 
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     app.start()
@@ -286,7 +315,8 @@ def run_kiosk(config: Config, *, simulate: bool = False, out: Path | None = None
                          daemon=True).start()
     elif simulate:
         print(f"Simulated kiosk {k.id}: type a service code ({', '.join(sorted(k.buttons)).lower()})"
-              f"{', p then a code for priority' if k.priority_button else ''} and Enter to press; q to quit.\n"
+              f"{', p then a code for priority' if k.priority_button else ''} and Enter to press; "
+              "scan: and a chip ID card's QR text for a scan; q to quit.\n"
               f"Or publish the same text to {extra[0]}. Printed tickets go to {saver.folder if saver else ''}/.",
               flush=True)
         threading.Thread(target=simulator.read_keyboard, args=(stdin or sys.stdin, stop), name="keyboard",

@@ -105,6 +105,10 @@ class QueueConfig:
         "Reasons a citizen who rated 3 (neutral) or 4 (dissatisfied) may choose, in the order the rating tablet "
         "shows them: { vi = \"…\", en = \"…\" } each, at most 8, each text at most 60 characters, Vietnamese "
         "required and unique. A reason is recorded as its Vietnamese text; [] asks none.", DEFAULT_RATING_REASONS)
+    elderly_group: str = _key("The priority group of the elderly (its code), which a kiosk gives a citizen whose "
+                              "scanned ID card shows this age or more; \"\" for none.", "CT")
+    elderly_age: int = _key("Age in full years from which a citizen is in elderly_group (60 by the Law on the "
+                            "Elderly; some provinces use 75).", 60)
 
     def reason_texts(self) -> tuple[str, ...]:
         """The Vietnamese texts of `rating_reasons` (NFC), as ratings record them."""
@@ -200,6 +204,13 @@ class KioskConfig:
     fullscreen: bool = _key("Touch screen: draw full screen (false: a window, for a desktop).", True)
     idle_timeout_s: float = _key("Touch screen: seconds without a touch after which it goes back to the "
                                  "start (the service tiles, in Vietnamese).", 30.0)
+    scanner: str = _key("The USB 2D barcode scanner that reads the chip ID card's QR code (keyboard mode, suffix "
+                        "Enter): a device path such as /dev/input/by-id/usb-…-event-kbd, or part of its name "
+                        "(evtest lists them); \"\" for none.", "")
+    scan_timeout_s: float = _key("Seconds after the scanner's last character before a line without Enter is "
+                                 "dropped as partial.", 0.5)
+    one_ticket_per_card: bool = _key("Refuse a second elderly-priority ticket of the same service the same day from "
+                                     "the same ID card (remembered in memory only, as a keyed hash).", False)
 
 
 @dataclass(frozen=True)

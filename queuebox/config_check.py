@@ -152,6 +152,8 @@ def check(config: Config) -> Iterator[str]:
         yield from _at_least("queue", config.queue, interleave_every=1, no_show_min_calls=1, no_show_rejoin_min=0,
                              rating_window_s=1)
         yield from _check_rating_reasons(config.queue.rating_reasons)
+        if not 1 <= config.queue.elderly_age <= 120:
+            yield f"queue.elderly_age: {config.queue.elderly_age} must be 1 to 120"
     s = config.server
     if _valid(s):
         yield from _at_least("server", s, threads=4, connection_limit=100, request_timeout_s=1, live_streams=1,
@@ -201,7 +203,8 @@ def check(config: Config) -> Iterator[str]:
                 if p is not INVALID and p]
         for pin in sorted({p for p in pins if pins.count(p) > 1}):
             yield f"kiosk: GPIO pin {pin} is used twice"
-        for key in ("cooldown_s", "reply_timeout_s", "retry_every_s", "priority_window_s", "idle_timeout_s"):
+        for key in ("cooldown_s", "reply_timeout_s", "retry_every_s", "priority_window_s", "idle_timeout_s",
+                    "scan_timeout_s"):
             if getattr(k, key) <= 0:
                 yield f"kiosk.{key}: must be more than 0"
         for key in ("screen_width", "screen_height"):

@@ -21,7 +21,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SYSTEMD = ROOT / "systemd"
 UNITS = sorted(p.name for p in SYSTEMD.iterdir() if p.suffix in (".service", ".timer"))
-PROCESSES = {"server": set(), "kiosk": {"gpio", "lp", "dialout"}, "display": {"video", "render", "input", "audio"},
+PROCESSES = {"server": set(), "kiosk": {"gpio", "lp", "dialout", "input"}, "display": {"video", "render", "input", "audio"},
              "keypad": {"gpio"}}
 # `systemd-analyze security` exposure (0 safest … 10): catches hardening lost by accident.
 MAX_EXPOSURE = {"queuebox-server.service": 2.5, "queuebox-backup.service": 2.0}

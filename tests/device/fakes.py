@@ -74,3 +74,80 @@ class BrokenDummy(Dummy):
         if self.error is not None and (msg.startswith(b"\x1b@") or not self.jobs_only):
             raise self.error
         super()._raw(msg)
+
+
+class RecordedScanner:
+    """A keyboard-mode scanner as the kiosk's reader sees it through evdev: real
+    `evdev.InputEvent`s, played from a queue the test fills (`type_text`), and `unplug()`,
+    after which reading fails like a removed device (ENODEV). This machine has no /dev/uinput,
+    so the kernel cannot make a real virtual device for the reader."""
+
+    def __init__(self, name: str = "SM-2D PRODUCT HID KBW") -> None:
+        self.name = name
+        self.events: queue.Queue[Any] = queue.Queue()
+        self.gone = False
+        self.closed = False
+
+    def type_text(self, text: str, enter: bool = True) -> None:
+        for event in key_events(text, enter):
+            self.events.put(event)
+
+    def read_events(self, timeout_s: float) -> list[Any]:
+        if self.gone:
+            raise OSError(19, "No such device")
+        try:
+            first = self.events.get(timeout=timeout_s)
+        except queue.Empty:
+            return []
+        found = [first]
+        while not self.events.empty():
+            found.append(self.events.get_nowait())
+        return found
+
+    def unplug(self) -> None:
+        self.gone = True
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def key_events(text: str, enter: bool = True) -> list[Any]:
+    """The evdev events a US-layout keyboard-mode scanner sends for `text` (and Enter): Shift
+    for capitals and symbols, and for letters outside ASCII Alt + the code point's decimal
+    digits on the keypad as Windows reads them (the "Unicode" Alt mode of scanners): with a
+    leading 0 for Latin-1 letters (à, ã, ô …), the code point for the others (ă, đ, ữ …)."""
+    from evdev import InputEvent, ecodes
+
+    shifted = {'!': '1', '@': '2', '#': '3', '$': '4', '%': '5', '^': '6', '&': '7', '*': '8', '(': '9', ')': '0',
+               '_': 'MINUS', '+': 'EQUAL', '{': 'LEFTBRACE', '}': 'RIGHTBRACE', ':': 'SEMICOLON', '"': 'APOSTROPHE',
+               '~': 'GRAVE', '|': 'BACKSLASH', '<': 'COMMA', '>': 'DOT', '?': 'SLASH'}
+    plain = {'-': 'MINUS', '=': 'EQUAL', '[': 'LEFTBRACE', ']': 'RIGHTBRACE', ';': 'SEMICOLON', "'": 'APOSTROPHE',
+             '`': 'GRAVE', '\\': 'BACKSLASH', ',': 'COMMA', '.': 'DOT', '/': 'SLASH', ' ': 'SPACE'}
+    t = [0.0]
+
+    def key(name: str, value: int) -> Any:
+        t[0] += 0.0005
+        return InputEvent(int(t[0]), int(t[0] % 1 * 1e6), ecodes.EV_KEY, getattr(ecodes, f"KEY_{name}"), value)
+
+    def tap(name: str, *held: str) -> list[Any]:
+        return [*(key(h, 1) for h in held), key(name, 1), key(name, 0), *(key(h, 0) for h in reversed(held))]
+
+    events: list[Any] = []
+    for ch in text:
+        if not ch.isascii():
+            events.append(key("LEFTALT", 1))
+            for digit in str(ord(ch)) if ord(ch) >= 256 else f"0{ord(ch)}":
+                events += tap(f"KP{digit}")
+            events.append(key("LEFTALT", 0))
+        elif ch.isalpha():
+            events += tap(ch.upper(), *(["LEFTSHIFT"] if ch.isupper() else []))
+        elif ch.isdigit():
+            events += tap(ch)
+        elif ch in shifted:
+            name = shifted[ch]
+            events += tap(name, "LEFTSHIFT")
+        else:
+            events += tap(plain[ch])
+    if enter:
+        events += tap("ENTER")
+    return events
