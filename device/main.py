@@ -345,14 +345,14 @@ def touch_screen(config: Config, simulate: bool, out: Path) -> TouchScreen:
     desktop = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     headless = simulate and not desktop
     surface = open_surface(k.screen_width, k.screen_height, k.fullscreen and not simulate, headless=headless)
-    present = None
-    if headless:
+    def save_picture() -> None:  # written whole, then renamed: a viewer never sees half a picture
         import pygame
 
-        def present() -> None:  # written whole, then renamed: a viewer never sees half a picture
-            out.mkdir(parents=True, exist_ok=True)
-            pygame.image.save(surface, str(out / ".touch-screen.partial.png"))
-            os.replace(out / ".touch-screen.partial.png", out / "touch-screen.png")
+        out.mkdir(parents=True, exist_ok=True)
+        pygame.image.save(surface, str(out / ".touch-screen.partial.png"))
+        os.replace(out / ".touch-screen.partial.png", out / "touch-screen.png")
+
+    present = save_picture if headless else None
     return TouchScreen(surface, fonts=(config.printer.font_path, config.printer.font_bold_path),
                        topics=Topics(config.mqtt.root, config.site.id), press=lambda item: None,
                        site=SiteText.from_config(config), public_url=config.server.public_url,

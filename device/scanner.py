@@ -196,8 +196,12 @@ class EvdevScanner:
 def open_evdev(spec: str) -> ScannerDevice | None:
     """The scanner `spec` names — a device path, or a case-insensitive part of a device's name
     (the first keyboard-like one that matches) — opened and grabbed; None if it is not there.
-    Raises PermissionError when the device is there but this user may not read it."""
-    import evdev
+    Raises PermissionError when the device is there but this user may not read it, OSError when
+    python-evdev is missing (on a Pi it is Debian's python3-evdev: scripts/install adds it)."""
+    try:
+        import evdev
+    except ImportError:
+        raise OSError(errno.ENOENT, "python-evdev is not installed (apt install python3-evdev)") from None
 
     if spec.startswith("/"):
         try:
