@@ -1,14 +1,14 @@
 """What the hub keeps, read back: the read API of the province dashboard and of `queuebox
 restore --from-hub`. Every function takes an open psycopg connection.
 
-Report figures are computed by the centre's own definitions: the rebuilt tickets become the
-same `TicketFacts` rows that `server/reports.py` makes from a centre's SQLite file, and
-`figures()` turns them into numbers. So a month at the hub equals the centre's `queuebox report`.
+Report figures are computed by the definitions the centre uses (queuebox/figures.py): the
+rebuilt tickets become the same `TicketFacts` rows that `server/reports.py` makes from a
+centre's SQLite file, and `reports_from_facts` groups and counts them. So a month at the hub
+equals the centre's `queuebox report`.
 """
 
 from __future__ import annotations
 
-from collections import Counter as Tally
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,9 +16,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from queuebox.figures import Dimension, Period, Report, TicketFacts, check_dimensions, clerk_of, reports_from_facts
 from queuebox.protocol_fields import parse_moment
-from server.reports import (BUSIEST_HOURS, DIMENSIONS, Dimension, Period, Report, ReportError, TicketFacts,
-                            _sort_key, clerk_of, figures)
 
 
 @dataclass(frozen=True)
@@ -98,25 +97,11 @@ def ticket_facts(conn: psycopg.Connection, centre_id: str, period: Period, epoch
 def centre_reports(conn: psycopg.Connection, centre_id: str, period: Period, *by: Dimension,
                    epoch: int | None = None) -> dict[Dimension, Report]:
     """A centre's reports of `period`, grouped as `server.reports.reports` groups them."""
-    unknown = [b for b in by if b not in DIMENSIONS]
-    if unknown:
-        raise ReportError(f"cannot group by {unknown[0]!r}; choose one of {', '.join(DIMENSIONS)}")
-    facts = ticket_facts(conn, centre_id, period, epoch)
+    check_dimensions(by)
     setup = _setup(conn, centre_id)
-    names: dict[str, dict[str, str]] = {
-        "service": {s["code"]: s.get("name_vi", "") for s in setup.get("services", [])},
-        "counter": {c["id"]: c.get("name", "") for c in setup.get("counters", [])}}
-    totals = figures(None, facts)
-    hours = Tally(f.hour for f in facts)
-    busiest = sorted(hours.items(), key=lambda item: (-item[1], item[0]))[:BUSIEST_HOURS]
-    result = {}
-    for dimension in by:
-        groups: dict[str | int | None, list[TicketFacts]] = {}
-        for f in facts:
-            groups.setdefault(f.key(dimension), []).append(f)
-        rows = [figures(key, groups[key]) for key in sorted(groups, key=_sort_key)]
-        result[dimension] = Report(period, dimension, rows, totals, busiest, names.get(dimension, {}))
-    return result
+    names = {"service": {s["code"]: s.get("name_vi", "") for s in setup.get("services", [])},
+             "counter": {c["id"]: c.get("name", "") for c in setup.get("counters", [])}}
+    return reports_from_facts(period, ticket_facts(conn, centre_id, period, epoch), names, *by)
 
 
 def _between(start: str | None, end: str | None) -> float | None:

@@ -9,10 +9,13 @@ import json
 import logging
 import os
 import sys
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from queuebox.config import DEFAULT_PATH, SLIDE_KINDS, Config, load_config, redacted
 from queuebox.errors import ConfigError, QueueboxError
+
+if TYPE_CHECKING:
+    from queuebox.broker_files import Written
 
 logger = logging.getLogger("queuebox")
 
@@ -69,7 +72,21 @@ def cmd_server(args: argparse.Namespace) -> int:
 def cmd_mqtt_credentials(args: argparse.Namespace) -> int:
     from server.credentials import write_credentials
 
-    written = write_credentials(_load(args), args.out, group=args.group)
+    _print_written(write_credentials(_load(args), args.out, group=args.group))
+    return 0
+
+
+def cmd_hub_credentials(args: argparse.Namespace) -> int:
+    from hub.credentials import write_hub_credentials
+
+    written, centres = write_hub_credentials(_load(args), args.out, centres=args.centre, remove=args.remove,
+                                             hubs=args.hub, group=args.group)
+    _print_written(written)
+    print(f"centres: {', '.join(centres) if centres else '(none yet: add one with --centre ID)'}")
+    return 0
+
+
+def _print_written(written: Written) -> None:
     for path, mode, group in written.files:
         print(f"wrote {path} (mode {mode:04o}{f', group {group}' if group else ''})")
     print(f"accounts: {len(written.new) + len(written.kept)} "
@@ -77,10 +94,9 @@ def cmd_mqtt_credentials(args: argparse.Namespace) -> int:
     if written.new:
         print(f"new passwords for: {', '.join(written.new)}")
     if written.dropped:
-        print(f"removed (no longer in the config): {', '.join(written.dropped)}")
+        print(f"removed: {', '.join(written.dropped)}")
     for warning in written.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -326,6 +342,18 @@ def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
     p = command("uplink", cmd_uplink, "send this centre's events (read-only) and a live summary to the province hub")
     p.add_argument("--database", metavar="PATH", help="database file (default: database.path of the config)")
     command("hub", cmd_hub, "run the province hub: store every centre's events in PostgreSQL and acknowledge them")
+    p = command("hub-credentials", cmd_hub_credentials,
+                "write the province hub broker's password file, ACL and conf snippet, and the centres' passwords")
+    p.add_argument("--out", metavar="DIR", required=True,
+                   help="folder for secrets.toml, passwd, acl and mosquitto.conf; existing passwords and centres "
+                        "in DIR/secrets.toml are kept")
+    p.add_argument("--centre", metavar="ID", action="append", default=[],
+                   help="add a centre's account, centre-<ID> (its site.id); repeat for several")
+    p.add_argument("--remove", metavar="ID", action="append", default=[], help="remove a centre's account")
+    p.add_argument("--hub", metavar="NAME", action="append", default=[],
+                   help="a hub process's account; repeat for several processes (default: hub.username)")
+    p.add_argument("--group", default="mosquitto",
+                   help="group that may read passwd and acl, the broker's (default: mosquitto)")
 
     p = command("report", cmd_report, "print the manager's report of a period: tickets, waiting and service "
                                       "times, satisfaction, by service, counter, clerk, hour or day")

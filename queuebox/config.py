@@ -335,9 +335,13 @@ class HubConfig:
     tls: bool = _key("Connect with TLS.", False)
     ca_file: str = _key("With tls: CA certificate file; empty for the system store.", "")
     root: str = _key("Topic root of the centres' topics (the centres' uplink.root).", "province")
-    username: str = _key("The hub's account on the broker; every hub process uses it (a shared subscription).", "hub")
+    username: str = _key("The hub's account on the broker; hub processes share the batches (a shared subscription), "
+                         "each with an account of its own (`queuebox hub-credentials --hub NAME`).", "hub")
     password: str = _key("Its password (secret, never logged).", "")
     client_id: str = _key("This hub process's MQTT client id; empty: hub-<host name>-<process id>.", "")
+    broker_certfile: str = _key("For `queuebox hub-credentials`: the hub broker's TLS certificate (PEM); set with "
+                                "broker_keyfile, its listener on `port` then speaks TLS only. Empty: plain TCP.", "")
+    broker_keyfile: str = _key("The private key (PEM) of broker_certfile, readable by user mosquitto.", "")
 
 
 @dataclass(frozen=True)

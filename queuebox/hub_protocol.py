@@ -9,6 +9,9 @@ Topics, under the hub root (`uplink.root`, e.g. ``province``):
   `resend_from` asks for a gap again; `refused` says a batch was refused and why.
 - `<root>/centre/<centre>/live`: the uplink's live summary, retained.
 - `<root>/centre/<centre>/setup`: the centre's services and counters (names, targets), retained.
+- `<root>/centre/<centre>/restore`: a rebuilt centre asks for its history back (`queuebox
+  restore --from-hub`), QoS 1, never retained.
+- `<root>/centre/<centre>/history`: the hub's answer, batches of the stored events, QoS 1.
 
 A batch payload is zlib-compressed UTF-8 JSON, at most MAX_BATCH_BYTES on the wire and
 MAX_BATCH_JSON once inflated: ``{"v": 1, "centre", "epoch", "from", "events": [...]}``. It
@@ -69,6 +72,14 @@ class HubTopics:
     @property
     def setup(self) -> str:
         return self._topic("setup")
+
+    @property
+    def restore(self) -> str:
+        return self._topic("restore")
+
+    @property
+    def history(self) -> str:
+        return self._topic("history")
 
     @property
     def shared_events(self) -> str:

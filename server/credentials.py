@@ -31,35 +31,25 @@ Only the server writes ``board``, ``events``, ``*/reply`` and ``*/state``.
 - ``acl``: the Mosquitto ACL;
 - ``mosquitto.conf``: a snippet for ``/etc/mosquitto/conf.d/`` naming the two files.
 
-``passwd`` and ``acl`` get mode 0640 and group ``mosquitto`` when that group exists and
-may be given (as root): Mosquitto opens them after dropping from root to user
-``mosquitto``. Otherwise they are 0600 and the broker must run as their owner.
+The files are written by queuebox/broker_files.py (modes, group, atomic replacement).
 """
 
 from __future__ import annotations
 
-import grp
 import json
-import os
 import re
-import secrets
-import shutil
-import subprocess
-import tempfile
-import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal, Sequence
+from typing import Literal, Sequence
 
+from queuebox.broker_files import (ACL_FILE, BROKER_GROUP, CONF_FILE, PASSWD_FILE, SECRETS_FILE, CredentialsError,
+                                   Written, read_secrets, write_broker_files)
 from queuebox.config import Config
-from queuebox.errors import QueueboxError
 from queuebox.protocol import MAX_PACKET_SIZE
 
-SECRETS_FILE = "secrets.toml"
-PASSWD_FILE = "passwd"
-ACL_FILE = "acl"
-CONF_FILE = "mosquitto.conf"
-BROKER_GROUP = "mosquitto"
+__all__ = ["ACL_FILE", "BROKER_GROUP", "BROKER_LIMITS", "CONF_FILE", "PASSWD_FILE", "SECRETS_FILE", "Account",
+           "CredentialsError", "Written", "accounts", "acl_rules", "acl_text", "conf_text", "read_secrets",
+           "secrets_text", "topic_root", "write_credentials"]
 _ROOT = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*")
 
 Kind = Literal["server", "kiosk", "counter", "display", "uplink", "tool"]
@@ -72,10 +62,6 @@ BROKER_LIMITS = (
     "use_username_as_clientid true",
     f"max_packet_size {MAX_PACKET_SIZE}",
 )
-
-
-class CredentialsError(QueueboxError, RuntimeError):
-    """The credentials cannot be made: mosquitto_passwd missing or failing, unreadable secrets."""
 
 
 @dataclass(frozen=True)
@@ -181,21 +167,6 @@ def conf_text(config: Config, passwd: Path, acl: Path) -> str:
     ]) + "\n"
 
 
-def read_secrets(path: Path) -> dict[str, str]:
-    """The passwords in a secrets file, by account name; empty when the file does not exist."""
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise CredentialsError(f"cannot read {path}: {exc}") from None
-    passwords = raw.get("passwords", {})
-    if not isinstance(passwords, dict) or not all(isinstance(v, str) and v and v.isprintable()
-                                                  for v in passwords.values()):
-        raise CredentialsError(f"{path}: [passwords] must map account names to non-empty one-line strings")
-    return passwords
-
-
 def secrets_text(config: Config, passwords: dict[str, str]) -> str:
     lines = [
         f"# MQTT passwords of queuebox site {config.site.id!r}, written by `queuebox mqtt-credentials`.",
@@ -205,17 +176,6 @@ def secrets_text(config: Config, passwords: dict[str, str]) -> str:
     ]
     lines += [f"{json.dumps(name)} = {json.dumps(pw)}" for name, pw in passwords.items()]
     return "\n".join(lines) + "\n"
-
-
-@dataclass
-class Written:
-    """What `write_credentials` did, for the CLI to print (never the passwords)."""
-
-    files: list[tuple[Path, int, str]] = field(default_factory=list)  # path, mode, group or ""
-    new: list[str] = field(default_factory=list)
-    kept: list[str] = field(default_factory=list)
-    dropped: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
 
 
 def write_credentials(config: Config, out_dir: str | Path, *, group: str = BROKER_GROUP,
@@ -228,83 +188,8 @@ def write_credentials(config: Config, out_dir: str | Path, *, group: str = BROKE
     when possible, else they stay 0600 and a warning says so. `tools`: names of extra
     ``tool-<name>`` accounts (the server's rights, their own client ids), e.g. for a test's observer.
     """
-    tool = mosquitto_passwd or shutil.which("mosquitto_passwd")
-    if tool is None:
-        raise CredentialsError("mosquitto_passwd not found (apt install mosquitto)")
     topic_root(config)  # raises on a bad mqtt.root before anything is written
-    out = Path(out_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    written = Written()
-
-    old = read_secrets(out / SECRETS_FILE)
-    passwords: dict[str, str] = {}
-    for account in accounts(config, tools):
-        name = account.username
-        if name in old:
-            passwords[name] = old[name]
-            written.kept.append(name)
-        else:
-            passwords[name] = secrets.token_urlsafe(18)
-            written.new.append(name)
-    written.dropped = [name for name in old if name not in passwords]
-
-    _replace(out / SECRETS_FILE, secrets_text(config, passwords), 0o600)
-    written.files.append((out / SECRETS_FILE, 0o600, ""))
-
-    passwd_path, acl_path = out / PASSWD_FILE, out / ACL_FILE
-    plain = "".join(f"{name}:{pw}\n" for name, pw in passwords.items())
-    for path, text, hashed in ((passwd_path, plain, True), (acl_path, acl_text(config, tools), False)):
-        def prepare(tmp: Path, path: Path = path, hashed: bool = hashed) -> None:
-            if hashed:
-                _hash_passwords(tool, tmp)
-            mode, owner_group = _share_with(tmp, group)
-            written.files.append((path, mode, owner_group))
-            if not owner_group:
-                written.warnings.append(f"{path.name} is mode 0600, group {group!r} could not be given: "
-                                        "the broker must run as its owner")
-        _replace(path, text, 0o600, prepare=prepare)
-    _replace(out / CONF_FILE, conf_text(config, passwd_path, acl_path), 0o644)
-    written.files.append((out / CONF_FILE, 0o644, ""))
-    return written
-
-
-def _hash_passwords(tool: str, path: Path) -> None:
-    """Hash a plain ``user:password`` file in place with mosquitto_passwd -U."""
-    try:
-        # umask: its plain-text working copy <file>.tmp is made with mode 0666 & ~umask.
-        done = subprocess.run([tool, "-U", str(path)], capture_output=True, text=True, timeout=60, umask=0o077)
-    except OSError as exc:
-        raise CredentialsError(f"cannot run {tool}: {exc}") from None
-    if done.returncode != 0:
-        raise CredentialsError(f"{tool} -U failed with status {done.returncode}: "
-                               f"{(done.stderr or done.stdout).strip()}")
-
-
-def _replace(path: Path, text: str, mode: int, prepare: Callable[[Path], None] | None = None) -> None:
-    """Write `text` to a new file with `mode` from the start, let `prepare` finish it (hash,
-    chown), then rename it over `path`: readers see the old file or the new one, never a part.
-    The new file is made in a private (0700) folder beside `path`, because mosquitto_passwd
-    -U leaves a plain-text copy ``<file>.tmp`` next to the file while it works."""
-    with tempfile.TemporaryDirectory(prefix=f".{path.name}.", dir=path.parent) as private:
-        tmp = Path(private) / path.name
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        os.fchmod(fd, mode)  # whatever the umask
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        if prepare is not None:
-            prepare(tmp)
-        os.replace(tmp, path)
-
-
-def _share_with(path: Path, group: str) -> tuple[int, str]:
-    """Give `path` to `group` with mode 0640 when the group exists and we may (root, or a
-    member); else make it 0600. Returns (mode, group or "")."""
-    try:
-        os.chown(path, -1, grp.getgrnam(group).gr_gid)
-    except (KeyError, PermissionError):
-        os.chmod(path, 0o600)
-        return 0o600, ""
-    os.chmod(path, 0o640)
-    return 0o640, group
+    return write_broker_files(out_dir, [a.username for a in accounts(config, tools)],
+                              secrets_text=lambda passwords: secrets_text(config, passwords),
+                              acl=acl_text(config, tools), conf=lambda passwd, acl: conf_text(config, passwd, acl),
+                              group=group, mosquitto_passwd=mosquitto_passwd)

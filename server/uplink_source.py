@@ -14,9 +14,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from queuebox.figures import SATISFIED
 from queuebox.hub_protocol import HubEvent
 from queuebox.protocol_fields import parse_moment
-from server.reports import SATISFIED
 
 BUSY_TIMEOUT_MS = 5000
 
