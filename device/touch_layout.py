@@ -114,6 +114,7 @@ class Widget:
     tone: Tone = "plain"
     align: Literal["centre", "left"] = "centre"
     name: str = ""  # what tests and the simulation call it: "tile:A", "priority", "back" …
+    group: str = ""  # widgets of one group ("tiles") are drawn at one text size, that of the fullest
 
     @property
     def button(self) -> bool:
@@ -207,12 +208,13 @@ def _tiles(state: TouchState, g: _Grid, top: int, bottom: int, *, lookup: bool =
             lines.append(Line(other, g.px(3.4), False, 1))
         if lookup:
             lines.append(Line(say(lang, "count", n=len(state.procedures.get(tile.code, ()))), g.px(3.6)))
-            out.append(Widget(rect, tuple(lines), ("field", tile.code), tone="normal", name=f"field:{tile.code}"))
+            out.append(Widget(rect, tuple(lines), ("field", tile.code), tone="normal", name=f"field:{tile.code}",
+                              group="tiles"))
             continue
         if not tile.open:
             lines.append(Line(say(lang, "closed"), g.px(4.2), True, 1))
             out.append(Widget(rect, tuple(lines), ("take", tile.code, priority), enabled=False, tone="muted",
-                              name=f"tile:{tile.code}"))
+                              name=f"tile:{tile.code}", group="tiles"))
             continue
         waiting = state.waiting.get(tile.code)
         if waiting is not None:
@@ -222,7 +224,7 @@ def _tiles(state: TouchState, g: _Grid, top: int, bottom: int, *, lookup: bool =
                 text += f" · {say(lang, 'about', m=minutes)}"
             lines.append(Line(text, g.px(4), False, 1))
         out.append(Widget(rect, tuple(lines), ("take", tile.code, priority), enabled=state.can_take(),
-                          tone="priority" if priority else "primary", name=f"tile:{tile.code}"))
+                          tone="priority" if priority else "primary", name=f"tile:{tile.code}", group="tiles"))
     return out
 
 

@@ -51,12 +51,35 @@ class TouchRenderer:
     def draw(self, widgets: list[Widget]) -> list[str]:
         """Draw the screen; the texts that did not fit their box (cut), as "name: text"."""
         self.surface.fill(BACKGROUND)
+        largest: dict[str, int] = {}  # group -> the first scale at which every widget of it fits
+        for widget in widgets:
+            if widget.group:
+                inner = self._inner(widget)
+                first = next((i for i, scale in enumerate(SCALES)
+                              if self._fits(widget.lines, inner.w, inner.h, scale)), len(SCALES) - 1)
+                largest[widget.group] = max(largest.get(widget.group, 0), first)
         problems = []
         for widget in widgets:
-            problems += self._widget(widget)
+            problems += self._widget(widget, largest.get(widget.group, 0))
         return problems
 
-    def _widget(self, widget: Widget) -> list[str]:
+    def _inner(self, widget: Widget) -> Any:
+        """The box a widget's text is drawn in: its rectangle less the padding of its fill."""
+        rect = pygame.Rect(widget.rect.x, widget.rect.y, widget.rect.w, widget.rect.h)
+        pad = max(8, min(rect.w, rect.h) // 12) if TONES[widget.tone][0] is not None else 4
+        return rect.inflate(-2 * pad, -2 * pad)
+
+    def _fits(self, lines: tuple[Line, ...], width: int, height: int, scale: float) -> bool:
+        used = 0
+        for line in lines:
+            font = self.font(line.bold, round(line.size * scale))
+            wrapped = wrap(unicodedata.normalize("NFC", line.text), font, width)
+            if len(wrapped) > line.lines:
+                return False
+            used += font.get_linesize() * len(wrapped)
+        return used <= height
+
+    def _widget(self, widget: Widget, first_scale: int = 0) -> list[str]:
         rect = pygame.Rect(widget.rect.x, widget.rect.y, widget.rect.w, widget.rect.h)
         fill, ink = TONES[widget.tone]
         if widget.button and not widget.enabled and widget.tone not in ("muted",):
@@ -66,9 +89,8 @@ class TouchRenderer:
             pygame.draw.rect(self.surface, fill, rect, border_radius=radius)
             if fill == (255, 255, 255):
                 pygame.draw.rect(self.surface, BORDER, rect, width=2, border_radius=radius)
-        pad = max(8, min(rect.w, rect.h) // 12) if fill is not None else 4
-        inner = rect.inflate(-2 * pad, -2 * pad)
-        rows, cut = self.fit(widget.lines, inner.w, inner.h)
+        inner = self._inner(widget)
+        rows, cut = self.fit(widget.lines, inner.w, inner.h, first_scale)
         total = sum(font.get_linesize() for _, font, _ in rows)
         y = inner.y + max(0, (inner.h - total) // 2)
         for text, font, _ in rows:
@@ -78,10 +100,11 @@ class TouchRenderer:
             y += font.get_linesize()
         return [f"{widget.name or 'text'}: {t}" for t in cut]
 
-    def fit(self, lines: tuple[Line, ...], width: int, height: int) -> tuple[list[tuple[str, Any, Line]], list[str]]:
-        """The rows (text, font, line) that draw `lines` in a `width`x`height` box, and the
-        texts that had to be cut to get there."""
-        for scale in SCALES:
+    def fit(self, lines: tuple[Line, ...], width: int, height: int,
+            first_scale: int = 0) -> tuple[list[tuple[str, Any, Line]], list[str]]:
+        """The rows (text, font, line) that draw `lines` in a `width`x`height` box, at
+        SCALES[first_scale] or smaller, and the texts that had to be cut to get there."""
+        for scale in SCALES[first_scale:]:
             rows: list[tuple[str, Any, Line]] = []
             ok = True
             for line in lines:
