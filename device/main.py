@@ -82,8 +82,10 @@ class KioskApp:
         """Problems with the fonts: characters of this config's tickets they cannot draw."""
         problems = []
         now = datetime.now(self.config.zone)
-        for service in self.config.services:
-            info = sample_ticket(service, now, self.config.server.public_url, priority=True)
+        groups = [None, *self.config.priority_groups]
+        for service, group in [(s, None) for s in self.config.services] + [(s, g) for s in self.config.services[:1]
+                                                                            for g in groups if g]:
+            info = sample_ticket(service, now, self.config.server.public_url, priority=True, group=group)
             for style, text in texts(compose(info, self.site)):
                 lost = missing_glyphs(self.renderer.font(style, self.renderer.sizes["body"]), text)
                 if lost:
@@ -277,16 +279,21 @@ def run_kiosk(config: Config, *, simulate: bool = False, out: Path | None = None
 
 def preview_ticket(config: Config, service_code: str, out: Path, *, priority: bool = False,
                    waiting_ahead: int = 4, paper_width_mm: int | None = None,
-                   at: datetime | None = None) -> Path:
-    """Draw a sample ticket of `service_code` as it would print (with its QR code) into `out` (PNG)."""
+                   at: datetime | None = None, group: str | None = None) -> Path:
+    """Draw a sample ticket of `service_code` as it would print (with its QR code) into `out` (PNG);
+    a `group` (a priority group code) makes it a priority ticket of that group."""
     service = config.service(service_code.upper())
     if service is None:
         raise KioskError(f"no service {service_code!r} in the configuration "
                          f"(services: {', '.join(s.code for s in config.services)})")
+    chosen = config.priority_group(group.upper()) if group else None
+    if group and chosen is None:
+        raise KioskError(f"no priority group {group!r} in the configuration "
+                         f"(groups: {', '.join(g.code for g in config.priority_groups) or 'none'})")
     width = PAPER_WIDTH_PX[paper_width_mm or config.printer.paper_width_mm]
     renderer = TicketRenderer(read_fonts(config.printer), width)
     info = sample_ticket(service, at or datetime.now(config.zone), config.server.public_url,
-                         waiting_ahead=waiting_ahead, priority=priority)
+                         waiting_ahead=waiting_ahead, priority=priority, group=chosen)
     image = renderer.render(info, SiteText.from_config(config))
     out.parent.mkdir(parents=True, exist_ok=True)
     printed_look(image, info.status_url, 6 if width >= 576 else 5).save(out)
