@@ -62,6 +62,7 @@ class Request:
     id: str
     service: str
     priority: bool
+    group: str | None
     pressed_at: float
     deadline: float
     next_send: float
@@ -209,7 +210,7 @@ class Kiosk:
                            self.fault[0] if self.fault else "?")
             self._end(decision.service, None, "printer_fault", self.fault[0] if self.fault else "", now)
             return
-        request = Request(self._new_id(), decision.service, decision.priority, pressed_at=event.at,
+        request = Request(self._new_id(), decision.service, decision.priority, decision.group, pressed_at=event.at,
                           deadline=now + self.config.reply_timeout_s, next_send=now)
         self.pending = request
         self.lights.show(Light.BUSY)
@@ -221,9 +222,10 @@ class Kiosk:
             logger.debug("take %s waits for the broker", request.id)
             return
         # expires with the wait: a server that comes back later must not issue a ticket nobody prints
-        self.bus.publish(self._topics.kiosk_take(self.config.id),
-                         {"id": request.id, "service": request.service, "priority": request.priority},
-                         expiry_s=self.config.reply_timeout_s)
+        take = {"id": request.id, "service": request.service, "priority": request.priority}
+        if request.group:  # only then: a server from before groups reads the take as it always did
+            take["group"] = request.group
+        self.bus.publish(self._topics.kiosk_take(self.config.id), take, expiry_s=self.config.reply_timeout_s)
         request.sends += 1
         if request.sends > 1:
             logger.info("no answer yet to take %s: sent it again (%d)", request.id, request.sends)

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TextIO
 
-from device.buttons import PRIORITY, Panel
+from device.buttons import PRIORITY, Panel, group_button
 from device.fonts import read_fonts
 from device.kiosk import Kiosk, Outcome, PrintedTicket, kiosk_client_id
 from device.loop import DeviceBus
@@ -123,20 +123,26 @@ class KioskApp:
 
 class Simulator:
     """Presses MockFactory pins for the buttons a text names: a service code (``a``),
-    ``p`` or ``priority`` for the priority button; several at once (``pa``: priority, then A)."""
+    ``p`` or ``priority`` for the priority button; several at once (``pa``: priority, then A);
+    ``g`` and a group code for that group's button (``g ct a``: group CT, then A)."""
 
     def __init__(self, config: Config, pin_factory: Any) -> None:
         self.factory = pin_factory
         self.pins = {code.upper(): pin for code, pin in config.kiosk.buttons.items()}
         if config.kiosk.priority_button:
             self.pins[PRIORITY] = config.kiosk.priority_button
+        self.pins.update((group_button(code), pin) for code, pin in config.kiosk.group_buttons.items())
 
     def press_text(self, text: str) -> list[str]:
         """Press what `text` names, in order; returns the buttons pressed."""
         words = text.strip().upper().split()
         names = []
-        for word in words:
-            if word == "PRIORITY":
+        for i, word in enumerate(words):
+            if i and words[i - 1] == "G" and "G" not in self.pins:
+                names.append(group_button(word))
+            elif word == "G" and "G" not in self.pins:
+                continue  # the next word is a group code
+            elif word == "PRIORITY":
                 names.append(PRIORITY)
             elif word in self.pins:  # a code of several letters
                 names.append(word)
@@ -259,7 +265,9 @@ def run_kiosk(config: Config, *, simulate: bool = False, out: Path | None = None
                 config.mqtt.host, config.mqtt.port)
     if simulate:
         print(f"Simulated kiosk {k.id}: type a service code ({', '.join(sorted(k.buttons)).lower()})"
-              f"{', p then a code for priority' if k.priority_button else ''} and Enter to press; q to quit.\n"
+              f"{', p then a code for priority' if k.priority_button else ''}"
+              f"{', g and a group code then a code for a priority group' if k.group_buttons else ''}"
+              f" and Enter to press; q to quit.\n"
               f"Or publish the same text to {extra[0]}. Printed tickets go to {saver.folder if saver else ''}/.",
               flush=True)
         threading.Thread(target=simulator.read_keyboard, args=(stdin or sys.stdin, stop), name="keyboard",
