@@ -1,5 +1,5 @@
 """The manager's reports: what happened to the tickets of a period, grouped by service,
-counter, clerk, hour of day or day.
+counter, clerk, hour of day, day or priority group.
 
 Reports read the database file alone (`tickets`, `events`, `ratings`, `services`,
 `counters`), never the config, so they can be made on a copy of the file. Each ticket of
@@ -63,6 +63,8 @@ clerk           who ended the ticket: the actor of its last `done` or `no_show` 
                 that were not served or marked no-show.
 hour            the local hour of issue, 0–23, as recorded in `issued_at`.
 day             the business day.
+group           a priority ticket's group code (`tickets.priority_group`); "(priority)" for a
+                priority ticket of no group; none for a ticket that is not priority.
 A group that is none (a ticket never called has no counter) is shown as "—".
 """
 
@@ -76,16 +78,18 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Literal, Sequence, get_args
 
+from queuebox.config import DEFAULT_PRIORITY_GROUPS
 from queuebox.errors import QueueboxError
 
 if TYPE_CHECKING:  # imported lazily: `queuebox --help` builds this module's CLI options on any Pi
     from sqlite_utils import Database
 
-Dimension = Literal["service", "counter", "clerk", "hour", "day"]
+Dimension = Literal["service", "counter", "clerk", "hour", "day", "group"]
 DIMENSIONS: tuple[str, ...] = get_args(Dimension)
 SCORES = {1: "very satisfied", 2: "satisfied", 3: "neutral", 4: "dissatisfied"}
 SATISFIED = frozenset({1, 2})
 KEYPAD = "(keypad)"
+NO_GROUP = "(priority)"  # the `group` key of a priority ticket of no group (an older kiosk, the priority button)
 NONE_LABEL = "—"
 BUSIEST_HOURS = 3
 
@@ -170,6 +174,7 @@ class TicketFacts:
     service_s: float | None  # served tickets only
     target_s: float | None  # target wait of the service issued for; None if the service is unknown
     score: int | None  # rating of a served ticket
+    group: str | None = None  # its priority group's code, NO_GROUP for priority without one; None: not priority
 
     def key(self, by: Dimension) -> str | int | None:
         return self.hour if by == "hour" else getattr(self, by)
@@ -186,7 +191,8 @@ SELECT t.id, t.day, t.label, t.service, t.counter, t.status,
        (SELECT e.actor FROM events e WHERE e.ticket = t.id AND e.type IN ('done', 'no_show')
         ORDER BY e.seq DESC LIMIT 1) AS ended_by,
        s.target_wait_min * 60.0 AS target_s,
-       CASE WHEN t.status = 'done' THEN r.score END AS score
+       CASE WHEN t.status = 'done' THEN r.score END AS score,
+       CASE WHEN t.priority THEN coalesce(t.priority_group, ?) END AS grp
 FROM tickets t
 LEFT JOIN services s ON s.code = t.service
 LEFT JOIN ratings r ON r.ticket = t.id
@@ -198,13 +204,13 @@ ORDER BY t.id
 def ticket_facts(db: Database, period: Period) -> list[TicketFacts]:
     """One `TicketFacts` per ticket of the period, in issue order."""
     facts = []
-    for row in db.execute(_FACTS_SQL, [period.start.isoformat(), period.end.isoformat()]):
+    for row in db.execute(_FACTS_SQL, [NO_GROUP, period.start.isoformat(), period.end.isoformat()]):
         (id_, day, label, service, counter, status, transferred, hour, wait_s, service_s,
-         ended_by, target_s, score) = row
+         ended_by, target_s, score, group) = row
         facts.append(TicketFacts(
             id=id_, day=day, label=label, service=service, counter=counter, clerk=clerk_of(ended_by),
             hour=hour, status=status, transferred=bool(transferred), wait_s=_seconds(wait_s),
-            service_s=_seconds(service_s), target_s=target_s, score=score))
+            service_s=_seconds(service_s), target_s=target_s, score=score, group=group))
     return facts
 
 
@@ -316,6 +322,8 @@ class Report:
             return f"{key} · {self.names[key]}"
         if self.by == "counter":
             return self.names.get(str(key), str(key))
+        if self.by == "group" and key in self.names:
+            return f"{key} · {self.names[key]}" if key != NO_GROUP else self.names[key]
         return str(key)
 
 
@@ -359,6 +367,8 @@ def _names(db: Database, by: Dimension) -> dict[str, str]:
         return {code: name for code, name in db.execute("SELECT code, name_vi FROM services")}
     if by == "counter":
         return {cid: name for cid, name in db.execute("SELECT id, name FROM counters")}
+    if by == "group":  # the database keeps codes; the names are the default groups' (a centre's own show as codes)
+        return {NO_GROUP: "Ưu tiên (không nhóm)", **{g.code: g.name_vi for g in DEFAULT_PRIORITY_GROUPS}}
     return {}
 
 

@@ -125,3 +125,29 @@ def test_migration_0006_adds_the_group_and_leaves_old_tickets_without_one(tmp_pa
     assert "0006_priority_groups" in KNOWN
     assert db.execute("SELECT priority, priority_group FROM tickets").fetchall() == [(1, None)]
     db.close()
+
+
+# --- reports ---------------------------------------------------------------------------------
+
+def test_the_report_by_group_counts_each_group_and_names_it(tmp_path):
+    from server.reports import NO_GROUP, Period, open_readonly, report
+
+    clock = FakeClock()
+    engine = Engine(make_config(), tmp_path / "q.db", clock=clock)
+    for n, (group, priority) in enumerate([("CT", True), (None, False), ("CT", True), ("KT", True), (None, True),
+                                           (None, False), ("CT", True), (None, False)]):
+        assert engine.take(f"t{n}", "kiosk1", "A", priority, group).reply["ok"]
+        clock.advance(seconds=30)
+    for n in range(5):  # counter 1 serves five, in the order of the interleave policy
+        assert engine.counter(f"n{n}", "1", "next").reply["ok"]
+        clock.advance(minutes=2)
+    assert engine.counter("d", "1", "done").reply["ok"]
+    engine.close()
+    db = open_readonly(tmp_path / "q.db")
+    found = report(db, Period.day(MONDAY_9AM.date()), by="group")
+    db.close()
+    rows = {row.key: row for row in found.rows}
+    assert {key: row.issued for key, row in rows.items()} == {"CT": 3, "KT": 1, NO_GROUP: 1, None: 3}
+    assert sum(row.served for row in found.rows) == found.totals.served == 5
+    assert [found.name(row.key) for row in found.rows] == [
+        "CT · Người cao tuổi", "KT · Người khuyết tật", "Ưu tiên (không nhóm)", "—"]
