@@ -13,7 +13,9 @@ code behaves the same on every pin library.
   ignored, even if it is read after the ticket came out; so two services pressed at once
   give one ticket, the first.
 - Priority: the priority button arms priority for `priority_window_s`; the next accepted
-  service press within that window asks for a priority ticket and disarms it.
+  service press within that window asks for a priority ticket and disarms it. A group button
+  (`group_buttons`) does the same for a priority ticket of its group; the last of them pressed
+  counts.
 
 `Panel` builds the gpiozero devices on an injected pin factory; its callbacks (gpiozero's
 threads) only hand a `ButtonEvent` to a sink, normally a queue.put. `Lights` drives the LEDs.
@@ -34,24 +36,31 @@ from queuebox.config import KioskConfig
 logger = logging.getLogger(__name__)
 
 PRIORITY = "priority"  # the name of the priority button in events
+GROUP_PREFIX = "group:"  # a group button's name in events is this and the group code: "group:CT"
 DEBOUNCE_S = 0.05
+
+
+def group_button(code: str) -> str:
+    """The name in events of the button of priority group `code`."""
+    return GROUP_PREFIX + code
 
 
 @dataclass(frozen=True)
 class ButtonEvent:
     """A button went down (`pressed`) or up, at `at` seconds of the monotonic clock."""
-    button: str  # a service code, or PRIORITY
+    button: str  # a service code, PRIORITY, or a group button (`group_button`)
     pressed: bool
     at: float
 
 
 @dataclass(frozen=True)
 class Decision:
-    """What a button event means: `take` a ticket of `service` (with `priority`), or not, and why."""
+    """What a button event means: `take` a ticket of `service` (with `priority`, of `group`), or not, and why."""
     take: bool
     reason: str  # take, release, bounce, cooldown, busy, priority_armed
     service: str | None = None
     priority: bool = False
+    group: str | None = None  # a priority group code, when a group button armed priority
 
 
 class PressRules:
@@ -66,6 +75,7 @@ class PressRules:
         self._last_edge: dict[str, float] = {}
         self._cooldown_until: dict[str, float] = {}
         self._armed_at: float | None = None
+        self._armed_group: str | None = None
 
     def on_event(self, event: ButtonEvent) -> Decision:
         """Judge one event; a `take` decision makes the rules busy until `finish`."""
@@ -77,16 +87,18 @@ class PressRules:
             return Decision(False, "bounce")
         if self.busy or event.at < self._idle_since:
             return Decision(False, "busy")
-        if event.button == PRIORITY:
+        if event.button == PRIORITY or event.button.startswith(GROUP_PREFIX):
             self._armed_at = event.at
+            self._armed_group = event.button[len(GROUP_PREFIX):] if event.button != PRIORITY else None
             return Decision(False, "priority_armed")
         if event.at < self._cooldown_until.get(event.button, -math.inf):
             return Decision(False, "cooldown")
         priority = self.armed(event.at)
-        self._armed_at = None
+        group = self._armed_group if priority else None
+        self._armed_at = self._armed_group = None
         self._cooldown_until[event.button] = event.at + self.cooldown_s
         self.busy = True
-        return Decision(True, "take", event.button, priority)
+        return Decision(True, "take", event.button, priority, group)
 
     def finish(self, service: str, at: float) -> None:
         """The request of `service`'s button ended at `at` (a ticket, a refusal or a fault):
@@ -156,7 +168,7 @@ class Lights:
 
 class Panel:
     """The gpiozero devices of `config` on `pin_factory`: a Button per service (pin to
-    ground, internal pull-up), the optional priority button and LEDs. Every edge goes to
+    ground, internal pull-up), the optional priority and group buttons and LEDs. Every edge goes to
     `sink` as a ButtonEvent stamped with `clock()`; nothing else runs on gpiozero's threads."""
 
     def __init__(self, config: KioskConfig, pin_factory: Any, sink: Callable[[ButtonEvent], None],
@@ -169,6 +181,7 @@ class Panel:
             wanted = dict(config.buttons)
             if config.priority_button:
                 wanted[PRIORITY] = config.priority_button
+            wanted.update((group_button(code), pin) for code, pin in config.group_buttons.items())
             for name, pin in wanted.items():
                 # hold_time: `when_held` is not used; a short one lets close() return soon
                 # when a button is held down (gpiozero's hold thread waits that long).

@@ -70,11 +70,11 @@ class Request:
     id: str
     service: str
     priority: bool
+    group: str | None  # a priority group's code, sent as "group" (a group button's, or a scanned card's)
     pressed_at: float
     deadline: float
     next_send: float
     sends: int = 0
-    group: str = ""  # a priority group's code, sent as "group"
     claim: Claim | None = None  # the scanned card's elderly priority this request uses
 
 
@@ -251,9 +251,10 @@ class Kiosk:
                            decision.service)
             self._end(decision.service, None, "refused", "one_ticket_per_card", now, Light.REFUSED)
             return
-        request = Request(self._new_id(), decision.service, decision.priority or claim is not None,
+        group = decision.group or (claim.group if claim else None) or None  # a group button's, else the card's
+        request = Request(self._new_id(), decision.service, decision.priority or claim is not None, group,
                           pressed_at=event.at, deadline=now + self.config.reply_timeout_s, next_send=now,
-                          group=claim.group if claim else "", claim=claim)
+                          claim=claim)
         self.pending = request
         self.lights.show(Light.BUSY)
         self._send(request, now)
@@ -265,7 +266,7 @@ class Kiosk:
             return
         # expires with the wait: a server that comes back later must not issue a ticket nobody prints
         take: dict[str, Any] = {"id": request.id, "service": request.service, "priority": request.priority}
-        if request.group:
+        if request.group:  # only then: a server from before groups reads the take as it always did
             take["group"] = request.group
         self.bus.publish(self._topics.kiosk_take(self.config.id), take, expiry_s=self.config.reply_timeout_s)
         request.sends += 1

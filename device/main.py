@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TextIO
 
-from device.buttons import PRIORITY, Panel
+from device.buttons import PRIORITY, Panel, group_button
 from device.card_priority import CardPriority, CardSettings
 from device.fonts import read_fonts
 from device.kiosk import Kiosk, Outcome, PrintedTicket, kiosk_client_id
@@ -94,8 +94,10 @@ class KioskApp:
         """Problems with the fonts: characters of this config's tickets they cannot draw."""
         problems = []
         now = datetime.now(self.config.zone)
-        for service in self.config.services:
-            info = sample_ticket(service, now, self.config.server.public_url, priority=True)
+        groups = [None, *self.config.priority_groups]
+        for service, group in [(s, None) for s in self.config.services] + [(s, g) for s in self.config.services[:1]
+                                                                            for g in groups if g]:
+            info = sample_ticket(service, now, self.config.server.public_url, priority=True, group=group)
             for style, text in texts(compose(info, self.site)):
                 lost = missing_glyphs(self.renderer.font(style, self.renderer.sizes["body"]), text)
                 if lost:
@@ -137,7 +139,8 @@ class KioskApp:
 
 class Simulator:
     """Presses MockFactory pins for the buttons a text names: a service code (``a``),
-    ``p`` or ``priority`` for the priority button; several at once (``pa``: priority, then A).
+    ``p`` or ``priority`` for the priority button; several at once (``pa``: priority, then A);
+    ``g`` and a group code for that group's button (``g ct a``: group CT, then A).
     ``scan:`` and a text is that text read by the ID card scanner, handed to `scan_sink`."""
 
     SCAN = "scan:"
@@ -148,6 +151,7 @@ class Simulator:
         self.pins = {code.upper(): pin for code, pin in config.kiosk.buttons.items()}
         if config.kiosk.priority_button:
             self.pins[PRIORITY] = config.kiosk.priority_button
+        self.pins.update((group_button(code), pin) for code, pin in config.kiosk.group_buttons.items())
 
     def press_text(self, text: str) -> list[str]:
         """Press what `text` names, in order; returns the buttons pressed (``scan`` for a scan)."""
@@ -160,8 +164,12 @@ class Simulator:
             return ["scan"]
         words = text.strip().upper().split()
         names = []
-        for word in words:
-            if word == "PRIORITY":
+        for i, word in enumerate(words):
+            if i and words[i - 1] == "G" and "G" not in self.pins:
+                names.append(group_button(word))
+            elif word == "G" and "G" not in self.pins:
+                continue  # the next word is a group code
+            elif word == "PRIORITY":
                 names.append(PRIORITY)
             elif word in self.pins:  # a code of several letters
                 names.append(word)
@@ -315,8 +323,9 @@ def run_kiosk(config: Config, *, simulate: bool = False, out: Path | None = None
                          daemon=True).start()
     elif simulate:
         print(f"Simulated kiosk {k.id}: type a service code ({', '.join(sorted(k.buttons)).lower()})"
-              f"{', p then a code for priority' if k.priority_button else ''} and Enter to press; "
-              "scan: and a chip ID card's QR text for a scan; q to quit.\n"
+              f"{', p then a code for priority' if k.priority_button else ''}"
+              f"{', g and a group code then a code for a priority group' if k.group_buttons else ''}"
+              " and Enter to press; scan: and a chip ID card's QR text for a scan; q to quit.\n"
               f"Or publish the same text to {extra[0]}. Printed tickets go to {saver.folder if saver else ''}/.",
               flush=True)
         threading.Thread(target=simulator.read_keyboard, args=(stdin or sys.stdin, stop), name="keyboard",
@@ -372,16 +381,21 @@ def read_lines(stream: TextIO, stop: threading.Event, handle: Callable[[str], No
 
 def preview_ticket(config: Config, service_code: str, out: Path, *, priority: bool = False,
                    waiting_ahead: int = 4, paper_width_mm: int | None = None,
-                   at: datetime | None = None) -> Path:
-    """Draw a sample ticket of `service_code` as it would print (with its QR code) into `out` (PNG)."""
+                   at: datetime | None = None, group: str | None = None) -> Path:
+    """Draw a sample ticket of `service_code` as it would print (with its QR code) into `out` (PNG);
+    a `group` (a priority group code) makes it a priority ticket of that group."""
     service = config.service(service_code.upper())
     if service is None:
         raise KioskError(f"no service {service_code!r} in the configuration "
                          f"(services: {', '.join(s.code for s in config.services)})")
+    chosen = config.priority_group(group.upper()) if group else None
+    if group and chosen is None:
+        raise KioskError(f"no priority group {group!r} in the configuration "
+                         f"(groups: {', '.join(g.code for g in config.priority_groups) or 'none'})")
     width = PAPER_WIDTH_PX[paper_width_mm or config.printer.paper_width_mm]
     renderer = TicketRenderer(read_fonts(config.printer), width)
     info = sample_ticket(service, at or datetime.now(config.zone), config.server.public_url,
-                         waiting_ahead=waiting_ahead, priority=priority)
+                         waiting_ahead=waiting_ahead, priority=priority, group=chosen)
     image = renderer.render(info, SiteText.from_config(config))
     out.parent.mkdir(parents=True, exist_ok=True)
     printed_look(image, info.status_url, 6 if width >= 576 else 5).save(out)

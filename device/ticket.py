@@ -23,7 +23,7 @@ from typing import Any, Callable, Literal, Mapping
 
 from PIL import Image, ImageDraw, ImageFont
 
-from queuebox.config import Config, ServiceConfig
+from queuebox.config import Config, PriorityGroupConfig, ServiceConfig
 
 PAPER_WIDTH_PX = {58: 384, 80: 576}  # printable dots per line at 203 dpi
 WEEKDAYS_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
@@ -57,6 +57,9 @@ class TicketInfo:
     status_url: str
     priority: bool = False
     service_name_en: str = ""
+    group: str | None = None  # the code of its priority group (e.g. CT); None: none
+    group_name: str = ""  # the group's Vietnamese name, printed under the priority mark
+    group_name_en: str = ""
 
     @classmethod
     def from_reply(cls, ticket: Mapping[str, Any]) -> TicketInfo:
@@ -87,7 +90,8 @@ class TicketInfo:
         return cls(label=label, service=get("service", str), service_name=get("service_name", str),
                    service_name_en=get("service_name_en", str, "") or "", priority=get("priority", bool, False),
                    issued_at=issued_at, waiting_ahead=ahead, estimated_wait_min=wait,
-                   status_url=get("status_url", str, "") or "")
+                   status_url=get("status_url", str, "") or "", group=get("group", str, None),
+                   group_name=get("group_name", str, None) or "", group_name_en=get("group_name_en", str, None) or "")
 
 
 @dataclass(frozen=True)
@@ -152,6 +156,10 @@ def compose(info: TicketInfo, site: SiteText) -> list[Block]:
     blocks.append(Block("label", info.label, "bold", "label", own=True))
     if info.priority:
         blocks.append(Block("mark", " · ".join(t for _, t in _bilingual(langs, "ƯU TIÊN", "PRIORITY")), "bold", "mark"))
+    if info.priority and info.group:
+        name = info.group_name or info.group
+        blocks += [Block("space", pixels=4)]
+        blocks += lines(f"{info.group} · {name}", info.group_name_en if english else "", style="bold")
     when = info.issued_at
     blocks += [Block("space", pixels=6),
                Block("text", f"{(WEEKDAYS_VI if langs[0] == 'vi' else WEEKDAYS_EN)[when.weekday()]}, "
@@ -397,10 +405,13 @@ def missing_glyphs(font: ImageFont.FreeTypeFont, text: str) -> list[str]:
 
 
 def sample_ticket(service: ServiceConfig, issued_at: datetime, public_url: str, *, sequence: int = 23,
-                  waiting_ahead: int = 4, priority: bool = False) -> TicketInfo:
+                  waiting_ahead: int = 4, priority: bool = False,
+                  group: PriorityGroupConfig | None = None) -> TicketInfo:
     """A plausible ticket of `service` for previews: its `sequence`-th label of the day,
-    the wait estimated from the service's minutes per citizen."""
+    the wait estimated from the service's minutes per citizen; a `group` makes it priority."""
     return TicketInfo(label=service.label(sequence), service=service.code, service_name=service.name_vi,
-                      service_name_en=service.name_en, priority=priority, issued_at=issued_at,
+                      service_name_en=service.name_en, priority=priority or group is not None, issued_at=issued_at,
+                      group=group.code if group else None, group_name=group.name_vi if group else "",
+                      group_name_en=group.name_en if group else "",
                       waiting_ahead=waiting_ahead, estimated_wait_min=waiting_ahead * service.service_min,
                       status_url=f"{public_url.rstrip('/')}/t/preview{sequence:04d}")

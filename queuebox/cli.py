@@ -149,7 +149,7 @@ def cmd_ticket_preview(args: argparse.Namespace) -> int:
     from device.main import preview_ticket
 
     path = preview_ticket(_load(args), args.service, Path(args.out), priority=args.priority,
-                          waiting_ahead=args.ahead, paper_width_mm=args.paper)
+                          waiting_ahead=args.ahead, paper_width_mm=args.paper, group=args.group)
     print(f"wrote {path}")
     return 0
 
@@ -336,6 +336,7 @@ def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--service", required=True, metavar="CODE", help="service code, e.g. A")
     p.add_argument("--out", required=True, metavar="PNG", help="the picture to write, e.g. ticket.png")
     p.add_argument("--priority", action="store_true", help="a priority ticket")
+    p.add_argument("--group", metavar="CODE", help="a priority ticket of this priority group, e.g. CT")
     p.add_argument("--ahead", type=int, default=4, metavar="N", help="people waiting ahead (default: 4)")
     p.add_argument("--paper", type=int, choices=(58, 80), help="paper width in mm (default: printer.paper_width_mm)")
 

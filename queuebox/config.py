@@ -91,11 +91,37 @@ class CounterConfig:
 
 
 @dataclass(frozen=True)
+class PriorityGroupConfig:
+    code: str = _key("Group code: 1 to 4 capital letters or digits, printed on the ticket and shown to clerks.")
+    name_vi: str = _key("Vietnamese name of the group, printed on the ticket.")
+    name_en: str = _key("English name of the group; empty for none.", "")
+
+    def name(self, lang: str = "vi") -> str:
+        """The group's name in `lang` (vi or en); the Vietnamese one when there is no English one."""
+        return self.name_en if lang == "en" and self.name_en else self.name_vi
+
+
+# The groups Vietnamese rules usually give priority to (Law on the Elderly, Law on Persons with
+# Disabilities, the one-stop rules); used when the file has no [[priority_groups]].
+DEFAULT_PRIORITY_GROUPS = (
+    PriorityGroupConfig("CT", "Người cao tuổi", "Elderly"),
+    PriorityGroupConfig("KT", "Người khuyết tật", "Person with a disability"),
+    PriorityGroupConfig("MT", "Phụ nữ mang thai", "Pregnant woman"),
+    PriorityGroupConfig("CC", "Người có công với cách mạng", "Person with meritorious service to the revolution"),
+    PriorityGroupConfig("TE", "Người đi cùng trẻ em dưới 6 tuổi", "Accompanying a child under 6"),
+)
+
+
+@dataclass(frozen=True)
 class QueueConfig:
     priority: Literal["strict", "interleave"] = _key(
         "Priority tickets (elderly, disabled, pregnant): 'strict' serves them first, "
         "'interleave' serves one after every interleave_every normal tickets.", "interleave")
     interleave_every: int = _key("With priority = 'interleave': normal tickets called between two priority ones.", 3)
+    elderly_group: str = _key("The code of the priority group of the elderly (one of priority_groups), given to a "
+                              "citizen whose ID card shows elderly_age or more; \"\" for none.", "CT")
+    elderly_age: int = _key("Age from which a citizen is elderly: 60 by the Law on the Elderly (some provinces use "
+                            "75); 50 to 100.", 60)
     transfer_position: Literal["keep", "first"] = _key(
         "A transferred ticket 'keep's its place by original issue time, or goes 'first' in the new service.", "keep")
     no_show_min_calls: int = _key("Calls (first call plus recalls) before a clerk may mark a ticket no-show.", 2)
@@ -105,10 +131,6 @@ class QueueConfig:
         "Reasons a citizen who rated 3 (neutral) or 4 (dissatisfied) may choose, in the order the rating tablet "
         "shows them: { vi = \"…\", en = \"…\" } each, at most 8, each text at most 60 characters, Vietnamese "
         "required and unique. A reason is recorded as its Vietnamese text; [] asks none.", DEFAULT_RATING_REASONS)
-    elderly_group: str = _key("The priority group of the elderly (its code), which a kiosk gives a citizen whose "
-                              "scanned ID card shows this age or more; \"\" for none.", "CT")
-    elderly_age: int = _key("Age in full years from which a citizen is in elderly_group (60 by the Law on the "
-                            "Elderly; some provinces use 75).", 60)
 
     def reason_texts(self) -> tuple[str, ...]:
         """The Vietnamese texts of `rating_reasons` (NFC), as ratings record them."""
@@ -187,8 +209,13 @@ class DevicesConfig:
 class KioskConfig:
     id: str = _key("This kiosk's id (one of devices.kiosks); its MQTT user is kiosk-<id>.", "kiosk1")
     buttons: dict[str, int] = _key("GPIO (BCM) pin of each service's button, code = pin.", {})
-    priority_button: int = _key("GPIO pin of the priority button (press it, then a service); 0 for none.", 0)
-    priority_window_s: float = _key("Seconds after the priority button during which a service press is priority.", 5.0)
+    priority_button: int = _key("GPIO pin of the priority button (press it, then a service: a priority ticket "
+                                "without a group); 0 for none.", 0)
+    group_buttons: dict[str, int] = _key("GPIO pin of each priority group's button, group code = pin (press it, "
+                                         "then a service: a priority ticket of that group), e.g. { CT = 20, KT = 16 }.",
+                                         {})
+    priority_window_s: float = _key("Seconds after the priority or a group button during which a service press is "
+                                    "priority.", 5.0)
     led_ready: int = _key("GPIO pin of the green 'ready' LED; 0 for none.", 0)
     led_busy: int = _key("GPIO pin of the yellow 'busy' LED; 0 for none.", 0)
     led_fault: int = _key("GPIO pin of the red 'fault' LED; 0 for none.", 0)
@@ -352,6 +379,11 @@ class Config:
         "(it takes them from the server).", ())
     counters: tuple[CounterConfig, ...] = _key(
         "Counters ([[counters]] tables): the server's; a device Pi may leave them out.", ())
+    priority_groups: tuple[PriorityGroupConfig, ...] = _key(
+        "Priority groups ([[priority_groups]] tables), in the order kiosks and pages list them. A priority "
+        "ticket may carry one; every group is served by the same queue.priority policy. Left out: the five "
+        "of the example file, CT Người cao tuổi, KT Người khuyết tật, MT Phụ nữ mang thai, CC Người có công với "
+        "cách mạng, TE Người đi cùng trẻ em dưới 6 tuổi.", DEFAULT_PRIORITY_GROUPS)
     queue: QueueConfig = _key("Queue policy.", QueueConfig())
     database: DatabaseConfig = _key("Storage.", DatabaseConfig())
     mqtt: MqttConfig = _key("Connection to the MQTT broker.", MqttConfig())
@@ -370,6 +402,9 @@ class Config:
 
     def counter(self, counter_id: str) -> CounterConfig | None:
         return next((c for c in self.counters if c.id == counter_id), None)
+
+    def priority_group(self, code: str | None) -> PriorityGroupConfig | None:
+        return next((g for g in self.priority_groups if g.code == code), None) if code else None
 
     @property
     def zone(self) -> ZoneInfo:

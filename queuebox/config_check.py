@@ -19,14 +19,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from queuebox.protocol import MAX_LABEL  # the longest label a `call` command can name
 from queuebox.protocol import MAX_RATING_REASON  # the longest reason a `rating` command can carry
+from queuebox.protocol_fields import GROUP_CODE  # the code a `take` command names a priority group by
 
 if TYPE_CHECKING:
-    from queuebox.config import Config, CounterConfig, KeypadConfig, ServiceConfig, SiteConfig
+    from queuebox.config import Config, CounterConfig, KeypadConfig, PriorityGroupConfig, ServiceConfig, SiteConfig
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 MIN_SLIDE_S = 4  # seconds: less and nobody reads a slide before it turns
 MAX_MESSAGE = 200  # characters of a board message: the administration's limit, and all the board shows
+MAX_GROUP_NAME = 60  # characters of a priority group's name: two lines on a 58 mm ticket
 MAX_RATING_REASONS = 8  # reasons a rating tablet shows: big buttons on one screen
 
 
@@ -148,12 +150,23 @@ def check(config: Config) -> Iterator[str]:
         for i, c in enumerate(config.counters):
             if _valid(c):
                 yield from _check_counter(f"counters[{i}]", c, codes, ids)
+    groups: list[str] = []
+    if config.priority_groups is not INVALID:
+        for i, g in enumerate(config.priority_groups):
+            if _valid(g):
+                yield from _check_group(f"priority_groups[{i}]", g, groups)
+            if g is not INVALID and isinstance(g.code, str):
+                groups.append(g.code)
     if _valid(config.queue):
         yield from _at_least("queue", config.queue, interleave_every=1, no_show_min_calls=1, no_show_rejoin_min=0,
                              rating_window_s=1)
         yield from _check_rating_reasons(config.queue.rating_reasons)
-        if not 1 <= config.queue.elderly_age <= 120:
-            yield f"queue.elderly_age: {config.queue.elderly_age} must be 1 to 120"
+        elderly = config.queue.elderly_group
+        if elderly and config.priority_groups is not INVALID and elderly not in groups:
+            yield (f"queue.elderly_group: {elderly!r} is not a priority group{did_you_mean(elderly, groups)}; "
+                   f"the groups are {', '.join(groups) or 'none'} (\"\" for none)")
+        if not 50 <= config.queue.elderly_age <= 100:
+            yield f"queue.elderly_age: must be 50 to 100, not {config.queue.elderly_age}"
     s = config.server
     if _valid(s):
         yield from _at_least("server", s, threads=4, connection_limit=100, request_timeout_s=1, live_streams=1,
@@ -199,8 +212,14 @@ def check(config: Config) -> Iterator[str]:
                 yield f"kiosk.buttons.{code}: unknown service{did_you_mean(code, codes)}"
             if pin is not INVALID and not 0 < pin < 28:
                 yield f"kiosk.buttons.{code}: {pin} is not a GPIO pin (1-27)"
-        pins = [p for p in [*k.buttons.values(), k.priority_button, k.led_ready, k.led_busy, k.led_fault]
-                if p is not INVALID and p]
+        for code, pin in k.group_buttons.items():
+            if config.priority_groups is not INVALID and code not in groups:
+                yield (f"kiosk.group_buttons.{code}: unknown priority group{did_you_mean(code, groups)}; "
+                       f"the groups are {', '.join(groups) or 'none'}")
+            if pin is not INVALID and not 0 < pin < 28:
+                yield f"kiosk.group_buttons.{code}: {pin} is not a GPIO pin (1-27)"
+        pins = [p for p in [*k.buttons.values(), *k.group_buttons.values(), k.priority_button, k.led_ready,
+                            k.led_busy, k.led_fault] if p is not INVALID and p]
         for pin in sorted({p for p in pins if pins.count(p) > 1}):
             yield f"kiosk: GPIO pin {pin} is used twice"
         for key in ("cooldown_s", "reply_timeout_s", "retry_every_s", "priority_window_s", "idle_timeout_s",
@@ -375,6 +394,19 @@ def _check_service(p: str, s: ServiceConfig, seen: set[str]) -> Iterator[str]:
         yield f"{p}.target_wait_min: must be more than 0"
     if s.service_min <= 0:
         yield f"{p}.service_min: must be more than 0"
+
+
+def _check_group(p: str, g: PriorityGroupConfig, seen: list[str]) -> Iterator[str]:
+    if not GROUP_CODE.fullmatch(g.code):
+        yield f"{p}.code: {g.code!r} must be 1 to 4 capital letters or digits"
+    elif g.code in seen:
+        yield f"{p}.code: {g.code!r} is used by another priority group"
+    for key in ("name_vi", "name_en"):
+        text = getattr(g, key)
+        if key == "name_vi" and not text.strip():
+            yield f"{p}.name_vi: must not be empty"
+        elif len(text) > MAX_GROUP_NAME:
+            yield f"{p}.{key}: {len(text)} characters, at most {MAX_GROUP_NAME} (it is printed on the ticket)"
 
 
 def _check_label_overlap(services: list[ServiceConfig]) -> Iterator[str]:

@@ -136,7 +136,7 @@ def render() -> str:
         is_list = typing.get_origin(tp) is tuple
         section = typing.get_args(tp)[0] if is_list else tp
         header = f"[[{f.name}]]" if is_list else f"[{f.name}]"
-        required = " At least one is required." if is_list else ""
+        required = " At least one is required." if is_list and not f.default else ""
         parts.append(f"## `{header}`\n\n{_cell(_help(f))}{required}\n\n"
                      "| key | type | default | meaning |\n| --- | --- | --- | --- |\n"
                      + "\n".join(section_rows(section, f.name + ("[]" if is_list else ""))) + "\n")

@@ -63,6 +63,8 @@ clerk           who ended the ticket: the actor of its last `done` or `no_show` 
                 that were not served or marked no-show.
 hour            the local hour of issue, 0–23, as recorded in `issued_at`.
 day             the business day.
+group           a priority ticket's group code (`tickets.priority_group`); "(priority)" for a
+                priority ticket of no group; none for a ticket that is not priority.
 A group that is none (a ticket never called has no counter) is shown as "—".
 """
 
@@ -76,8 +78,9 @@ from typing import Any, Iterable, Literal, Mapping, Sequence, get_args
 
 from queuebox.errors import QueueboxError
 
-Dimension = Literal["service", "counter", "clerk", "hour", "day"]
+Dimension = Literal["service", "counter", "clerk", "hour", "day", "group"]
 DIMENSIONS: tuple[str, ...] = get_args(Dimension)
+NO_GROUP = "(priority)"  # the `group` key of a priority ticket of no group (an older kiosk, the priority button)
 SCORES = {1: "very satisfied", 2: "satisfied", 3: "neutral", 4: "dissatisfied"}
 SATISFIED = frozenset({1, 2})
 KEYPAD = "(keypad)"
@@ -149,6 +152,7 @@ class TicketFacts:
     service_s: float | None  # served tickets only
     target_s: float | None  # target wait of the service issued for; None if the service is unknown
     score: int | None  # rating of a served ticket
+    group: str | None = None  # its priority group's code, NO_GROUP for priority without one; None: not priority
 
     def key(self, by: Dimension) -> str | int | None:
         return self.hour if by == "hour" else getattr(self, by)
@@ -257,6 +261,8 @@ class Report:
             return f"{key} · {self.names[key]}"
         if self.by == "counter":
             return self.names.get(str(key), str(key))
+        if self.by == "group" and key in self.names:
+            return f"{key} · {self.names[key]}" if key != NO_GROUP else self.names[key]
         return str(key)
 
 

@@ -7,7 +7,7 @@ Topics live under ``<root>/<site>/`` (root ``queuebox`` by default, site the cen
 Every payload is a UTF-8 JSON object of at most 4096 bytes, except ``status``:
 
   topic                      direction                    payload
-  kiosk/<kiosk>/take         kiosk → server, QoS 1        {"id", "service": "A", "priority": false}
+  kiosk/<kiosk>/take         kiosk → server, QoS 1        {"id", "service": "A", "priority": false, "group"?}
   kiosk/<kiosk>/reply        server → kiosk               {"id", "ok": true, "ticket": {"label": "A023", ...}}
   counter/<counter>/command  counter → server, QoS 1      {"id", "action", "to"?, "ticket"?, "reason"?}
   counter/<counter>/reply    server → counter             {"id", "ok": true, "ticket": {...} | null}
@@ -32,6 +32,11 @@ Counter actions: ``next``, ``recall``, ``start``, ``done``, ``no_show``, ``pause
 ``call`` needs ``"ticket"`` (a label such as ``"A023"``, at most 16 characters);
 ``"reason"`` (at most 200 characters) is free text, e.g. why a counter pauses. An optional
 field that is ``null`` counts as absent; ``"priority"``, when sent, must be true or false.
+``"group"`` in a take (an addition to v1) is a priority group code (1 to 4 capital letters or
+digits, e.g. ``"CT"``): the ticket is a priority ticket of that group, so ``"priority"`` may be
+left out and ``"priority": false`` with a group is refused. Which codes exist is the server's
+configuration: an unknown one is refused there (``bad_request``, naming the known codes).
+``"priority": true`` without a group is a priority ticket of no group, as before groups.
 
 Ratings: ``score`` 1 very satisfied, 2 satisfied, 3 neutral, 4 dissatisfied (`RATING_SCORES`).
 A rating counts for the ticket the counter finished last, once, until the ``rating_until`` of
@@ -264,10 +269,11 @@ def _check_device(kind: str, value: str) -> str:
 
 @dataclass(frozen=True)
 class TakeCommand:
-    """A kiosk asks for a ticket of `service`."""
+    """A kiosk asks for a ticket of `service`; a `group` (a priority group code) makes it priority."""
     id: str
     service: str
     priority: bool = False
+    group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -293,7 +299,12 @@ def parse_take(payload: bytes | str) -> TakeCommand:
     """A `kiosk/<kiosk>/take` payload, validated; ProtocolError if it does not follow the protocol."""
     f = Fields(load_object(payload))
     command_id = f.command_id()
-    return TakeCommand(id=command_id, service=f.service("service"), priority=f.boolean("priority", False))
+    service = f.service("service")
+    group = f.group("group")
+    priority = f.boolean("priority", group is not None)
+    if group is not None and not priority:
+        raise f.error(f'"priority": false contradicts "group": {show(group)}: a ticket of a priority group is priority')
+    return TakeCommand(id=command_id, service=service, priority=priority, group=group)
 
 
 def parse_counter_command(payload: bytes | str) -> CounterCommand:

@@ -22,6 +22,7 @@ MAX_ID = 64  # characters of a command id
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # how a lone surrogate gets into JSON text
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SERVICE_CODE = re.compile(r"[A-Z]{1,3}")  # the rule of queuebox/config.py
+GROUP_CODE = re.compile(r"[A-Z0-9]{1,4}")  # a priority group's code, here and in the config
 
 
 class ProtocolError(QueueboxError, ValueError):
@@ -207,6 +208,16 @@ class Fields:
             return None
         if not isinstance(value, str) or not _SERVICE_CODE.fullmatch(value):
             raise self.error(f"{self.name(key)} must be a service code of 1 to 3 capital letters, not {show(value)}")
+        return value
+
+    def group(self, key: str) -> str | None:
+        """An optional priority group code (1 to 4 capital letters or digits); absent or null is None."""
+        value = self.obj.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not GROUP_CODE.fullmatch(value):
+            raise self.error(f"{self.name(key)} must be a priority group code of 1 to 4 capital letters or digits, "
+                             f"not {show(value)}")
         return value
 
     def text(self, key: str, max_len: int | None = None, *, required: bool = False, blank: bool = True,

@@ -109,10 +109,12 @@ class Engine:
 
     # --- commands ---------------------------------------------------------------------
 
-    def take(self, command_id: str, kiosk: str, service: str, priority: bool = False) -> Result:
-        """A kiosk asks for a ticket of `service`."""
+    def take(self, command_id: str, kiosk: str, service: str, priority: bool = False,
+             group: str | None = None) -> Result:
+        """A kiosk asks for a ticket of `service`; a `group` (a priority group code) makes it priority."""
         def rule(state: QueueState, now: datetime) -> Outcome:
-            return rules.issue_ticket(state, service, now, token=self._new_token(), priority=priority, kiosk=kiosk)
+            return rules.issue_ticket(state, service, now, token=self._new_token(), priority=priority, kiosk=kiosk,
+                                      group=group)
         return self.execute(f"kiosk/{kiosk}", command_id, rule, self._issued_reply)
 
     def counter(self, command_id: str, counter: str, action: str, *, to: str | None = None,
@@ -427,11 +429,20 @@ class Engine:
         return {
             "label": t.label, "service": t.service, "queue": t.queue,
             "service_name": svc.name_vi if svc else t.service,
-            "priority": t.priority, "status": t.status, "counter": t.counter,
+            "priority": t.priority, **self.group_view(t), "status": t.status, "counter": t.counter,
             "issued_at": iso(t.issued_at, self.config.zone),
             "called_at": iso(t.called_at, self.config.zone) if t.called_at else None,
             "call_count": t.call_count, "transferred_from": t.transferred_from,
         }
+
+    def group_view(self, t: Ticket) -> dict[str, Any]:
+        """A ticket's priority group as replies and pages show it: its code and Vietnamese name, or nulls."""
+        return {"group": t.priority_group, "group_name": self._group_name(t.priority_group, "vi")}
+
+    def _group_name(self, code: str | None, lang: str) -> str | None:
+        """The name of group `code`; the code itself for a group dropped from the config since; None for none."""
+        group = self.config.priority_group(code)
+        return group.name(lang) if group else code
 
     def _issued_reply(self, state: QueueState, outcome: Outcome) -> dict[str, Any]:
         t = outcome.ticket
@@ -440,7 +451,8 @@ class Engine:
         svc = self.config.service(t.service)
         return {"ticket": {
             "label": t.label, "service": t.service, "service_name": svc.name_vi if svc else t.service,
-            "service_name_en": svc.name_en if svc else "", "priority": t.priority,
+            "service_name_en": svc.name_en if svc else "", "priority": t.priority, **self.group_view(t),
+            "group_name_en": self._group_name(t.priority_group, "en"),
             "issued_at": iso(t.issued_at, self.config.zone), "waiting_ahead": ahead,
             "estimated_wait_min": minutes,
             "status_url": f"{self.config.server.public_url.rstrip('/')}/t/{t.token}",

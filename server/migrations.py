@@ -202,6 +202,19 @@ def _rating_reasons(db: Database) -> None:
         db.execute(statement)
 
 
+_PRIORITY_GROUPS = [
+    # The code of a priority ticket's group (config priority_groups, e.g. CT for the elderly) as it
+    # was when issued; NULL for a ticket of no group, priority or not.
+    "ALTER TABLE tickets ADD COLUMN priority_group TEXT",
+]
+
+
+@_migration("0006_priority_groups")
+def _priority_groups(db: Database) -> None:
+    for statement in _PRIORITY_GROUPS:
+        db.execute(statement)
+
+
 def check_not_newer(db: Database) -> None:
     """Refuse a database that has migrations this version does not know (written by a newer queuebox)."""
     unknown = [m.name for m in migrations.applied(db) if m.name not in KNOWN]

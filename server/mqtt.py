@@ -155,7 +155,7 @@ class MqttBridge:
     def _apply(self, route: Route, payload: bytes) -> Result:
         if route.kind == "take":
             take = parse_take(payload)
-            return self.engine.take(take.id, route.device, take.service, take.priority)
+            return self.engine.take(take.id, route.device, take.service, take.priority, take.group)
         if route.kind == "command":
             cmd = parse_counter_command(payload)
             return self.engine.counter(cmd.id, route.device, cmd.action, to=cmd.to, ticket=cmd.ticket,

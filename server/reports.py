@@ -13,16 +13,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 # The definitions, re-exported: the CLI, the web and the monthly report import them from here.
-from queuebox.figures import (BUSIEST_HOURS, COLUMNS, DIMENSIONS, KEYPAD, MAX_PERIOD_DAYS, NONE_LABEL, SATISFIED,
-                              SCORES, TOTAL, Dimension, Figures, Period, ReasonCounts, Report, ReportError,
+from queuebox.config import DEFAULT_PRIORITY_GROUPS
+from queuebox.figures import (BUSIEST_HOURS, COLUMNS, DIMENSIONS, KEYPAD, MAX_PERIOD_DAYS, NO_GROUP, NONE_LABEL,
+                              SATISFIED, SCORES, TOTAL, Dimension, Figures, Period, ReasonCounts, Report, ReportError,
                               TicketFacts, as_json, check_dimensions, clerk_of, figures, flat, percentile,
                               reasons_from_facts, reports_from_facts, table)
 
 if TYPE_CHECKING:  # imported lazily: `queuebox --help` builds this module's CLI options on any Pi
     from sqlite_utils import Database
 
-__all__ = ["BUSIEST_HOURS", "COLUMNS", "DIMENSIONS", "KEYPAD", "MAX_PERIOD_DAYS", "NONE_LABEL", "SATISFIED", "SCORES",
-           "TOTAL", "Dimension", "Figures", "Period", "ReasonCounts", "Report", "ReportError", "TicketFacts",
+__all__ = ["BUSIEST_HOURS", "COLUMNS", "DIMENSIONS", "KEYPAD", "MAX_PERIOD_DAYS", "NO_GROUP", "NONE_LABEL", "SATISFIED",
+           "SCORES", "TOTAL", "Dimension", "Figures", "Period", "ReasonCounts", "Report", "ReportError", "TicketFacts",
            "as_json", "clerk_of", "figures", "flat", "open_readonly", "percentile", "reason_counts", "report",
            "reports", "table", "ticket_facts"]
 
@@ -56,7 +57,8 @@ SELECT t.id, t.day, t.label, t.service, t.counter, t.status,
        (SELECT e.actor FROM events e WHERE e.ticket = t.id AND e.type IN ('done', 'no_show')
         ORDER BY e.seq DESC LIMIT 1) AS ended_by,
        s.target_wait_min * 60.0 AS target_s,
-       CASE WHEN t.status = 'done' THEN r.score END AS score
+       CASE WHEN t.status = 'done' THEN r.score END AS score,
+       CASE WHEN t.priority THEN coalesce(t.priority_group, ?) END AS grp
 FROM tickets t
 LEFT JOIN services s ON s.code = t.service
 LEFT JOIN ratings r ON r.ticket = t.id
@@ -68,13 +70,13 @@ ORDER BY t.id
 def ticket_facts(db: Database, period: Period) -> list[TicketFacts]:
     """One `TicketFacts` per ticket of the period, in issue order."""
     facts = []
-    for row in db.execute(_FACTS_SQL, [period.start.isoformat(), period.end.isoformat()]):
+    for row in db.execute(_FACTS_SQL, [NO_GROUP, period.start.isoformat(), period.end.isoformat()]):
         (id_, day, label, service, counter, status, transferred, hour, wait_s, service_s,
-         ended_by, target_s, score) = row
+         ended_by, target_s, score, group) = row
         facts.append(TicketFacts(
             id=id_, day=day, label=label, service=service, counter=counter, clerk=clerk_of(ended_by),
             hour=hour, status=status, transferred=bool(transferred), wait_s=_seconds(wait_s),
-            service_s=_seconds(service_s), target_s=target_s, score=score))
+            service_s=_seconds(service_s), target_s=target_s, score=score, group=group))
     return facts
 
 
@@ -101,6 +103,8 @@ def _names(db: Database, by: Dimension) -> dict[str, str]:
         return {code: name for code, name in db.execute("SELECT code, name_vi FROM services")}
     if by == "counter":
         return {cid: name for cid, name in db.execute("SELECT id, name FROM counters")}
+    if by == "group":  # the database keeps codes; the names are the default groups' (a centre's own show as codes)
+        return {NO_GROUP: "Ưu tiên (không nhóm)", **{g.code: g.name_vi for g in DEFAULT_PRIORITY_GROUPS}}
     return {}
 
 

@@ -65,6 +65,7 @@ class Ticket:
     counter: str | None = None
     call_count: int = 0
     transferred_from: str | None = None
+    priority_group: str | None = None  # the code of its priority group; None: none (or not priority)
 
 
 @dataclass(frozen=True)
@@ -122,11 +123,17 @@ def empty_state(config: Config, day: date, next_id: int = 1) -> QueueState:
 # --- issuing ------------------------------------------------------------------------------
 
 def issue_ticket(state: QueueState, service: str, now: datetime, *, token: str,
-                 priority: bool = False, kiosk: str | None = None) -> Outcome:
-    """Issue the next ticket of `service`; `token` is the caller's random status-page token."""
+                 priority: bool = False, kiosk: str | None = None, group: str | None = None) -> Outcome:
+    """Issue the next ticket of `service`; `token` is the caller's random status-page token.
+
+    A `group` (a code of `config.priority_groups`) makes it a priority ticket of that group; the
+    group changes nothing in the order (every priority ticket follows `queue.priority`)."""
     svc = state.config.service(service)
     if svc is None:
         raise CommandRejected("unknown_service", f"no service with code {service!r}")
+    if group is not None and state.config.priority_group(group) is None:
+        known = ", ".join(g.code for g in state.config.priority_groups) or "none"
+        raise CommandRejected("bad_request", f"no priority group with code {group!r}; the groups are {known}")
     if not svc.is_open(now.astimezone(state.config.zone)):
         hours = ", ".join(svc.hours) or "—"
         raise CommandRejected("service_closed", f"service {service} is closed now (hours {hours})")
@@ -138,10 +145,12 @@ def issue_ticket(state: QueueState, service: str, now: datetime, *, token: str,
     if wrapped and any(t.label == label and t.status in ACTIVE for t in state.tickets.values()):
         raise CommandRejected("daily_limit", f"label {label} is still in use: the number range of {service} is full")
     ticket = Ticket(id=state.next_id, day=state.day, service=service, number=number, label=label,
-                    priority=priority, token=token, issued_at=now, queue=service, kiosk=kiosk)
+                    priority=priority or group is not None, token=token, issued_at=now, queue=service, kiosk=kiosk,
+                    priority_group=group)
     new = replace(state, tickets={**state.tickets, ticket.id: ticket},
                   issued={**state.issued, service: number}, next_id=state.next_id + 1)
-    event = Event("issued", ticket, None, {"service": service, "priority": priority, "kiosk": kiosk})
+    event = Event("issued", ticket, None, {"service": service, "priority": ticket.priority, "kiosk": kiosk,
+                                           "group": group})
     return Outcome(new, (event,), ticket)
 
 

@@ -234,7 +234,8 @@ def _ticket(r: dict[str, Any]) -> Ticket:
         label=r["label"], priority=bool(r["priority"]), token=r["token"], issued_at=parse_iso(r["issued_at"]),
         queue=r["queue"], status=r["status"], kiosk=r["kiosk"], front=bool(r["front"]),
         called_at=_time(r["called_at"]), started_at=_time(r["started_at"]), finished_at=_time(r["finished_at"]),
-        counter=r["counter"], call_count=r["call_count"], transferred_from=r["transferred_from"])
+        counter=r["counter"], call_count=r["call_count"], transferred_from=r["transferred_from"],
+        priority_group=r["priority_group"])
 
 
 def _time(text: str | None) -> datetime | None:

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from queuebox.config import Config
 from server.engine import Engine
-from server.reports import Period, Report, open_readonly, report
+from server.reports import NO_GROUP, Period, Report, open_readonly, report
 from tests.factories import FakeClock, make_config
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -68,6 +68,7 @@ class Made:
     transferred: bool = False
     score: int | None = None
     reason: str | None = None
+    group: str | None = None  # the report's `group` key: a group code, NO_GROUP, or None (not priority)
 
     @property
     def wait_s(self) -> float | None:
@@ -124,11 +125,13 @@ class Simulation:
 
     def take(self, service: str, priority: bool) -> None:
         now = self.clock.now
-        reply = self.engine.take(self._id(), "k1", service, priority).reply
+        # every third priority ticket of each kind: the elderly, a disability, no group (the priority button)
+        group = ("CT", "KT", None)[len(self.made) % 3] if priority else None
+        reply = self.engine.take(self._id(), "k1", service, priority, group).reply
         assert reply["ok"], reply
         label = reply["ticket"]["label"]
         day = now.astimezone(ZONE).date()
-        self.made[(day, label)] = Made(label, day, service, now)
+        self.made[(day, label)] = Made(label, day, service, now, group=(group or NO_GROUP) if priority else None)
 
     def command(self, cid: str, action: str, **kw: Any) -> dict[str, Any]:
         origin = clerk_origin(cid, self.clock.now.astimezone(ZONE))

@@ -371,9 +371,9 @@ def test_the_ticket_picture_is_what_the_kiosk_prints(tmp_path):
     from device.main import preview_ticket
 
     at = datetime(2026, 11, 23, 9, 12, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
-    out = preview_ticket(load_config(EXAMPLE), "B", tmp_path / "ticket.png", priority=True, at=at)
+    out = preview_ticket(load_config(EXAMPLE), "B", tmp_path / "ticket.png", group="CT", at=at)
     assert same_pixels(ROOT / "docs" / "ticket.png", out), \
-        "docs/ticket.png is stale: device.main.preview_ticket(example, 'B', …, priority=True, at=2026-11-23 09:12)"
+        "docs/ticket.png is stale: device.main.preview_ticket(example, 'B', …, group='CT', at=2026-11-23 09:12)"
 
 
 # --- the protocol ------------------------------------------------------------------------------------

@@ -20,7 +20,9 @@ from tests.factories import MONDAY_9AM, FakeClock, make_config
 SERVICES = ["A", "B", "C"]
 COUNTERS = ["1", "2", "3"]
 
-take = st.tuples(st.just("take"), st.sampled_from(SERVICES + ["Z"]), st.booleans())
+GROUPS = ["CT", "KT", "MT", "CC", "TE"]  # the default priority groups; "XX" is none of them
+take = st.tuples(st.just("take"), st.sampled_from(SERVICES + ["Z"]), st.booleans(),
+                 st.sampled_from([None, None, None, *GROUPS, "XX"]))
 counter_command = st.tuples(
     st.just("counter"), st.sampled_from(COUNTERS),
     st.sampled_from(["next"] * 4 + ["recall", "start", "done", "no_show", "transfer", "call", "pause", "resume"]),
@@ -139,7 +141,8 @@ def run_rules(config, stream):
         else:
             try:
                 if kind == "take":
-                    outcome = rules.issue_ticket(state, cmd[1], clock, token=f"t{state.next_id}", priority=cmd[2])
+                    outcome = rules.issue_ticket(state, cmd[1], clock, token=f"t{state.next_id}", priority=cmd[2],
+                                                 group=cmd[3] if len(cmd) > 3 else None)
                 elif kind == "rate":
                     outcome = rules.rate(state, cmd[1], cmd[2], clock)
                     finished = state.finished[cmd[1]].ticket.finished_at
@@ -192,13 +195,42 @@ def apply_to_engine(engine: Engine, clock: FakeClock, stream) -> list:
         elif cmd[0] == "day":
             clock.advance(days=1)
         elif cmd[0] == "take":
-            replies.append(engine.take(f"c{n}", "k1", cmd[1], cmd[2]).reply)
+            replies.append(engine.take(f"c{n}", "k1", cmd[1], cmd[2], cmd[3] if len(cmd) > 3 else None).reply)
         elif cmd[0] == "rate":
             replies.append(engine.rate(f"c{n}", cmd[1], cmd[2]).reply)
         else:
             _, counter, action, to, label = cmd
             replies.append(engine.counter(f"c{n}", counter, action, to=to, ticket=label, reason="r").reply)
     return replies
+
+
+def without_groups(stream):
+    """The same stream with each group turned into plain priority, and the takes of an unknown group
+    (refused) left out."""
+    plain = []
+    for cmd in stream:
+        if cmd[0] == "take" and len(cmd) > 3 and cmd[3] is not None:
+            if cmd[3] not in GROUPS:
+                continue
+            cmd = ("take", cmd[1], True, None)
+        plain.append(cmd)
+    return plain
+
+
+@settings(max_examples=300, deadline=None)
+@given(policy=policies, stream=commands)
+def test_priority_groups_do_not_change_the_order(policy, stream):
+    """Every priority ticket follows queue.priority alike: with groups, the calls are the calls
+    of the same tickets as plain priority tickets, and each issued ticket keeps its group."""
+    config = config_for(policy)
+    _state, events = run_rules(config, stream)
+    _plain_state, plain_events = run_rules(config, without_groups(stream))
+    calls = [(e.type, e.counter, e.ticket.label) for e in events if e.ticket is not None]
+    assert calls == [(e.type, e.counter, e.ticket.label) for e in plain_events if e.ticket is not None]
+    issued = [e for e in events if e.type == "issued"]
+    assert all(e.data["group"] == e.ticket.priority_group for e in issued)
+    assert all(e.ticket.priority for e in issued if e.ticket.priority_group is not None)
+    assert {e.ticket.priority_group for e in issued} <= {None, *GROUPS}
 
 
 @settings(max_examples=300, deadline=None)

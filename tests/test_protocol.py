@@ -182,6 +182,13 @@ def test_topics_refuse_a_bad_root_or_site(root, site):
     ({"id": "x" * MAX_ID, "service": "E", "priority": False}, TakeCommand("x" * MAX_ID, "E", False)),
     ({"id": "Mời-1", "service": "A", "lang": "vi", "extra": {"nested": [1, 2]}}, TakeCommand("Mời-1", "A")),
     ({"id": "k1-3", "service": "A", "priority": None}, TakeCommand("k1-3", "A", False)),  # null counts as absent
+    # a priority group: the ticket is priority whether "priority" is true, absent or null
+    ({"id": "g1", "service": "A", "group": "CT"}, TakeCommand("g1", "A", True, "CT")),
+    ({"id": "g2", "service": "A", "group": "KT", "priority": True}, TakeCommand("g2", "A", True, "KT")),
+    ({"id": "g3", "service": "A", "group": "TE6", "priority": None}, TakeCommand("g3", "A", True, "TE6")),
+    ({"id": "g4", "service": "A", "group": "9"}, TakeCommand("g4", "A", True, "9")),
+    ({"id": "g5", "service": "A", "group": None}, TakeCommand("g5", "A", False, None)),  # null: no group
+    ({"id": "g6", "service": "A", "group": None, "priority": True}, TakeCommand("g6", "A", True, None)),
 ])
 def test_parse_take_accepts(payload, expected):
     assert parse_take(js(payload)) == expected
@@ -327,6 +334,15 @@ TAKE_REFUSALS = [
     ({"id": "a", "service": "A", "priority": "yes"}, '"priority" must be true or false, not "yes"'),
     ({"id": "a", "service": "A", "priority": 1}, '"priority" must be true or false, not 1'),
     ({"id": "a", "service": "A", "priority": 0}, '"priority" must be true or false, not 0'),
+    ({"id": "a", "service": "A", "group": "CT", "priority": False}, '"priority": false contradicts "group": "CT"'),
+    ({"id": "a", "service": "A", "group": "ct"}, '"group" must be a priority group code of 1 to 4 capital letters'),
+    ({"id": "a", "service": "A", "group": "CTKTM"}, '"group" must be a priority group code'),
+    ({"id": "a", "service": "A", "group": ""}, '"group" must be a priority group code'),
+    ({"id": "a", "service": "A", "group": "C T"}, '"group" must be a priority group code'),
+    ({"id": "a", "service": "A", "group": "CƯ"}, '"group" must be a priority group code'),
+    ({"id": "a", "service": "A", "group": 1}, '"group" must be a priority group code of 1 to 4 capital letters '
+                                              'or digits, not 1'),
+    ({"id": "a", "service": "A", "group": ["CT"]}, '"group" must be a priority group code'),
 ]
 
 COUNTER_REFUSALS = [

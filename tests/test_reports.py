@@ -47,7 +47,7 @@ def clerk(origin: str | None) -> str | None:
 
 def key_of(m: Made, by: str) -> object:
     return {"service": m.service, "counter": m.counter, "clerk": clerk(m.ended_by),
-            "hour": m.issued_at.astimezone(ZONE).hour, "day": m.day.isoformat()}[by]
+            "hour": m.issued_at.astimezone(ZONE).hour, "day": m.day.isoformat(), "group": m.group}[by]
 
 
 def expected(made: list[Made]) -> dict[str, object]:

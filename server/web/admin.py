@@ -316,7 +316,8 @@ def _section_form(section: str, read: Callable[[Any], tuple[Any, forms.Errors]],
             if not errors and not general:
                 return redirect(url_for(f"admin.{section}"))
         status = 422
-    return render_template(template, fields=fields, errors=errors, general=general), status
+    return render_template(template, fields=fields, errors=errors, general=general,
+                           groups=engine.config.priority_groups), status
 
 
 def _index(items: list[dict[str, Any]], key: str, value: str | None) -> int:

@@ -174,6 +174,9 @@ def read_queue(form: Form) -> tuple[dict[str, Any], Errors]:
     queue = {
         "priority": _choice(form, "priority", ("interleave", "strict"), errors),
         "interleave_every": _number(form, "interleave_every", errors, least=1),
+        # a code of the configured groups, or "" for none: checked with the whole config on saving
+        "elderly_group": _text(form, "elderly_group", errors, required=False, max_len=4),
+        "elderly_age": _number(form, "elderly_age", errors, least=1),
         "transfer_position": _choice(form, "transfer_position", ("keep", "first"), errors),
         "no_show_min_calls": _number(form, "no_show_min_calls", errors, least=1),
         "no_show_rejoin_min": _number(form, "no_show_rejoin_min", errors),

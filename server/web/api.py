@@ -96,7 +96,7 @@ def take() -> Any:
         cmd = protocol.parse_take(body)
     except protocol.ProtocolError as exc:
         return _bad_request(exc, body)
-    result = get_engine().take(cmd.id, f"api-{g.api_token}", cmd.service, cmd.priority)
+    result = get_engine().take(cmd.id, f"api-{g.api_token}", cmd.service, cmd.priority, cmd.group)
     return _reply(result.reply, success=201)
 
 

@@ -101,6 +101,7 @@ def console_view(engine: Engine, counter_id: str, lang: str = "vi") -> dict[str,
     if held is not None:
         ticket = {"label": held.label, "service": held.service, "queue": held.queue,
                   "service_name": service_name(engine, held.queue, lang), "priority": held.priority,
+                  "group": held.priority_group, "group_name": group_name(engine, held.priority_group, lang),
                   "status": held.status, "issued_at": when(held.issued_at), "called_at": when(held.called_at),
                   "started_at": when(held.started_at), "call_count": held.call_count,
                   "transferred_from": held.transferred_from}
@@ -114,13 +115,19 @@ def console_view(engine: Engine, counter_id: str, lang: str = "vi") -> dict[str,
                      "oldest": when(min((t.issued_at for t in waiting if t.queue == code), default=None))}
                     for code in codes],
         "waiting_total": len(waiting),
-        "next": [{"label": t.label, "service": t.queue, "priority": t.priority,
+        "next": [{"label": t.label, "service": t.queue, "priority": t.priority, "group": t.priority_group,
                   "transferred": t.transferred_from is not None}
                  for t in rules.call_order(state, counter_id, NEXT_SHOWN)],
         "rating_until": payload.get("rating_until"),
         "rating_ticket": finished.ticket.label if payload.get("rating_until") and finished else None,
         "no_show_min_calls": engine.config.queue.no_show_min_calls,
     }
+
+
+def group_name(engine: Any, code: str | None, lang: str) -> str | None:
+    """The name of priority group `code` in `lang`; the code itself for a group no longer configured; None for none."""
+    group = engine.config.priority_group(code)
+    return group.name(lang) if group else code
 
 
 def _state_names() -> dict[str, str]:

@@ -33,6 +33,7 @@ TIME = {"type": "string", "format": "date-time", "description": "ISO-8601 with t
 COMMAND_ID = {"type": "string", "minLength": 1, "maxLength": MAX_ID,
               "description": "client-made unique id, the idempotency key: a repeat gets the first reply"}
 SERVICE_CODE = {"type": "string", "pattern": "^[A-Z]{1,3}$", "examples": ["A"]}
+GROUP_CODE = {"type": "string", "pattern": "^[A-Z0-9]{1,4}$", "examples": ["CT"]}
 COUNTS = {"type": "object", "additionalProperties": INT, "description": "service code → tickets waiting"}
 SCORE = {"type": "integer", "minimum": 1, "maximum": 4,
          "description": "1 very satisfied, 2 satisfied, 3 neutral, 4 dissatisfied"}
@@ -54,12 +55,19 @@ SCHEMAS: dict[str, Any] = {
     "ErrorReply": _obj(["ok", "error"], id=_nullable(STR), ok={"const": False}, error=_ref("Error")),
     "TakeRequest": {**_obj(["id", "service"], id=COMMAND_ID, service=SERVICE_CODE,
                            priority={"type": "boolean", "default": False,
-                                     "description": "a priority ticket (elderly, disabled, pregnant …)"}),
+                                     "description": "a priority ticket (elderly, disabled, pregnant …)"},
+                           group={**_nullable(GROUP_CODE),
+                                  "description": "a priority group of the centre (e.g. CT, the elderly): a priority "
+                                                 "ticket of that group; an unknown code is bad_request"}),
+                    # a group makes the ticket priority: "priority": false with a group is refused
+                    "not": {"required": ["group", "priority"],
+                            "properties": {"group": GROUP_CODE, "priority": {"const": False}}},
                     "description": "the MQTT `kiosk/<kiosk>/take` payload; unknown fields are ignored"},
     "IssuedTicket": _obj(["label", "service", "service_name", "priority", "issued_at", "waiting_ahead",
                           "estimated_wait_min", "status_url"],
                          label={"type": "string", "examples": ["A023"]}, service=SERVICE_CODE, service_name=STR,
-                         service_name_en=STR, priority={"type": "boolean"}, issued_at=TIME, waiting_ahead=INT,
+                         service_name_en=STR, priority={"type": "boolean"}, group=_nullable(GROUP_CODE),
+                         group_name=_nullable(STR), group_name_en=_nullable(STR), issued_at=TIME, waiting_ahead=INT,
                          estimated_wait_min=_nullable(INT),
                          status_url={"type": "string", "format": "uri", "description": "the public status page (QR)"}),
     "TakeReply": _obj(["id", "ok", "ticket"], id=STR, ok={"const": True}, ticket=_ref("IssuedTicket")),
@@ -87,7 +95,8 @@ SCHEMAS: dict[str, Any] = {
     "TicketView": _obj(["label", "service", "queue", "service_name", "priority", "status", "counter", "issued_at",
                         "called_at", "call_count", "transferred_from"],
                        label=STR, service=SERVICE_CODE, queue={**SERVICE_CODE, "description": "the queue it is in now"},
-                       service_name=STR, priority={"type": "boolean"}, status={"enum": list(TICKET_STATUSES)},
+                       service_name=STR, priority={"type": "boolean"}, group=_nullable(GROUP_CODE),
+                       group_name=_nullable(STR), status={"enum": list(TICKET_STATUSES)},
                        counter=_nullable(STR), issued_at=TIME, called_at=_nullable(TIME), call_count=INT,
                        transferred_from=_nullable(SERVICE_CODE)),
     "CounterReply": _obj(["id", "ok", "ticket"], id=STR, ok={"const": True},

@@ -34,7 +34,7 @@ bp = Blueprint("reports", __name__, url_prefix="/reports")
 
 KINDS = {"day": N_("Day"), "week": N_("Week"), "month": N_("Month"), "range": N_("Range")}
 GROUPS = {"service": N_("Service"), "counter": N_("Counter"), "clerk": N_("Clerk"), "hour": N_("Hour of day"),
-          "day": N_("Day")}
+          "day": N_("Day"), "group": N_("Priority group")}
 OTHER_CLERKS = {KEYPAD: N_("(keypad)"), "(api)": N_("(api)")}
 # The CSV's column headers in the page's language (English keeps the column names, for programs).
 CSV_HEADERS = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from device.buttons import PRIORITY, ButtonEvent, Light, Panel, PressRules
+from device.buttons import PRIORITY, ButtonEvent, Light, Panel, PressRules, group_button
 from gpiozero import Button
 from queuebox.config import KioskConfig
 
@@ -112,6 +112,36 @@ def test_priority_then_a_service_within_the_window_is_a_priority_ticket():
     r.finish("A", 14.5)
     assert not r.armed(14.6)  # used up
     assert not r.on_event(press("B", 20.0)).priority
+
+
+def test_a_group_button_then_a_service_is_a_priority_ticket_of_that_group():
+    r = rules(window=5.0)
+    assert r.on_event(press(group_button("CT"), 10.0)).reason == "priority_armed"
+    decision = r.on_event(press("A", 12.0))
+    assert (decision.take, decision.priority, decision.group) == (True, True, "CT")
+    r.finish("A", 12.5)
+    later = r.on_event(press("B", 20.0))  # used up
+    assert (later.priority, later.group) == (False, None)
+
+
+@pytest.mark.parametrize("buttons, group", [
+    ([group_button("CT"), group_button("KT")], "KT"),  # the last one pressed counts
+    ([group_button("CT"), PRIORITY], None),  # the plain priority button: priority of no group
+    ([PRIORITY, group_button("MT")], "MT"),
+])
+def test_the_last_priority_or_group_button_pressed_decides_the_group(buttons, group):
+    r = rules(window=5.0)
+    for i, button in enumerate(buttons):
+        r.on_event(press(button, 10.0 + i))
+    decision = r.on_event(press("A", 13.0))
+    assert (decision.priority, decision.group) == (True, group)
+
+
+def test_a_group_expires_with_the_priority_window():
+    r = rules(window=5.0)
+    r.on_event(press(group_button("CT"), 10.0))
+    decision = r.on_event(press("A", 15.5))
+    assert decision.take and (decision.priority, decision.group) == (False, None)
 
 
 def test_priority_expires_after_the_window():

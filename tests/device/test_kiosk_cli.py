@@ -52,7 +52,8 @@ def test_a_simulated_kiosk_prints_tickets_pressed_from_the_keyboard_and_the_simu
                                                                                           tmp_path):
     config = make_config(mqtt={"host": broker.host, "port": broker.port, "root": mqtt_root},
                          server={"public_url": "http://q.test"},
-                         kiosk={"id": "kiosk1", "buttons": {"A": 5, "B": 6}, "priority_button": 21},
+                         kiosk={"id": "kiosk1", "buttons": {"A": 5, "B": 6}, "priority_button": 21,
+                                "group_buttons": {"KT": 20}},
                          printer={"kind": "usb", "paper_width_mm": 80})  # --simulate needs no printer
     config_path = tmp_path / "queuebox.toml"
     config_path.write_text(to_toml(config), encoding="utf-8")
@@ -65,7 +66,7 @@ def test_a_simulated_kiosk_prints_tickets_pressed_from_the_keyboard_and_the_simu
                                  stderr=subprocess.STDOUT, cwd=ROOT)
     try:
         watcher.wait_for(lambda t, b: b is None)  # "online" is not JSON: the kiosk is connected
-        kiosk.stdin.write(b"pa\n")
+        kiosk.stdin.write(b"g kt a\n")  # the button of priority group KT, then A
         kiosk.stdin.flush()
         wait_for_files(out, "*.bin", 1, kiosk, log)
         watcher.publish(f"{mqtt_root}/{config.site.id}/kiosk/kiosk1/simulate", "b")
@@ -81,11 +82,11 @@ def test_a_simulated_kiosk_prints_tickets_pressed_from_the_keyboard_and_the_simu
         watcher.close()
         server.stop()
     conn = sqlite3.connect(tmp_path / "q.db")
-    rows = conn.execute("SELECT label, token, priority FROM tickets ORDER BY id").fetchall()
+    rows = conn.execute("SELECT label, token, priority, priority_group FROM tickets ORDER BY id").fetchall()
     conn.close()
-    assert [(r[0], r[2]) for r in rows] == [("A001", 1), ("B001", 0)]
+    assert [(r[0], r[2], r[3]) for r in rows] == [("A001", 1, "KT"), ("B001", 0, None)]
     assert [b.name.rsplit("-", 1)[1] for b in bins] == ["A001.bin", "B001.bin"]
-    for path, (label, token, _) in zip(bins, rows):
+    for path, (label, token, _, _) in zip(bins, rows):
         assert parse_job(path.read_bytes()).qr_data == [f"http://q.test/t/{token}"]
         with Image.open(path.with_suffix(".png")) as image:
             assert image.mode == "1" and image.width == 576

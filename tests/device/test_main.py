@@ -18,7 +18,8 @@ from queuebox.protocol import Topics
 from tests.device.fakes import FakeBus
 from tests.factories import make_config
 
-CONFIG = make_config(kiosk={"id": "k1", "buttons": {"A": 5, "B": 6, "C": 13}, "priority_button": 21})
+CONFIG = make_config(kiosk={"id": "k1", "buttons": {"A": 5, "B": 6, "C": 13}, "priority_button": 21,
+                            "group_buttons": {"CT": 20, "KT": 16}})
 
 
 @pytest.fixture
@@ -44,6 +45,9 @@ def events(app) -> list[tuple[str, bool]]:
     ("pB\n", [(PRIORITY, True), (PRIORITY, False), ("B", True), ("B", False)]),
     ("priority c", [(PRIORITY, True), (PRIORITY, False), ("C", True), ("C", False)]),
     ("ab", [("A", True), ("A", False), ("B", True), ("B", False)]),
+    ("g ct a", [("group:CT", True), ("group:CT", False), ("A", True), ("A", False)]),
+    ("G KT b\n", [("group:KT", True), ("group:KT", False), ("B", True), ("B", False)]),
+    ("g mt a", [("A", True), ("A", False)]),  # no button for MT: warned, A still pressed
     ("x", []),
     ("", []),
 ])
@@ -55,7 +59,7 @@ def test_the_simulator_presses_the_mock_pins_a_text_names(app, mock_factory, tex
 def test_the_simulator_warns_about_a_button_that_does_not_exist(app, mock_factory, caplog):
     with caplog.at_level(logging.WARNING, "device.main"):
         assert Simulator(CONFIG, mock_factory).press_text("z") == []
-    assert "no button 'z' (buttons: a, b, c, priority)" in caplog.text
+    assert "no button 'z' (buttons: a, b, c, group:ct, group:kt, priority)" in caplog.text
 
 
 def test_the_keyboard_is_read_until_q(app, mock_factory):

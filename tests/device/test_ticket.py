@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from PIL import Image, ImageFont
@@ -13,6 +14,7 @@ from device.ticket import (PAPER_WIDTH_PX, Block, FontData, SiteText, TicketInfo
 from tests.factories import make_config
 
 HCM = timezone(timedelta(hours=7))
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 MONDAY_9AM = datetime(2026, 11, 23, 9, 0, tzinfo=HCM)
 
 REPLY_TICKET = {"label": "A023", "service": "A", "service_name": "Đất đai", "service_name_en": "Land",
@@ -72,7 +74,34 @@ def test_optional_reply_fields_may_be_absent_or_null():
     assert (info.service_name_en, info.priority, info.status_url, info.estimated_wait_min) == ("", False, "", None)
 
 
+def test_a_reply_ticket_of_a_priority_group_carries_its_code_and_names():
+    info = TicketInfo.from_reply({**REPLY_TICKET, "priority": True, "group": "CT", "group_name": "Người cao tuổi",
+                                  "group_name_en": "Elderly"})
+    assert (info.priority, info.group, info.group_name, info.group_name_en) == (True, "CT", "Người cao tuổi", "Elderly")
+    older = TicketInfo.from_reply({**REPLY_TICKET, "group": None, "group_name": None})  # or a server before groups
+    assert (older.group, older.group_name, older.group_name_en) == (None, "", "")
+    with pytest.raises(ValueError, match="group"):
+        TicketInfo.from_reply({**REPLY_TICKET, "group": 7})
+
+
 # --- what the ticket says --------------------------------------------------------------
+
+@pytest.mark.parametrize("languages, expected", [
+    (("vi", "en"), ["ƯU TIÊN · PRIORITY", "KT · Người khuyết tật", "Person with a disability"]),
+    (("vi",), ["ƯU TIÊN", "KT · Người khuyết tật"]),
+])
+def test_a_ticket_of_a_group_prints_the_group_under_the_priority_mark(languages, expected):
+    lines = drawn(compose(ticket(priority=True, group="KT", group_name="Người khuyết tật",
+                                 group_name_en="Person with a disability"), SiteText("Trung tâm", "", languages)))
+    start = lines.index(expected[0])
+    assert lines[start:start + len(expected)] == expected
+
+
+def test_a_priority_ticket_without_a_group_prints_the_mark_alone():
+    lines = drawn(compose(ticket(priority=True), SiteText("Trung tâm", "", ("vi", "en"))))
+    after = lines[lines.index("ƯU TIÊN · PRIORITY") + 1]
+    assert after.startswith("Thứ Hai, 23/11/2026")
+
 
 def test_the_ticket_says_everything_in_vietnamese_then_english():
     site = SiteText("Bộ phận Một cửa UBND xã An Phú", "0274 3 123 456", ("vi", "en"))
@@ -138,8 +167,9 @@ def every_configured_text(config) -> list[tuple[str, str]]:
     for service in config.services:
         for day in range(7):
             for ahead in (0, 1, 12):
+                group = config.priority_groups[day % len(config.priority_groups)] if day % 3 == 1 else None
                 info = sample_ticket(service, MONDAY_9AM + timedelta(days=day), config.server.public_url,
-                                     waiting_ahead=ahead, priority=day % 2 == 0)
+                                     waiting_ahead=ahead, priority=day % 2 == 0, group=group)
                 for lang_set in (site.languages, ("vi",), ("en",)):
                     found.update(texts(compose(info, replace(site, languages=lang_set))))
     return sorted(found)
@@ -209,6 +239,31 @@ def test_the_example_services_render_as_1_bit_pngs(example_config, dejavu, tmp_p
             assert left >= TicketRenderer.MARGIN - 1 and right <= width - TicketRenderer.MARGIN + 1
             assert top >= TicketRenderer.MARGIN and bottom <= image.height - TicketRenderer.MARGIN
     assert len(list(tmp_path.glob("*.png"))) == len(example_config.services)
+
+
+@pytest.mark.parametrize("paper_mm", [58, 80])
+def test_every_default_group_prints_within_the_paper(example_config, dejavu, paper_mm):
+    """Each group's ticket, side by side in tests/artifacts/ticket-groups-<mm>.png to look at:
+    the group line wraps inside the margins and adds no more than three lines."""
+    width = PAPER_WIDTH_PX[paper_mm]
+    renderer = TicketRenderer(dejavu, width)
+    site = SiteText.from_config(example_config)
+    service = example_config.service("B")
+    plain = renderer.render(sample_ticket(service, MONDAY_9AM, "", priority=True), site)
+    images = []
+    for group in example_config.priority_groups:
+        image = renderer.render(sample_ticket(service, MONDAY_9AM, "", group=group), site)
+        left, top, right, bottom = ink_box(image)
+        assert left >= TicketRenderer.MARGIN - 1 and right <= width - TicketRenderer.MARGIN + 1, group.code
+        assert plain.height < image.height <= plain.height + 3 * renderer.sizes["body"] * 2, group.code
+        images.append(image)
+    sheet = Image.new("1", (sum(i.width + 8 for i in images), max(i.height for i in images)), 0)
+    x = 0
+    for image in images:
+        sheet.paste(image, (x, 0))
+        x += image.width + 8
+    ARTIFACTS.mkdir(exist_ok=True)
+    sheet.save(ARTIFACTS / f"ticket-groups-{paper_mm}.png")
 
 
 def test_the_label_is_drawn_large(dejavu):

@@ -392,3 +392,34 @@ def test_waiting_counts_held_back_in_a_counter_state_still_arrive(server, client
     client.reply(topics.kiosk_reply("kiosk1"), "w-2")
     # only a count moved: sent within STATE_REFRESH_S although no other command comes
     assert client.wait_for(lambda t, b: t == topics.counter_state("3") and b["waiting"]["C"] == 2)["state"] == "idle"
+
+
+def test_a_take_with_a_priority_group_gives_a_ticket_of_that_group(server, client, topics):
+    client.publish(topics.kiosk_take("kiosk1"), {"id": "g-1", "service": "A", "group": "CT"})
+    ticket = client.reply(topics.kiosk_reply("kiosk1"), "g-1")["ticket"]
+    assert (ticket["label"], ticket["priority"], ticket["group"], ticket["group_name"]) == \
+        ("A001", True, "CT", "Người cao tuổi")
+    # an older kiosk: no group, or priority alone, works as before
+    client.publish(topics.kiosk_take("kiosk1"), {"id": "g-2", "service": "A"})
+    client.publish(topics.kiosk_take("kiosk1"), {"id": "g-3", "service": "A", "priority": True})
+    assert client.reply(topics.kiosk_reply("kiosk1"), "g-2")["ticket"]["group"] is None
+    old = client.reply(topics.kiosk_reply("kiosk1"), "g-3")["ticket"]
+    assert (old["label"], old["priority"], old["group"], old["group_name"]) == ("A003", True, None, None)
+    client.publish(topics.counter_command("1"), {"id": "n-1", "action": "next"})
+    called = client.reply(topics.counter_reply("1"), "n-1")["ticket"]
+    assert (called["label"], called["group"], called["group_name"]) == ("A001", "CT", "Người cao tuổi")
+    assert db_rows(server, "SELECT label, priority, priority_group FROM tickets ORDER BY id") == [
+        ("A001", 1, "CT"), ("A002", 0, None), ("A003", 1, None)]
+
+
+@pytest.mark.parametrize("payload, message", [
+    ({"id": "u-1", "service": "A", "group": "XX"}, "no priority group with code 'XX'; the groups are CT, KT, MT, CC, TE"),
+    ({"id": "u-1", "service": "A", "group": "CT", "priority": False}, '"priority": false contradicts "group"'),
+    ({"id": "u-1", "service": "A", "group": "ct"}, '"group" must be a priority group code'),
+])
+def test_a_take_of_an_unknown_or_contradicted_group_is_refused(server, client, topics, payload, message):
+    client.publish(topics.kiosk_take("kiosk1"), payload)
+    reply = client.reply(topics.kiosk_reply("kiosk1"), "u-1")
+    assert reply["ok"] is False and reply["error"]["code"] == "bad_request"
+    assert message in reply["error"]["message"]
+    assert db_rows(server, "SELECT count(*) FROM tickets") == [(0,)]

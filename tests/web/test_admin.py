@@ -312,6 +312,17 @@ def test_the_queue_page_lists_the_rating_reasons_and_saving_the_policy_keeps_the
     assert engine.config.queue.reason_texts()[0] == "Chờ lâu" and len(engine.config.queue.rating_reasons) == 5
 
 
+def test_a_manager_sets_the_elderly_group_and_age_and_a_bad_one_is_shown_at_its_field(login, engine):
+    client = login("manager")
+    page = client.get("/admin/queue").get_data(as_text=True)
+    assert '<option value="CT" selected>CT · Người cao tuổi</option>' in " ".join(page.split())
+    assert post_form(client, "/admin/queue", queue_form(engine, elderly_group="", elderly_age="75")).status_code == 302
+    assert (engine.config.queue.elderly_group, engine.config.queue.elderly_age) == ("", 75)
+    response = post_form(client, "/admin/queue", queue_form(engine, elderly_group="KT", elderly_age="120"))
+    assert response.status_code == 422 and engine.config.queue.elderly_age == 75
+    assert "50 to 100" in field_error(response.get_data(as_text=True), "elderly_age")
+
+
 def test_a_manager_edits_the_rating_reasons(login, engine):
     form = queue_form(engine, reason_vi_1="", reason_en_1="", reason_vi_5="Phòng chờ nóng", reason_en_5="Hot room")
     assert post_form(login("manager"), "/admin/queue", form).status_code == 302

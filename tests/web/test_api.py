@@ -111,6 +111,15 @@ def test_a_priority_ticket(api):
     assert take(api, "B", "p-1", priority=True).get_json()["ticket"]["priority"] is True
 
 
+def test_a_ticket_of_a_priority_group_and_an_unknown_group(api, engine):
+    ticket = take(api, "B", "g-1", group="MT").get_json()["ticket"]
+    assert (ticket["priority"], ticket["group"], ticket["group_name"]) == (True, "MT", "Phụ nữ mang thai")
+    refused = take(api, "B", "g-2", group="ZZ")
+    assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "bad_request"
+    assert "CT, KT, MT, CC, TE" in refused.get_json()["error"]["message"]
+    assert rows(engine, "SELECT label, priority_group FROM tickets") == [("B001", "MT")]
+
+
 def test_the_same_id_twice_issues_one_ticket_and_the_same_reply(api, engine, client):
     first = take(api, "A", "same-id")
     again = take(api, "A", "same-id")

@@ -136,3 +136,24 @@ def test_a_paired_tablet_shows_the_faces_after_done_and_records_a_tap(live_serve
     screenshot(page, "rating-tablet-thanks")
     assert count(engine, "SELECT count(*) FROM ratings WHERE score = 1 AND counter = '1'") == 1
     expect(page.locator("#screen-idle")).to_be_visible(timeout=10_000)  # back to rest after a few seconds
+
+
+def test_the_console_shows_the_priority_group_of_the_ticket_and_of_the_next_numbers(live_server, page, engine):
+    engine.take("g-1", "kiosk1", "A")
+    engine.take("g-2", "kiosk1", "A", group="CT")
+    engine.take("g-3", "kiosk1", "A", priority=True)  # an older kiosk: priority of no group
+    page.goto(f"{live_server.url}/login")
+    log_in(page, live_server.url)
+    page.wait_for_url(f"{live_server.url}/counter/1")
+    expect(page.locator("#live")).to_have_text("Trực tiếp")
+    expect(page.locator("#next-list .next-group")).to_have_text(["CT"])
+    page.click("button[data-action=next]")  # a counter's first priority ticket goes at once
+    expect(page.locator("#ticket-label")).to_have_text("A002")
+    expect(page.locator("#ticket-priority")).to_have_text("Ưu tiên · CT Người cao tuổi")
+    engine.take("g-4", "kiosk1", "A", group="KT")  # arrives live in the list of next numbers
+    expect(page.locator("#next-list button")).to_have_text(["A001", "A003", "A004KT"])
+    expect(page.locator("#next-list .next-group")).to_have_text(["KT"])
+    screenshot(page, "counter-console-groups")
+    page.click("button[data-action=next]")
+    expect(page.locator("#ticket-label")).to_have_text("A001")
+    expect(page.locator("#ticket-priority")).to_be_hidden()

@@ -50,7 +50,9 @@
     badge.className = `badge badge-${c.state}`;
     $("ticket-label").textContent = t ? t.label : "—";
     $("ticket-service").textContent = t ? t.service_name : (c.state === "paused" ? S.paused : S.no_ticket);
-    setHidden($("ticket-priority"), !(t && t.priority));
+    const priority = $("ticket-priority");
+    setHidden(priority, !(t && t.priority));
+    priority.textContent = t && t.group ? `${S.priority} · ${t.group} ${t.group_name}` : S.priority;
     const moved = $("ticket-transferred");
     setHidden(moved, !(t && t.transferred_from));
     moved.textContent = t && t.transferred_from ? fmt(S.transferred, { service: t.transferred_from }) : "";
@@ -106,6 +108,12 @@
       b.className = "next-label" + (n.priority ? " is-priority" : "");
       b.dataset.label = n.label;
       b.textContent = n.label;
+      if (n.group) {
+        const group = document.createElement("span");
+        group.className = "next-group";
+        group.textContent = n.group;
+        b.append(group);
+      }
       li.append(b);
       return li;
     }));
