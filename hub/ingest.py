@@ -34,7 +34,8 @@ from queuebox.protocol_fields import parse_moment
 logger = logging.getLogger(__name__)
 
 _TICKET_COLUMNS = ("id", "day", "service", "label", "priority", "status", "queue", "counter", "issued_at",
-                   "first_called_at", "called_at", "started_at", "finished_at", "transferred", "ended_by")
+                   "first_called_at", "called_at", "started_at", "finished_at", "transferred", "ended_by",
+                   "priority_group")
 _UPSERT_TICKET = (
     f"INSERT INTO tickets (centre, epoch, {', '.join(_TICKET_COLUMNS)}) "
     f"VALUES (%s, %s, {', '.join('%s' for _ in _TICKET_COLUMNS)}) ON CONFLICT (centre, epoch, id) DO UPDATE SET "

@@ -35,6 +35,7 @@ class TicketRow:
     finished_at: str | None = None
     transferred: bool = False
     ended_by: str | None = None
+    priority_group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,8 @@ def apply_event(row: TicketRow | None, event: HubEvent, day: str | None) -> Tick
         service = str(event.data.get("service", ""))
         return TicketRow(id=event.ticket or 0, day=day or at[:10], service=service,
                          label=str(event.data.get("label", "")), priority=bool(event.data.get("priority")),
-                         status="waiting", queue=service, issued_at=at)
+                         status="waiting", queue=service, issued_at=at,
+                         priority_group=event.data["group"] if isinstance(event.data.get("group"), str) else None)
     if row is None:
         return None
     if kind == "called":

@@ -108,6 +108,8 @@ MIGRATIONS: list[tuple[str, str]] = [
             payload BYTEA NOT NULL
         );
     """),
+    # a priority ticket's group (the `issued` event's "group"), for the reports by group
+    ("0002_priority_groups", "ALTER TABLE tickets ADD COLUMN priority_group TEXT;"),
 ]
 KNOWN = [name for name, _ in MIGRATIONS]
 

@@ -16,7 +16,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from queuebox.figures import Dimension, Period, Report, TicketFacts, check_dimensions, clerk_of, reports_from_facts
+from queuebox.figures import (NO_GROUP, Dimension, Period, Report, TicketFacts, check_dimensions, clerk_of,
+                              group_names, reports_from_facts)
 from queuebox.protocol_fields import parse_moment
 
 
@@ -76,13 +77,14 @@ def ticket_facts(conn: psycopg.Connection, centre_id: str, period: Period, epoch
     targets = {s["code"]: s.get("target_wait_min") for s in _setup(conn, centre_id).get("services", [])}
     rows = conn.execute(
         "SELECT t.id, t.day, t.label, t.service, t.counter, t.status, t.transferred, t.issued_at, t.first_called_at, "
-        "t.called_at, t.started_at, t.finished_at, t.ended_by, r.score FROM tickets t "
+        "t.called_at, t.started_at, t.finished_at, t.ended_by, r.score, "
+        "CASE WHEN t.priority THEN coalesce(t.priority_group, %s) END FROM tickets t "
         "LEFT JOIN ratings r ON r.centre = t.centre AND r.epoch = t.epoch AND r.ticket = t.id "
         "WHERE t.centre = %s AND t.epoch = %s AND t.day BETWEEN %s AND %s ORDER BY t.id",
-        [centre_id, epoch, period.start, period.end]).fetchall()
+        [NO_GROUP, centre_id, epoch, period.start, period.end]).fetchall()
     facts = []
     for (id_, day, label, service, counter, status, transferred, issued_at, first_called_at, called_at,
-         started_at, finished_at, ended_by, score) in rows:
+         started_at, finished_at, ended_by, score, group) in rows:
         target = targets.get(service)
         facts.append(TicketFacts(
             id=id_, day=day.isoformat(), label=label, service=service, counter=counter, clerk=clerk_of(ended_by),
@@ -90,7 +92,7 @@ def ticket_facts(conn: psycopg.Connection, centre_id: str, period: Period, epoch
             wait_s=_between(issued_at, first_called_at),
             service_s=_between(started_at or called_at, finished_at) if status == "done" else None,
             target_s=None if target is None else target * 60.0,
-            score=score if status == "done" else None))
+            score=score if status == "done" else None, group=group))
     return facts
 
 
@@ -100,7 +102,7 @@ def centre_reports(conn: psycopg.Connection, centre_id: str, period: Period, *by
     check_dimensions(by)
     setup = _setup(conn, centre_id)
     names = {"service": {s["code"]: s.get("name_vi", "") for s in setup.get("services", [])},
-             "counter": {c["id"]: c.get("name", "") for c in setup.get("counters", [])}}
+             "counter": {c["id"]: c.get("name", "") for c in setup.get("counters", [])}, "group": group_names()}
     return reports_from_facts(period, ticket_facts(conn, centre_id, period, epoch), names, *by)
 
 

@@ -81,6 +81,14 @@ from queuebox.errors import QueueboxError
 Dimension = Literal["service", "counter", "clerk", "hour", "day", "group"]
 DIMENSIONS: tuple[str, ...] = get_args(Dimension)
 NO_GROUP = "(priority)"  # the `group` key of a priority ticket of no group (an older kiosk, the priority button)
+
+
+def group_names() -> dict[str, str]:
+    """The names of the `group` keys: the default priority groups' (the database keeps only codes,
+    so a centre's own groups show as codes), and of a priority ticket of no group."""
+    from queuebox.config import DEFAULT_PRIORITY_GROUPS
+
+    return {NO_GROUP: "Ưu tiên (không nhóm)", **{g.code: g.name_vi for g in DEFAULT_PRIORITY_GROUPS}}
 SCORES = {1: "very satisfied", 2: "satisfied", 3: "neutral", 4: "dissatisfied"}
 SATISFIED = frozenset({1, 2})
 KEYPAD = "(keypad)"

@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 # The definitions, re-exported: the CLI, the web and the monthly report import them from here.
-from queuebox.config import DEFAULT_PRIORITY_GROUPS
 from queuebox.figures import (BUSIEST_HOURS, COLUMNS, DIMENSIONS, KEYPAD, MAX_PERIOD_DAYS, NO_GROUP, NONE_LABEL,
                               SATISFIED, SCORES, TOTAL, Dimension, Figures, Period, ReasonCounts, Report, ReportError,
                               TicketFacts, as_json, check_dimensions, clerk_of, figures, flat, percentile,
-                              reasons_from_facts, reports_from_facts, table)
+                              group_names, reasons_from_facts, reports_from_facts, table)
 
 if TYPE_CHECKING:  # imported lazily: `queuebox --help` builds this module's CLI options on any Pi
     from sqlite_utils import Database
@@ -103,8 +102,8 @@ def _names(db: Database, by: Dimension) -> dict[str, str]:
         return {code: name for code, name in db.execute("SELECT code, name_vi FROM services")}
     if by == "counter":
         return {cid: name for cid, name in db.execute("SELECT id, name FROM counters")}
-    if by == "group":  # the database keeps codes; the names are the default groups' (a centre's own show as codes)
-        return {NO_GROUP: "Ưu tiên (không nhóm)", **{g.code: g.name_vi for g in DEFAULT_PRIORITY_GROUPS}}
+    if by == "group":
+        return group_names()
     return {}
 
 
