@@ -33,13 +33,8 @@ MAX_UNPACKED_BYTES = 64 * 1024 * 1024  # the whole ZIP unpacked (an upload is at
 MAX_RATIO = 50  # recorded WAVs barely compress; a big member unpacking to 50× its size is a bomb
 
 
-class VoiceFileError(ValueError):
+class VoiceFileError(ClipError):
     """An upload refused whole (a ZIP that is unsafe or unreadable); `code` and `values` say why."""
-
-    def __init__(self, code: str, **values: Any) -> None:
-        self.code = code
-        self.values = values
-        super().__init__(f"{code}: {values}")
 
 
 @dataclass(frozen=True)
