@@ -24,6 +24,7 @@ from typing import Any, Callable, Literal, Mapping
 from PIL import Image, ImageDraw, ImageFont
 
 from queuebox.config import Config, PriorityGroupConfig, ServiceConfig
+from queuebox.text import wrap_words
 
 PAPER_WIDTH_PX = {58: 384, 80: 576}  # printable dots per line at 203 dpi
 WEEKDAYS_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
@@ -366,27 +367,7 @@ def _wrap(text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
 
 def _greedy(text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
     """As many words on each line as fit; a word wider than a line is cut between characters."""
-    lines: list[str] = []
-    line = ""
-    for word in text.split(" "):
-        if not word:
-            continue
-        candidate = f"{line} {word}" if line else word
-        if font.getlength(candidate) <= width:
-            line = candidate
-            continue
-        if line:
-            lines.append(line)
-        while len(word) > 1 and font.getlength(word) > width:
-            cut = len(word) - 1
-            while cut > 1 and font.getlength(word[:cut]) > width:
-                cut -= 1
-            lines.append(word[:cut])
-            word = word[cut:]
-        line = word
-    if line:
-        lines.append(line)
-    return lines or [""]
+    return wrap_words(text, width, font.getlength) or [""]
 
 
 # --- checks and samples ---------------------------------------------------------------

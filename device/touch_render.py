@@ -12,6 +12,7 @@ import unicodedata
 from typing import Any
 
 from device.touch_layout import Line, Widget
+from queuebox.text import wrap_words
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
@@ -137,25 +138,7 @@ class TouchRenderer:
 
 def wrap(text: str, font: Any, width: int) -> list[str]:
     """`text` broken at spaces into lines no wider than `width`; a word wider than that is cut."""
-    lines: list[str] = []
-    line = ""
-    for word in text.split():
-        candidate = f"{line} {word}" if line else word
-        if font.size(candidate)[0] <= width:
-            line = candidate
-            continue
-        if line:
-            lines.append(line)
-        while len(word) > 1 and font.size(word)[0] > width:
-            cut = len(word) - 1
-            while cut > 1 and font.size(word[:cut])[0] > width:
-                cut -= 1
-            lines.append(word[:cut])
-            word = word[cut:]
-        line = word
-    if line:
-        lines.append(line)
-    return lines or [""]
+    return wrap_words(text, width, lambda part: font.size(part)[0]) or [""]
 
 
 def ellipsis(text: str, font: Any, width: int) -> str:

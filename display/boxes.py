@@ -14,6 +14,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Callable
 
+from queuebox.text import wrap_words
+
 Measure = Callable[[str, int, bool], float]
 
 LINE = 1.36  # font height (ascender - descender) per pixel of font size, Noto Sans and DejaVu Sans
@@ -119,25 +121,8 @@ def line_height(size: int) -> int:
 
 
 def wrap(text: str, width: float, size: int, bold: bool, measure: Measure) -> list[str]:
-    """`text` in lines no wider than `width` at `size`, broken at spaces (a word wider than a
-    line is cut where it must: Vietnamese words are short syllables, so only codes and URLs are)."""
-    lines: list[str] = []
-    line = ""
-    for word in text.split():
-        trial = f"{line} {word}" if line else word
-        if measure(trial, size, bold) <= width:
-            line = trial
-            continue
-        if line:
-            lines.append(line)
-        while measure(word, size, bold) > width and len(word) > 1:
-            cut = len(word) - 1
-            while cut > 1 and measure(word[:cut], size, bold) > width:
-                cut = max(1, min(cut - 1, int(cut * width / measure(word[:cut], size, bold))))
-            lines.append(word[:cut])
-            word = word[cut:]
-        line = word
-    return lines + [line] if line else lines
+    """`text` in lines no wider than `width` at `size` (queuebox.text.wrap_words)."""
+    return wrap_words(text, width, lambda part: measure(part, size, bold))
 
 
 def paragraph(text: str, width: float, height: float, size: int, min_size: int, max_lines: int, bold: bool,

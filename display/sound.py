@@ -11,7 +11,7 @@ import wave
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
-from queuebox.voice import PACK_RATE
+from queuebox.voice import PACK_RATE, to_wav
 
 logger = logging.getLogger(__name__)
 
@@ -61,13 +61,7 @@ def make_chime(rate: int = SAMPLE_RATE) -> bytes:
             tone = (math.sin(2 * math.pi * freq * t) + 0.35 * math.sin(4 * math.pi * freq * t)
                     + 0.12 * math.sin(6 * math.pi * freq * t))
             samples.append(int(9000 * envelope * tone))
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(samples.tobytes())
-    return out.getvalue()
+    return to_wav(samples, rate)
 
 
 class PygamePlayer:

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Callable
 
 _WORD = re.compile(r"\w+")
+_BREAKS = re.compile(r"[^\S\u00a0]+")  # whitespace where a line may break: any but the no-break space
 
 
 def without_diacritics(text: str) -> str:
@@ -30,3 +32,30 @@ def split_counter_name(name: str) -> tuple[str, str]:
         if found and short.strip() and detail.strip():
             return short.strip(), detail.strip()
     return name, ""
+
+
+def wrap_words(text: str, width: float, measure: Callable[[str], float]) -> list[str]:
+    """`text` broken at spaces into lines no wider than `width` by `measure` (a font's width of a
+    string, in any unit), as many words on each line as fit. A word wider than a line is cut
+    where it must (Vietnamese words are short syllables: only codes and addresses are). A
+    no-break space (U+00A0) keeps two words together. Used by the board, the touch screen and
+    the printed ticket, each with its own font's measure."""
+    lines: list[str] = []
+    line = ""
+    for word in _BREAKS.split(text):
+        if not word:
+            continue
+        trial = f"{line} {word}" if line else word
+        if measure(trial) <= width:
+            line = trial
+            continue
+        if line:
+            lines.append(line)
+        while len(word) > 1 and measure(word) > width:
+            cut = len(word) - 1
+            while cut > 1 and measure(word[:cut]) > width:
+                cut -= 1
+            lines.append(word[:cut])
+            word = word[cut:]
+        line = word
+    return lines + [line] if line else lines
