@@ -16,6 +16,7 @@ the restored history's last event and sends only what comes after it.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -181,8 +182,6 @@ def _insert_events(conn: sqlite3.Connection, events: tuple[HubEvent, ...]) -> No
 
 
 def _stored_events(conn: sqlite3.Connection) -> Iterator[HubEvent]:
-    import json
-
     after = 0
     while True:
         rows = conn.execute("SELECT seq, at, type, ticket, counter, actor, data FROM events WHERE seq > ? "

@@ -19,7 +19,8 @@ import pytest
 from hub.main import run_hub
 from hub.store import centre, event_count
 from queuebox.cli import main
-from queuebox.hub_protocol import (HistoryPart, HubTopics, decode_batch, decode_restore, encode_history)
+from queuebox.hub_protocol import (HistoryPart, HubTopics, ProtocolError, RestoreRequest, decode_batch,
+                                   decode_history, decode_restore, encode_history, encode_restore)
 from server.engine import Engine
 from server.reports import DIMENSIONS, Period, open_readonly, reports
 from server.restore import RestoreError, restore_from_hub
@@ -237,3 +238,27 @@ def test_a_part_missing_every_time_fails_clearly_and_writes_nothing(tmp_path, mo
             hub.stop()
     assert hub.requests == [1, 1]
     assert list(tmp_path.glob("queuebox.db*")) == []
+
+
+@pytest.mark.parametrize("payload, message", [
+    (b'{"v": 1, "request": "short", "from": 1}', "request must be 8 to 64"),
+    (b'{"v": 1, "request": "abcdefgh12", "from": 0}', "from must be a whole number"),
+    (b'{"v": 2, "request": "abcdefgh12", "from": 1}', "version 2"),
+    (b"not json", "not JSON"),
+])
+def test_a_restore_request_that_is_not_one_is_refused(payload, message):
+    with pytest.raises(ProtocolError, match=message):
+        decode_restore(payload)
+    assert decode_restore(encode_restore(RestoreRequest("abcdefgh12", 7))) == RestoreRequest("abcdefgh12", 7)
+
+
+def test_a_history_part_for_another_centre_or_past_its_end_is_refused(lost_card):
+    src = EventSource(lost_card)
+    events = tuple(src.events(1, 3))
+    src.close()
+    part = HistoryPart("xa-an-phu", "abcdefgh12", 1, 1, 3, events)
+    assert decode_history(encode_history(part), "xa-an-phu") == part
+    with pytest.raises(ProtocolError, match="history of centre 'xa-an-phu' on the topic of 'phuong-1'"):
+        decode_history(encode_history(part), "phuong-1")
+    with pytest.raises(ProtocolError, match="past upto 2"):
+        decode_history(encode_history(HistoryPart("xa-an-phu", "abcdefgh12", 1, 1, 2, events)), "xa-an-phu")
