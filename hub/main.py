@@ -1,7 +1,8 @@
 """`queuebox hub`: consumes every centre's batches through the shared subscription
 `$share/hub/<root>/centre/+/events` (several hub processes share the load), stores each batch
 in PostgreSQL in one transaction (hub/ingest.py), then publishes the centre's retained ack;
-keeps each centre's retained live summary and setup.
+keeps each centre's retained live summary and setup; answers a rebuilt centre's restore request
+(`$share/hub/<root>/centre/+/restore`, one hub process each) with its history (hub/history.py).
 
 A batch that cannot be read is refused: kept whole in `refused_batches`, logged, and answered
 with an ack that says so; nothing of it is stored as events. When PostgreSQL is away the batch
@@ -20,13 +21,15 @@ from typing import Any
 
 import psycopg
 
+from hub.history import history_parts
 from hub.ingest import ingest, refuse
 from hub.schema import migrate
 from hub.store import save_live, save_setup
 from queuebox.bus import Message
 from queuebox.config import Config
 from queuebox.hub_link import HubLink
-from queuebox.hub_protocol import HubTopics, ProtocolError, centre_of, decode_batch, encode_ack, load_small
+from queuebox.hub_protocol import (HubTopics, ProtocolError, centre_of, decode_batch, decode_restore,
+                                   encode_ack, load_small)
 
 logger = logging.getLogger(__name__)
 DB_RETRY_S = 1.0
@@ -44,7 +47,7 @@ def run_hub(config: Config, *, stop: Any = None) -> int:
         logger.info("hub database: applied %s", ", ".join(applied))
     link = HubLink(h.host, h.port, h.client_id or f"hub-{socket.gethostname()}-{os.getpid()}",
                    username=h.username, password=h.password, tls=h.tls, ca_file=h.ca_file,
-                   subscriptions=[topics.shared_events, topics.live, topics.setup])
+                   subscriptions=[topics.shared_events, topics.shared_restore, topics.live, topics.setup])
     link.start()
     logger.info("hub on %s:%d, root %s", h.host, h.port, h.root)
     try:
@@ -81,6 +84,11 @@ def handle(conn: psycopg.Connection, link: HubLink, root: str, msg: Message, dsn
                 return conn
             done = ingest(conn, batch)
             link.publish(topics.ack, encode_ack(done.ack), retain=True)
+        elif leaf == "restore":
+            req = decode_restore(msg.payload)
+            logger.info("centre %s asks for its history from seq %d", centre, req.first)
+            for part in history_parts(conn, centre, req):
+                link.publish(topics.history, part, qos=1)
         elif leaf in ("live", "setup") and msg.payload:
             body = load_small(msg.payload, leaf)
             (save_live if leaf == "live" else save_setup)(conn, centre, body)

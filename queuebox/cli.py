@@ -185,6 +185,17 @@ def cmd_uplink(args: argparse.Namespace) -> int:
     return run_uplink(config, args.database or config.database.path)
 
 
+def cmd_restore(args: argparse.Namespace) -> int:
+    from server.restore import restore_from_hub
+
+    config = _load(args)
+    done = restore_from_hub(config, args.database or config.database.path, force=args.force)
+    if done.moved_aside is not None:
+        print(f"moved the previous database aside: {done.moved_aside}")
+    print(f"{done.path}: restored {done.events} events ({done.tickets} tickets) from the hub, epoch {done.epoch}")
+    return 0
+
+
 def cmd_hub(args: argparse.Namespace) -> int:
     from hub.main import run_hub
 
@@ -342,6 +353,13 @@ def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
 
     p = command("uplink", cmd_uplink, "send this centre's events (read-only) and a live summary to the province hub")
     p.add_argument("--database", metavar="PATH", help="database file (default: database.path of the config)")
+    p = command("restore", cmd_restore, "rebuild this centre's database from its history at the province hub "
+                                        "(a new SD card); stop the server and the uplink first")
+    p.add_argument("--from-hub", action="store_true", required=True,
+                   help="ask the hub (the [uplink] broker and account) for every event of this centre")
+    p.add_argument("--database", metavar="PATH", help="database file to write (default: database.path of the config)")
+    p.add_argument("--force", action="store_true",
+                   help="if the database already holds events, move it aside (never deleted) and restore anyway")
     command("hub", cmd_hub, "run the province hub: store every centre's events in PostgreSQL and acknowledge them")
     p = command("hub-credentials", cmd_hub_credentials,
                 "write the province hub broker's password file, ACL and conf snippet, and the centres' passwords")

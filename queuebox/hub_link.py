@@ -25,10 +25,12 @@ class HubLink:
     """One connection to the hub broker; start it, read `inbox` (Message, Connected), publish."""
 
     def __init__(self, host: str, port: int, client_id: str, *, username: str = "", password: str = "",
-                 tls: bool = False, ca_file: str = "", subscriptions: Iterable[str] = (), keepalive_s: int = 30) -> None:
+                 tls: bool = False, ca_file: str = "", subscriptions: Iterable[str] = (), keepalive_s: int = 30,
+                 clean: bool = False) -> None:
         self.inbox: queue.Queue[Any] = queue.Queue()
         self.connected = threading.Event()
         self._host, self._port, self._keepalive = host, port, keepalive_s
+        self._clean = clean  # a one-off client (restore): a fresh session, forgotten when it leaves
         self._subscriptions = list(subscriptions)
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
         if username:
@@ -44,8 +46,8 @@ class HubLink:
 
     def start(self) -> None:
         props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = SESSION_EXPIRY_S
-        self._client.connect_async(self._host, self._port, keepalive=self._keepalive, clean_start=False,
+        props.SessionExpiryInterval = 0 if self._clean else SESSION_EXPIRY_S
+        self._client.connect_async(self._host, self._port, keepalive=self._keepalive, clean_start=self._clean,
                                    properties=props)
         self._client.loop_start()
 

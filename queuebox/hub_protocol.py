@@ -11,7 +11,8 @@ Topics, under the hub root (`uplink.root`, e.g. ``province``):
 - `<root>/centre/<centre>/setup`: the centre's services and counters (names, targets), retained.
 - `<root>/centre/<centre>/restore`: a rebuilt centre asks for its history back (`queuebox
   restore --from-hub`), QoS 1, never retained.
-- `<root>/centre/<centre>/history`: the hub's answer, batches of the stored events, QoS 1.
+- `<root>/centre/<centre>/history`: the hub's answer, parts of the stored events, QoS 1
+  (`RestoreRequest`, `HistoryPart`).
 
 A batch payload is zlib-compressed UTF-8 JSON, at most MAX_BATCH_BYTES on the wire and
 MAX_BATCH_JSON once inflated: ``{"v": 1, "centre", "epoch", "from", "events": [...]}``. It
@@ -86,6 +87,11 @@ class HubTopics:
         """The hub's shared subscription to every centre's batches (MQTT v5)."""
         return f"$share/{HUB_SHARE}/{self.root}/centre/+/events"
 
+    @property
+    def shared_restore(self) -> str:
+        """The hub's shared subscription to restore requests: one hub process answers each."""
+        return f"$share/{HUB_SHARE}/{self.root}/centre/+/restore"
+
 
 def centre_of(root: str, topic: str) -> tuple[str, str] | None:
     """(centre, leaf) of a hub topic under `root`, or None when it is not one."""
@@ -133,28 +139,13 @@ def encode_batch(batch: Batch) -> bytes:
     """The batch as it goes on the wire (zlib JSON); ProtocolError if over MAX_BATCH_BYTES."""
     body = {"v": VERSION, "centre": batch.centre, "epoch": batch.epoch, "from": batch.first,
             "events": [e.as_json() for e in batch.events]}
-    text = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    if len(text) > MAX_BATCH_JSON:
-        raise ProtocolError(f"batch is {len(text)} bytes of JSON, more than {MAX_BATCH_JSON}")
-    data = zlib.compress(text, 6)
-    if len(data) > MAX_BATCH_BYTES:
-        raise ProtocolError(f"batch is {len(data)} bytes compressed, more than {MAX_BATCH_BYTES}")
-    return data
+    return _compress(body, "batch")
 
 
 def decode_batch(payload: bytes, centre: str) -> Batch:
     """The batch in `payload`, sent on centre `centre`'s topic; ProtocolError naming the first
     problem otherwise (nothing of a refused batch is used)."""
-    if len(payload) > MAX_BATCH_BYTES:
-        raise ProtocolError(f"batch is {len(payload)} bytes, more than {MAX_BATCH_BYTES}")
-    try:
-        inflater = zlib.decompressobj()
-        text = inflater.decompress(payload, MAX_BATCH_JSON + 1)
-    except zlib.error as exc:
-        raise ProtocolError(f"batch is not zlib data: {exc}") from None
-    if len(text) > MAX_BATCH_JSON or inflater.unconsumed_tail:
-        raise ProtocolError(f"batch inflates past {MAX_BATCH_JSON} bytes")
-    body = _load(text)
+    body = _inflate(payload, "batch")
     if body.get("v") != VERSION:
         raise ProtocolError(f"batch version {body.get('v')!r}; this hub reads version {VERSION}")
     if body.get("centre") != centre:
@@ -166,13 +157,40 @@ def decode_batch(payload: bytes, centre: str) -> Batch:
         raise ProtocolError("from must be a whole number ≥ 1")
     if not isinstance(raw, list) or not raw:
         raise ProtocolError("events must be a non-empty list")
+    return Batch(centre, epoch, first, _events(raw, first))
+
+
+def _compress(body: dict[str, Any], what: str) -> bytes:
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    if len(text) > MAX_BATCH_JSON:
+        raise ProtocolError(f"{what} is {len(text)} bytes of JSON, more than {MAX_BATCH_JSON}")
+    data = zlib.compress(text, 6)
+    if len(data) > MAX_BATCH_BYTES:
+        raise ProtocolError(f"{what} is {len(data)} bytes compressed, more than {MAX_BATCH_BYTES}")
+    return data
+
+
+def _inflate(payload: bytes, what: str) -> dict[str, Any]:
+    if len(payload) > MAX_BATCH_BYTES:
+        raise ProtocolError(f"{what} is {len(payload)} bytes, more than {MAX_BATCH_BYTES}")
+    try:
+        inflater = zlib.decompressobj()
+        text = inflater.decompress(payload, MAX_BATCH_JSON + 1)
+    except zlib.error as exc:
+        raise ProtocolError(f"{what} is not zlib data: {exc}") from None
+    if len(text) > MAX_BATCH_JSON or inflater.unconsumed_tail:
+        raise ProtocolError(f"{what} inflates past {MAX_BATCH_JSON} bytes")
+    return _load(text)
+
+
+def _events(raw: list[Any], first: int) -> tuple[HubEvent, ...]:
     events = tuple(_event(item, i) for i, item in enumerate(raw))
     previous = first - 1
     for e in events:
         if e.seq <= previous:
             raise ProtocolError(f"event seq {e.seq} is not after {previous}: events must be in seq order from 'from'")
         previous = e.seq
-    return Batch(centre, epoch, first, events)
+    return events
 
 
 def _event(item: Any, index: int) -> HubEvent:
@@ -199,6 +217,76 @@ def _event(item: Any, index: int) -> HubEvent:
     if not isinstance(data, dict):
         raise ProtocolError(f"{where}.data: must be an object")
     return HubEvent(seq, at, type_, ticket, counter, actor, data)
+
+
+# --- restoring a centre's history ------------------------------------------------------------
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
+
+@dataclass(frozen=True)
+class RestoreRequest:
+    """A rebuilt centre asks for its events from seq `first` on (1 at first; later, the first
+    part it missed). `request` is its own random id, repeated in every part of the answer."""
+    request: str
+    first: int = 1
+
+
+def encode_restore(req: RestoreRequest) -> bytes:
+    return json.dumps({"v": VERSION, "request": req.request, "from": req.first}).encode("utf-8")
+
+
+def decode_restore(payload: bytes) -> RestoreRequest:
+    """The request in `payload`; ProtocolError if it is not one."""
+    body = load_small(payload, "restore request")
+    request, first = body.get("request"), body.get("from")
+    if body.get("v") != VERSION:
+        raise ProtocolError(f"restore request version {body.get('v')!r}; this hub reads version {VERSION}")
+    if not isinstance(request, str) or not _REQUEST_ID.fullmatch(request):
+        raise ProtocolError("restore request: request must be 8 to 64 letters, digits, '-' or '_'")
+    if not _whole(first) or first < 1:
+        raise ProtocolError("restore request: from must be a whole number ≥ 1")
+    return RestoreRequest(request, first)
+
+
+@dataclass(frozen=True)
+class HistoryPart:
+    """One part of the hub's answer to `request`: the events of `centre`'s current `epoch` from
+    seq `first` (every one of them up to the last in `events`); `upto` is the last seq of the
+    whole answer (the hub's ack), 0 when the hub has no history of the centre."""
+    centre: str
+    request: str
+    epoch: int
+    first: int
+    upto: int
+    events: tuple[HubEvent, ...]
+
+
+def encode_history(part: HistoryPart) -> bytes:
+    """The part as it goes on the wire (zlib JSON, as a batch); ProtocolError if over MAX_BATCH_BYTES."""
+    body = {"v": VERSION, "centre": part.centre, "request": part.request, "epoch": part.epoch,
+            "from": part.first, "upto": part.upto, "events": [e.as_json() for e in part.events]}
+    return _compress(body, "history part")
+
+
+def decode_history(payload: bytes, centre: str) -> HistoryPart:
+    """The part in `payload`, sent on centre `centre`'s history topic; ProtocolError otherwise."""
+    body = _inflate(payload, "history part")
+    if body.get("v") != VERSION:
+        raise ProtocolError(f"history part version {body.get('v')!r}; this queuebox reads version {VERSION}")
+    if body.get("centre") != centre:
+        raise ProtocolError(f"history of centre {body.get('centre')!r} on the topic of {centre!r}")
+    request, epoch, first, upto, raw = (body.get(k) for k in ("request", "epoch", "from", "upto", "events"))
+    if not isinstance(request, str):
+        raise ProtocolError("history part: request must be text")
+    if not all(_whole(n) and n >= 0 for n in (epoch, first, upto)):
+        raise ProtocolError("history part: epoch, from and upto must be whole numbers ≥ 0")
+    if not isinstance(raw, list):
+        raise ProtocolError("history part: events must be a list")
+    events = _events(raw, first)
+    if events and events[-1].seq > upto:
+        raise ProtocolError(f"history part: event seq {events[-1].seq} is past upto {upto}")
+    return HistoryPart(centre, request, epoch, first, upto, events)
 
 
 # --- acknowledgements --------------------------------------------------------------------

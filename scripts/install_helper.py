@@ -14,6 +14,9 @@ it runs before the venv exists, with the system's python3 (3.11 or newer).
     install_helper.py with-listeners CONFIG STAFF PUBLIC
                                                      print CONFIG with the web's staff and public
                                                      listeners set (PUBLIC "" for one listener)
+    install_helper.py with-keys CONFIG TABLE KEY=TEXT|KEY:=JSON… [--header TEXT]
+                                                     print CONFIG with keys of [TABLE] set
+                                                     (KEY:=JSON for numbers and true/false)
 """
 
 from __future__ import annotations
@@ -102,6 +105,18 @@ def with_keys(text: str, table: str, values: dict[str, Any], header: str = "") -
     return result
 
 
+def key_values(pairs: list[str]) -> dict[str, Any]:
+    """``key=text`` (a string) and ``key:=json`` (a number, true, false) pairs as a dict."""
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        if key.endswith(":"):
+            values[key[:-1]] = json.loads(value)
+        else:
+            values[key] = value
+    return values
+
+
 def with_account(text: str, username: str, secret: str, header: str = "") -> str:
     """`text` (a TOML config) with ``[mqtt] username`` and ``password`` set (see `with_keys`)."""
     return with_keys(text, "mqtt", {"username": username, "password": secret}, header)
@@ -177,6 +192,10 @@ def main(argv: list[str]) -> int:
         elif command == "with-account":
             header = args[args.index("--header") + 1] if "--header" in args else ""
             sys.stdout.write(with_account(Path(args[0]).read_text(encoding="utf-8"), args[1], args[2], header))
+        elif command == "with-keys":
+            header = args[args.index("--header") + 1] if "--header" in args else ""
+            pairs = [a for a in args[2:] if "=" in a and a != header]
+            sys.stdout.write(with_keys(Path(args[0]).read_text(encoding="utf-8"), args[1], key_values(pairs), header))
         elif command == "udev-printer":
             sys.stdout.write(udev_printer(load(args[0])))
         elif command == "stage":

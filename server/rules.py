@@ -320,7 +320,7 @@ def transfer(state: QueueState, counter: str, to: str, now: datetime) -> Outcome
         raise CommandRejected("unknown_service", f"no service with code {to!r}")
     if to == t.queue:
         raise CommandRejected("not_allowed", f"{t.label} is already in service {to}")
-    front = state.config.queue.transfer_position == "first"
+    front = transferred_to_front(state.config.queue)
     moved = replace(t, status="waiting", queue=to, transferred_from=t.queue, counter=None,
                     called_at=None, started_at=None, call_count=0, front=front)
     new = _with(state, tickets={t.id: moved}, counters={counter: replace(c, state="idle", ticket=None)})
@@ -486,7 +486,7 @@ def call_order(state: QueueState, counter: str, limit: int | None = None) -> lis
         chosen = _pick_next(left, cfg, streak, state.config.queue)
         order.append(chosen)
         left.remove(chosen)
-        streak = 0 if chosen.priority else (streak or 0) + 1  # as `_call` counts it
+        streak = streak_after_call(streak, chosen.priority)
     return order
 
 
@@ -508,11 +508,21 @@ def _pick_next(waiting: list[Ticket], cfg: CounterConfig, streak: int | None, po
     raise AssertionError("no waiting ticket of the counter's services")
 
 
+def streak_after_call(streak: int | None, priority: bool) -> int:
+    """A counter's run of normal tickets after it calls one (`priority` or not)."""
+    return 0 if priority else (streak or 0) + 1
+
+
+def transferred_to_front(policy: QueueConfig) -> bool:
+    """Whether a transferred ticket goes before the waiting ones of its new queue."""
+    return policy.transfer_position == "first"
+
+
 def _call(state: QueueState, counter: str, t: Ticket, now: datetime) -> Outcome:
     c = state.counters[counter]
     called = replace(t, status="called", counter=counter, called_at=now, call_count=1,
                      finished_at=None, started_at=None)
-    streak = 0 if t.priority else (c.normal_streak or 0) + 1
+    streak = streak_after_call(c.normal_streak, t.priority)
     new = _with(state, tickets={t.id: called},
                 counters={counter: replace(c, state="calling", ticket=t.id, normal_streak=streak)})
     data = {"queue": t.queue, "rejoined": t.status == "no_show"}

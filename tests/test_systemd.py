@@ -77,7 +77,16 @@ def verify(root: Path, unit: str) -> subprocess.CompletedProcess[str]:
 def test_the_units_are_there():
     assert set(UNITS) == {f"queuebox-{p}.service" for p in PROCESSES} | {"queuebox-backup.service",
                                                                          "queuebox-backup.timer",
-                                                                         "queuebox-uplink.service"}
+                                                                         "queuebox-uplink.service",
+                                                                         "queuebox-hub.service"}
+
+
+def test_the_hub_runs_as_its_own_user_after_postgresql_and_its_broker():
+    hub = settings("queuebox-hub.service")
+    assert hub["User"] == ["queuebox-hub"] and hub["Restart"] == ["always"]
+    assert {"postgresql.service", "mosquitto.service"} <= set(hub["After"][0].split())
+    assert hub["ExecStart"] == ["/opt/queuebox/venv/bin/queuebox hub --config /etc/queuebox/hub.toml"]
+    assert "ReadWritePaths" not in hub  # it writes nothing on disk: PostgreSQL does
 
 
 @pytest.mark.parametrize("unit", UNITS)
@@ -168,8 +177,7 @@ def test_sysusers_makes_the_queuebox_account_and_its_groups(account_root):
     assert result.returncode == 0, result.stderr
     users = {line.split(":")[0]: line.split(":") for line in (account_root / "etc" / "passwd").read_text().splitlines()}
     groups = {line.split(":")[0] for line in (account_root / "etc" / "group").read_text().splitlines()}
-    for process in PROCESSES:
-        user = user_of(process)
+    for user in [*map(user_of, PROCESSES), "queuebox-hub"]:
         assert users[user][5:] == [f"/var/lib/{user}", "/usr/sbin/nologin"]
         assert int(users[user][2]) < 1000  # a system account
     assert set().union(*PROCESSES.values()) | {"queuebox"} <= groups
