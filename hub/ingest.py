@@ -6,7 +6,7 @@
   nothing and gets the same ack;
 - the seq range of the batch is recorded; `acked` moves up to the highest seq below which
   every event is here, and the events that became contiguous are folded into `tickets` and
-  `ratings` in seq order (hub/rebuild.py), so batches out of order rebuild the same tickets;
+  `ratings` in seq order (queuebox/ticket_fold.py), so batches out of order rebuild the same tickets;
 - a batch that starts past `acked + 1` leaves a gap: the ack asks for it (`resend_from`);
 - a batch whose events differ from the ones stored at the same seqs is a centre that went
   back (an old backup restored): the centre gets a new epoch, a copy of the common history
@@ -27,7 +27,7 @@ from typing import Any, Iterable
 import psycopg
 from psycopg.types.json import Jsonb
 
-from hub.rebuild import RatingRow, TicketRow, apply_event, business_day, rating_of
+from queuebox.ticket_fold import RatingRow, TicketRow, apply_event, business_day, rating_of
 from queuebox.hub_protocol import Ack, Batch, HubEvent
 from queuebox.protocol_fields import parse_moment
 

@@ -1,11 +1,11 @@
 """A centre's `tickets`, `ratings`, `days` and counter rows rebuilt from its events, as the
 engine wrote them: what `queuebox restore --from-hub` writes beside the events. Pure.
 
-The columns the hub keeps too (status, queue, counter, times) come from `hub.rebuild`, the one
+The columns the hub keeps too (status, queue, counter, times) come from `queuebox.ticket_fold`, the one
 reading of what each event does to a ticket; the columns only the centre has are read here:
 `number` is the ticket's place among its service's tickets of the business day (the engine
-numbers them 1, 2, … from each `day_opened`, so the next ticket carries on after it), `kiosk`
-and `priority` come from `issued`, `call_count` from `called`/`recalled`, `transferred_from`
+numbers them 1, 2, … from each `day_opened`, so the next ticket carries on after it), `kiosk`,
+`priority` and `priority_group` come from `issued`, `call_count` from `called`/`recalled`, `transferred_from`
 and `front` from `transferred`. Counters follow `server.rules`: calls move the priority streak
 (`streak_after_call`), a new day frees every counter that is not paused.
 
@@ -20,7 +20,7 @@ import secrets
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable
 
-from hub.rebuild import TicketRow, apply_event, business_day, rating_of
+from queuebox.ticket_fold import TicketRow, apply_event, business_day, rating_of
 from queuebox.config import Config
 from queuebox.hub_protocol import HubEvent
 from server.rules import Counter, streak_after_call, transferred_to_front
@@ -55,7 +55,8 @@ class Rebuilt:
                          "priority": int(t.priority), "token": new_token(), "kiosk": x.kiosk, "status": t.status,
                          "queue": t.queue, "front": int(x.front), "issued_at": t.issued_at,
                          "called_at": t.called_at, "started_at": t.started_at, "finished_at": t.finished_at,
-                         "counter": t.counter, "call_count": x.call_count, "transferred_from": x.transferred_from})
+                         "counter": t.counter, "call_count": x.call_count, "transferred_from": x.transferred_from,
+                         "priority_group": t.priority_group})
         return rows
 
 

@@ -1,9 +1,10 @@
-"""Tickets rebuilt from a centre's events, as the centre's own `tickets` table has them.
-Pure: the events come in seq order, nothing is read or written here.
+"""Tickets rebuilt from a centre's events, as the centre's own `tickets` table has them: by the
+province hub (hub/ingest.py) and by a centre restoring its history from the hub
+(server/restore_fold.py). Pure: the events come in seq order, nothing is read or written here.
 
 Each event type changes a ticket as `server/rules.py` did when it wrote the event, so the
 figures computed from these rows (hub/store.py `ticket_facts`) follow the definitions of
-`server/reports.py` exactly. `first_called_at` is the earliest call time (the report's waiting
+`queuebox/figures.py` exactly. `first_called_at` is the earliest call time (the report's waiting
 time is first call − issue, `min(at)` of the `called` events); `ended_by` the actor of the last
 `done` or `no_show`. A ticket's business day is the day in force when it was issued: the last
 `day_opened` event before it (or, before any, the local date of its issue time).
