@@ -106,17 +106,50 @@ def centre_reports(conn: psycopg.Connection, centre_id: str, period: Period, *by
     names: dict[str, dict[str, str]] = {
         "service": {s["code"]: s.get("name_vi", "") for s in setup.get("services", [])},
         "counter": {c["id"]: c.get("name", "") for c in setup.get("counters", [])}}
-    totals = figures(None, facts)
-    hours = Tally(f.hour for f in facts)
-    busiest = sorted(hours.items(), key=lambda item: (-item[1], item[0]))[:BUSIEST_HOURS]
+    return {dimension: _grouped(period, dimension, facts, names.get(dimension, {})) for dimension in by}
+
+
+PROVINCE_DIMENSIONS = ("centre", "service", "hour", "day")
+
+
+def province_reports(conn: psycopg.Connection, period: Period, *by: str) -> dict[str, Report]:
+    """Every centre's tickets of `period` together (each centre's current history), grouped by
+    "centre" (one row per centre heard of, none left out for having no tickets) or by field
+    ("service", the service codes across centres), hour or day; the totals are the province's.
+    Each row is `server.reports.figures` of its tickets: the centres' own definitions."""
+    unknown = [b for b in by if b not in PROVINCE_DIMENSIONS]
+    if unknown:
+        raise ReportError(f"cannot group by {unknown[0]!r}; choose one of {', '.join(PROVINCE_DIMENSIONS)}")
+    per_centre = {c.id: ticket_facts(conn, c.id, period, c.epoch) for c in centres(conn)}
+    everything = [f for facts in per_centre.values() for f in facts]
+    services: dict[str, str] = {}
+    for centre_id in per_centre:
+        for s in _setup(conn, centre_id).get("services", []):
+            services.setdefault(s["code"], s.get("name_vi", ""))
     result = {}
     for dimension in by:
-        groups: dict[str | int | None, list[TicketFacts]] = {}
-        for f in facts:
-            groups.setdefault(f.key(dimension), []).append(f)
-        rows = [figures(key, groups[key]) for key in sorted(groups, key=_sort_key)]
-        result[dimension] = Report(period, dimension, rows, totals, busiest, names.get(dimension, {}))
+        if dimension == "centre":
+            rows = [figures(centre_id, per_centre[centre_id]) for centre_id in sorted(per_centre)]
+            result[dimension] = Report(period, "centre", rows, figures(None, everything),  # type: ignore[arg-type]
+                                       _busiest(everything))
+        else:
+            result[dimension] = _grouped(period, dimension, everything,  # type: ignore[arg-type]
+                                         services if dimension == "service" else {})
     return result
+
+
+def _grouped(period: Period, dimension: Dimension, facts: list[TicketFacts], names: dict[str, str]) -> Report:
+    """The report of `facts` grouped by `dimension`, as `server.reports.reports` groups them."""
+    groups: dict[str | int | None, list[TicketFacts]] = {}
+    for f in facts:
+        groups.setdefault(f.key(dimension), []).append(f)
+    rows = [figures(key, groups[key]) for key in sorted(groups, key=_sort_key)]
+    return Report(period, dimension, rows, figures(None, facts), _busiest(facts), names)
+
+
+def _busiest(facts: list[TicketFacts]) -> list[tuple[int, int]]:
+    hours = Tally(f.hour for f in facts)
+    return sorted(hours.items(), key=lambda item: (-item[1], item[0]))[:BUSIEST_HOURS]
 
 
 def _between(start: str | None, end: str | None) -> float | None:

@@ -175,6 +175,19 @@ def cmd_hub(args: argparse.Namespace) -> int:
     return run_hub(_load(args))
 
 
+def cmd_hub_web(args: argparse.Namespace) -> int:
+    from hub.web_main import run_hub_web
+
+    config = _load(args)
+    return run_hub_web(config, args.listen or config.hub.web_listen, args.port or config.hub.web_port)
+
+
+def cmd_hub_user(args: argparse.Namespace) -> int:
+    from hub.account_cli import run
+
+    return run(args, _load(args))
+
+
 def cmd_api_token(args: argparse.Namespace) -> int:
     from server.api_tokens import run_cli
 
@@ -326,6 +339,13 @@ def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
     p = command("uplink", cmd_uplink, "send this centre's events (read-only) and a live summary to the province hub")
     p.add_argument("--database", metavar="PATH", help="database file (default: database.path of the config)")
     command("hub", cmd_hub, "run the province hub: store every centre's events in PostgreSQL and acknowledge them")
+    p = command("hub-web", cmd_hub_web, "serve the province dashboard (every centre live, monthly reports)")
+    p.add_argument("--listen", metavar="ADDR", help="address to listen on (default: hub.web_listen)")
+    p.add_argument("--port", type=int, help="port to listen on (default: hub.web_port)")
+    p = command("hub-user", cmd_hub_user, "add province dashboard accounts (admin, viewer), change passwords, list them")
+    if chosen in (None, "hub-user"):
+        from hub.account_cli import add_arguments
+        add_arguments(p)
 
     p = command("report", cmd_report, "print the manager's report of a period: tickets, waiting and service "
                                       "times, satisfaction, by service, counter, clerk, hour or day")

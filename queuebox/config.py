@@ -311,6 +311,11 @@ class HubConfig:
     username: str = _key("The hub's account on the broker; every hub process uses it (a shared subscription).", "hub")
     password: str = _key("Its password (secret, never logged).", "")
     client_id: str = _key("This hub process's MQTT client id; empty: hub-<host name>-<process id>.", "")
+    web_listen: str = _key("Address the province dashboard (queuebox hub-web) listens on; its limits, login throttle "
+                           "and session length are the [server] keys'.", "0.0.0.0")
+    web_port: int = _key("Port of the province dashboard.", 8090)
+    web_secret_key_file: str = _key("File holding the key that signs dashboard sessions (made, mode 0600, when missing).",
+                                    "/var/lib/queuebox/hub-web-secret.key")
 
 
 @dataclass(frozen=True)
