@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from hub.overview import DEVICE_FAULT, DEVICE_OFFLINE, FAULT_MESSAGES, Fault
+from hub.overview import Fault
 from hub.web.common import settings
 from hub.web.i18n import N_, _, current_language
 
-# The fault messages of hub.overview, marked for the catalogs.
+# The fault messages of hub.overview (FAULT_MESSAGES, DEVICE_OFFLINE, DEVICE_FAULT), marked for the catalogs.
 _MARKED = [N_("printer out of paper"), N_("printer offline"), N_("printer failed to print"), N_("device offline"),
            N_("device fault")]
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from flask import Blueprint, abort, render_template, request
 
-from hub import store
+from hub import accounts, store
 from hub.overview import SORTS, CentreRow, centre_row, sort_rows
-from hub.web.auth import viewer_required
+from hub.web.auth import role_required, viewer_required
 from hub.web.common import conn, settings
 from hub.web.format import format_helpers
 from server.reports import Period
@@ -68,3 +68,10 @@ def _today(found: store.Centre) -> date:
         return date.fromisoformat(day) if day else settings().now().astimezone(settings().config.zone).date()
     except ValueError:
         return settings().now().astimezone(settings().config.zone).date()
+
+
+@bp.get("/accounts")
+@role_required("province_admin")
+def account_list() -> Any:
+    """The dashboard's accounts (made and changed with `queuebox hub-user`)."""
+    return render_template("accounts.html", accounts=accounts.all_accounts(conn()), now=settings().now())

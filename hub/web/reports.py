@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import io
 from datetime import date
-from typing import Any
+from typing import Any, NoReturn
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, make_response, render_template, request
 from markupsafe import Markup
 
 from hub import store
@@ -41,12 +41,12 @@ class Choice:
         try:
             self.period = Period.month(date.fromisoformat(f"{text}-01"))
         except (ValueError, ReportError):
-            abort(400, _("The month must be written YYYY-MM, e.g. 2026-11."))
+            _refuse(_("The month must be written YYYY-MM, e.g. 2026-11."))
         self.month = f"{self.period.start:%Y-%m}"
         self.centre = args.get("centre", "")
         self.by = "service" if self.centre else args.get("by", "centre")
         if self.by not in ("centre", "service"):
-            abort(400, _("Group by centre or by field."))
+            _refuse(_("Group by centre or by field."))
         if self.centre and store.centre(conn(), self.centre) is None:
             abort(404)
 
@@ -57,6 +57,11 @@ class Choice:
 
     def args(self) -> dict[str, str]:
         return {"month": self.month, "by": self.by, **({"centre": self.centre} if self.centre else {})}
+
+
+def _refuse(message: str) -> NoReturn:
+    """400 with `message` on the error page."""
+    abort(make_response(render_template("error.html", status=400, message=message), 400))
 
 
 def _language() -> Any:
