@@ -6,13 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-import psycopg
-
-from hub import accounts
-from hub.schema import migrate
 from queuebox.config import Config
-from server.user_cli import _password as read_password
-from server.users import UserError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -31,6 +25,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
+    # imported here: building the command line's parser loads no third-party module
+    import psycopg
+
+    from hub import accounts
+    from hub.schema import migrate
+    from server.user_cli import _password as read_password
+    from server.users import UserError
+
     with psycopg.connect(config.hub.database, autocommit=True) as conn:
         migrate(conn)
         if args.action == "list":

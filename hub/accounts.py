@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 import psycopg
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from server import users
+import server.users as users
 from server.login_guard import LoginGuard
 from server.users import LoginResult, UserError, check_login, check_password
 

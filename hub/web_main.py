@@ -14,7 +14,7 @@ import psycopg
 
 from hub.schema import migrate
 from queuebox.config import Config
-from server import httpd
+import server.httpd as httpd
 from server.secret_key import read_or_make_key
 
 logger = logging.getLogger(__name__)
