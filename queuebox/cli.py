@@ -91,6 +91,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(_load(args), Path(args.dir), args.web_port)
 
 
+def cmd_hub_demo(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hub.demo import run_hub_demo
+
+    return run_hub_demo(_load(args), Path(args.dir), args.web_port)
+
+
 def cmd_display(args: argparse.Namespace) -> int:
     from display.main import parse_size, run_display
 
@@ -296,6 +304,12 @@ def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--dir", default="var/demo", help="folder for the demo's database, accounts and logs "
                                                      "(default: var/demo)")
     p.add_argument("--web-port", type=int, default=8080, help="port of the web server (default: 8080)")
+
+    p = command("hub-demo", cmd_hub_demo, "run a province on this machine: PostgreSQL, a hub broker, the hub and its "
+                "dashboard, and three centres (servers with uplinks) under a simulated load")
+    p.add_argument("--dir", default="var/hub-demo", help="folder for the demo's cluster, databases and logs, "
+                                                         "emptied first (default: var/hub-demo)")
+    p.add_argument("--web-port", type=int, default=8090, help="port of the province dashboard (default: 8090)")
 
     p = command("display", cmd_display, "run the waiting-room display: the board full screen, calls spoken")
     p.add_argument("--windowed", action="store_true", help="draw in a window (for a desktop), not full screen")
