@@ -32,6 +32,7 @@ def test_the_overview_in_chromium_refreshes_itself(page, served, province_dsn):
     busy = page.locator('tr[data-centre="phuong-ben-thanh"]')
     assert "máy in hết giấy" in busy.inner_text()
     assert busy.locator("td.late").count() == 1
+    page.set_viewport_size({"width": 1280, "height": 470})  # the README's picture: the table, little below it
     screenshot(page, "province")
     with psycopg.connect(province_dsn, autocommit=True) as conn:
         save_live(conn, "xa-an-phu", {"day": TODAY.isoformat(), "counters_open": 4, "waiting": 23,
