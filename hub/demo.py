@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from hub.pgcluster import Cluster, find_pg_bin
 from queuebox.config import WEEKDAYS, Config
@@ -183,25 +184,30 @@ def play(centres: list[DemoCentre], stop: StopFlag, seed: int = 7) -> None:
         while not stop.asked():
             for centre, (client, topics) in zip(centres, clients):
                 n += 1
-                services = [s.code for s in centre.config.services]
+                kiosk = centre.config.devices.kiosks[0]
                 if rng.random() < centre.arrivals:
-                    take = {"id": f"d{n}", "service": rng.choice(services), "priority": False}
-                    client.publish(topics.kiosk_take(centre.config.devices.kiosks[0]), json.dumps(take), qos=1)
+                    take = {"id": f"d{n}", "service": rng.choice([s.code for s in centre.config.services])}
+                    client.publish(topics.kiosk_take(kiosk), json.dumps(take), qos=1)
                 for counter in centre.config.counters:
-                    if rng.random() < 0.15:  # a clerk finishes a citizen, who may rate, and calls the next
-                        command = topics.counter_command(counter.id)
-                        for action in ("start", "done"):
-                            client.publish(command, json.dumps({"id": f"d{n}-{counter.id}-{action}", "action": action}), qos=1)
-                        if rng.random() < 0.7:
-                            score = rng.choices((1, 2, 3, 4), (45, 30, 15, 10))[0]
-                            client.publish(topics.counter_rating(counter.id),
-                                           json.dumps({"id": f"d{n}-{counter.id}-r", "score": score}), qos=1)
-                        client.publish(command, json.dumps({"id": f"d{n}-{counter.id}-next", "action": "next"}), qos=1)
+                    if rng.random() < 0.15:
+                        serve_next(client, topics, counter.id, f"d{n}-{counter.id}", rng)
             time.sleep(TICK_S)
     finally:
         for client, _ in clients:
             client.loop_stop()
             client.disconnect()
+
+
+def serve_next(client: Any, topics: Any, counter: str, command_id: str, rng: random.Random) -> None:
+    """A clerk finishes the citizen at the counter (if any: the server refuses otherwise), who
+    rates the service seven times in ten, then calls the next one."""
+    command = topics.counter_command(counter)
+    for action in ("start", "done"):
+        client.publish(command, json.dumps({"id": f"{command_id}-{action}", "action": action}), qos=1)
+    if rng.random() < 0.7:
+        score = rng.choices((1, 2, 3, 4), (45, 30, 15, 10))[0]
+        client.publish(topics.counter_rating(counter), json.dumps({"id": f"{command_id}-r", "score": score}), qos=1)
+    client.publish(command, json.dumps({"id": f"{command_id}-next", "action": "next"}), qos=1)
 
 
 def banner(folder: Path, web_port: int, hub_port: int, centres: list[DemoCentre], cluster: Cluster) -> str:

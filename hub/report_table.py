@@ -31,8 +31,8 @@ def month_table(report: Report, whose: str, language: Language = "vi") -> Monthl
     rows: list[list[Any]] = [[row[c] for c in COLUMNS] for row in flat_rows]
     if flat_rows[-1]["name"] == TOTAL:
         rows[-1][0] = TOTAL_LABEL[language]
-    headers = [CENTRE_HEADER[language] if c == "name" and report.by == "centre" else HEADERS[language][c]  # type: ignore[comparison-overlap]
-               for c in COLUMNS]
+    by_centre = str(report.by) == "centre"  # hub.store.province_reports' grouping, beside the centre's own
+    headers = [CENTRE_HEADER[language] if c == "name" and by_centre else HEADERS[language][c] for c in COLUMNS]
     return MonthlyTable(title(report.period, whose or PROVINCE[language], language), COLUMNS, headers, rows,
                         language)
 
