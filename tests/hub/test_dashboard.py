@@ -17,7 +17,7 @@ from openpyxl import load_workbook
 
 from hub.store import province_reports, save_live
 from server.reports import Period, open_readonly, reports
-from tests.hub.province import NOW, PASSWORD, TODAY
+from tests.hub.province import PASSWORD, TODAY
 
 MONTH = Period.month(TODAY)
 
@@ -242,7 +242,3 @@ def test_a_centres_month_by_field_exports_as_its_own_report(viewer, province_cen
     own = own_report(centre, MONTH)
     assert [int(r[1]) for r in rows[1:-1]] == [f.issued for f in own.rows]
     assert rows[-1][0] == "Total" and int(rows[-1][1]) == own.totals.issued
-
-
-def test_now_is_the_live_summaries_moment():
-    assert NOW.date() == TODAY
