@@ -15,6 +15,7 @@ Tables (the dashboard reads them through hub/store.py):
 - `events`: every event as the centre committed it, keyed (centre, epoch, seq).
 - `tickets`, `ratings`: rebuilt from the events up to `acked`, in seq order.
 - `refused_batches`: batches the hub could not accept, kept whole for an operator.
+- `accounts`: who may log in to the province dashboard, with which role (hub/accounts.py).
 """
 
 from __future__ import annotations
@@ -110,6 +111,18 @@ MIGRATIONS: list[tuple[str, str]] = [
     """),
     # a priority ticket's group (the `issued` event's "group"), for the reports by group
     ("0002_priority_groups", "ALTER TABLE tickets ADD COLUMN priority_group TEXT;"),
+    ("0003_dashboard_accounts", """
+        CREATE TABLE accounts (
+            login TEXT PRIMARY KEY,
+            password_hash TEXT NOT NULL,
+            role TEXT NOT NULL,
+            active BOOLEAN NOT NULL DEFAULT true,
+            failed_logins INTEGER NOT NULL DEFAULT 0,
+            locked_until TIMESTAMPTZ,
+            session_gen TEXT NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        );
+    """),
 ]
 KNOWN = [name for name, _ in MIGRATIONS]
 

@@ -2,7 +2,7 @@
 restore --from-hub`. Every function takes an open psycopg connection.
 
 Report figures are computed by the definitions the centre uses (queuebox/figures.py): the
-rebuilt tickets become the same `TicketFacts` rows that `server/reports.py` makes from a
+rebuilt tickets become the same `TicketFacts` rows (queuebox/figures.py) that `server/reports.py` makes from a
 centre's SQLite file, and `reports_from_facts` groups and counts them. So a month at the hub
 equals the centre's `queuebox report`.
 """
@@ -16,8 +16,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from queuebox.figures import (NO_GROUP, Dimension, Period, Report, TicketFacts, check_dimensions, clerk_of,
-                              group_names, reports_from_facts)
+from queuebox.figures import (NO_GROUP, Dimension, Period, Report, ReportError, TicketFacts, check_dimensions,
+                              clerk_of, figures, group_names, reports_from_facts)
 from queuebox.protocol_fields import parse_moment
 
 
@@ -104,6 +104,32 @@ def centre_reports(conn: psycopg.Connection, centre_id: str, period: Period, *by
     names = {"service": {s["code"]: s.get("name_vi", "") for s in setup.get("services", [])},
              "counter": {c["id"]: c.get("name", "") for c in setup.get("counters", [])}, "group": group_names()}
     return reports_from_facts(period, ticket_facts(conn, centre_id, period, epoch), names, *by)
+
+
+PROVINCE_DIMENSIONS = ("centre", "service", "hour", "day")
+
+
+def province_reports(conn: psycopg.Connection, period: Period, *by: str) -> dict[str, Report]:
+    """Every centre's tickets of `period` together (each centre's current history), grouped by
+    "centre" (one row per centre heard of, none left out for having no tickets) or by field
+    ("service", the service codes across centres), hour or day; the totals are the province's.
+    Each row is `queuebox.figures.figures` of its tickets: the centres' own definitions."""
+    unknown = [b for b in by if b not in PROVINCE_DIMENSIONS]
+    if unknown:
+        raise ReportError(f"cannot group by {unknown[0]!r}; choose one of {', '.join(PROVINCE_DIMENSIONS)}")
+    per_centre = {c.id: ticket_facts(conn, c.id, period, c.epoch) for c in centres(conn)}
+    everything = [f for facts in per_centre.values() for f in facts]
+    services: dict[str, str] = {}
+    for centre_id in per_centre:
+        for s in _setup(conn, centre_id).get("services", []):
+            services.setdefault(s["code"], s.get("name_vi", ""))
+    result: dict[str, Report] = dict(reports_from_facts(  # type: ignore[arg-type]
+        period, everything, {"service": services}, *(b for b in by if b != "centre")))
+    if "centre" in by:
+        overall = reports_from_facts(period, everything, {}, "day")["day"]
+        rows = [figures(centre_id, per_centre[centre_id]) for centre_id in sorted(per_centre)]
+        result["centre"] = Report(period, "centre", rows, overall.totals, overall.busiest_hours)  # type: ignore[arg-type]
+    return {b: result[b] for b in by}
 
 
 def _between(start: str | None, end: str | None) -> float | None:

@@ -107,6 +107,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(_load(args), Path(args.dir), args.web_port)
 
 
+def cmd_hub_demo(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hub.demo import run_hub_demo
+
+    return run_hub_demo(_load(args), Path(args.dir), args.web_port)
+
+
 def cmd_display(args: argparse.Namespace) -> int:
     from display.main import parse_size, run_display
 
@@ -200,6 +208,19 @@ def cmd_hub(args: argparse.Namespace) -> int:
     from hub.main import run_hub
 
     return run_hub(_load(args))
+
+
+def cmd_hub_web(args: argparse.Namespace) -> int:
+    from hub.web_main import run_hub_web
+
+    config = _load(args)
+    return run_hub_web(config, args.listen or config.hub.web_listen, args.port or config.hub.web_port)
+
+
+def cmd_hub_user(args: argparse.Namespace) -> int:
+    from hub.account_cli import run
+
+    return run(args, _load(args))
 
 
 def cmd_api_token(args: argparse.Namespace) -> int:
@@ -311,6 +332,12 @@ def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
                                                      "(default: var/demo)")
     p.add_argument("--web-port", type=int, default=8080, help="port of the web server (default: 8080)")
 
+    p = command("hub-demo", cmd_hub_demo, "run a province on this machine: PostgreSQL, a hub broker, the hub and its "
+                "dashboard, and three centres (servers with uplinks) under a simulated load")
+    p.add_argument("--dir", default="var/hub-demo", help="folder for the demo's cluster, databases and logs, "
+                                                         "emptied first (default: var/hub-demo)")
+    p.add_argument("--web-port", type=int, default=8090, help="port of the province dashboard (default: 8090)")
+
     p = command("display", cmd_display, "run the waiting-room display: the board full screen, calls spoken")
     p.add_argument("--windowed", action="store_true", help="draw in a window (for a desktop), not full screen")
     p.add_argument("--screenshot", metavar="PNG", help="draw the board once to PNG, headless, and exit "
@@ -373,6 +400,13 @@ def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
                    help="a hub process's account; repeat for several processes (default: hub.username)")
     p.add_argument("--group", default="mosquitto",
                    help="group that may read passwd and acl, the broker's (default: mosquitto)")
+    p = command("hub-web", cmd_hub_web, "serve the province dashboard (every centre live, monthly reports)")
+    p.add_argument("--listen", metavar="ADDR", help="address to listen on (default: hub.web_listen)")
+    p.add_argument("--port", type=int, help="port to listen on (default: hub.web_port)")
+    p = command("hub-user", cmd_hub_user, "add province dashboard accounts (admin, viewer), change passwords, list them")
+    if chosen in (None, "hub-user"):
+        from hub.account_cli import add_arguments
+        add_arguments(p)
 
     p = command("report", cmd_report, "print the manager's report of a period: tickets, waiting and service "
                                       "times, satisfaction, by service, counter, clerk, hour or day")

@@ -369,6 +369,11 @@ class HubConfig:
     broker_certfile: str = _key("For `queuebox hub-credentials`: the hub broker's TLS certificate (PEM); set with "
                                 "broker_keyfile, its listener on `port` then speaks TLS only. Empty: plain TCP.", "")
     broker_keyfile: str = _key("The private key (PEM) of broker_certfile, readable by user mosquitto.", "")
+    web_listen: str = _key("Address the province dashboard (queuebox hub-web) listens on; its limits, login throttle "
+                           "and session length are the [server] keys'.", "0.0.0.0")
+    web_port: int = _key("Port of the province dashboard.", 8090)
+    web_secret_key_file: str = _key("File holding the key that signs dashboard sessions (made, mode 0600, when missing).",
+                                    "/var/lib/queuebox/hub-web-secret.key")
 
 
 @dataclass(frozen=True)

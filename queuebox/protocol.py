@@ -223,6 +223,10 @@ class Topics:
         """The retained online/offline status of MQTT client `client`."""
         return self._topic("status", _check_device("client", client))
 
+    def all_status(self) -> str:
+        """The wildcard filter of every client's `status/<client>` (what the uplink reads for faults)."""
+        return self._topic("status", "+")
+
     def server_subscriptions(self) -> list[str]:
         """The wildcard filters the server subscribes to: every kiosk's take, every counter's command and rating,
         and every client's status (a display saying "online" gets the board again, live)."""

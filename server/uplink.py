@@ -125,7 +125,7 @@ def run_uplink(config: Config, db_path: str, *, stop: Any = None) -> int:
         from queuebox.protocol import Topics
 
         local_topics = Topics(config.mqtt.root, config.site.id)
-        local = Bus(config.mqtt, local_topics, config.mqtt.username, subscriptions=[local_topics.status("+")])
+        local = Bus(config.mqtt, local_topics, config.mqtt.username, subscriptions=[local_topics.all_status()])
         local.start()
     try:
         software = package_version("queuebox")

@@ -95,6 +95,12 @@ def test_server_subscribes_to_the_three_command_topics_and_the_statuses():
                                         f"{BASE}/status/+"]
 
 
+def test_the_uplink_reads_every_clients_status_through_one_wildcard():
+    assert T.all_status() == f"{BASE}/status/+"
+    with pytest.raises(ValueError):  # a single client's topic never takes a wildcard
+        T.status("+")
+
+
 @pytest.mark.parametrize("concrete,kind", [
     (f"{BASE}/kiosk/k9/take", "take"), (f"{BASE}/counter/7/command", "command"), (f"{BASE}/counter/7/rating", "rating"),
     (f"{BASE}/status/display-d1", "status"),
