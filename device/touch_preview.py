@@ -65,7 +65,8 @@ def screens(model: TouchKiosk) -> list[tuple[str, Any]]:
         return go
 
     return [("home", home()), ("home-en", home(lang="en")), ("priority", home("priority")),
-            ("groups", home("groups")), ("groups-en", home("groups", "en")), ("priority-group", home("priority", group="CT")),
+            ("groups", home("groups")), ("groups-en", home("groups", "en")),
+            ("priority-group", home("priority", group="CT")),
             ("paper-out", home(fault="paper_out")), ("printing", result("printing")),
             ("printed", result("printed", label="A023", ahead=4, wait_min=40)),
             ("printed-priority", result("printed", label="A024", ahead=0, priority=True)),
