@@ -467,7 +467,7 @@ queuebox demo — {config.site.name}
   virtual kiosk: {web}/dev/kiosk/  (no login: press a service, see the printed ticket)
   keypad:        {keypad}
   touch kiosk:   {"a window" if on_screen else folder / "tickets" / "touch-screen.png"} (touch it with the mouse, or publish
-                 tile:A, priority, lookup, touch:X,Y ... to {topics}/kiosk/{TOUCH_KIOSK}/simulate)
+                 tile:A, priority, group:CT, lookup, touch:X,Y ... to {topics}/kiosk/{TOUCH_KIOSK}/simulate)
   board:         {"a window" if on_screen else folder / "board.png"} (redrawn on every call)
 {counter_display}  ticket status: the QR code of each ticket ({web}/t/...)
   tickets:       {folder / "tickets"} (.png pictures, .bin printer bytes)
