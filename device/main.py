@@ -316,7 +316,8 @@ def run_kiosk(config: Config, *, simulate: bool = False, out: Path | None = None
                 config.mqtt.host, config.mqtt.port)
     if simulate and screen is not None:
         print(f"Simulated touch kiosk {k.id} ({screen.size[0]}x{screen.size[1]}): type what to touch and Enter — "
-              "a service code (a, or pa for priority), tile:A, priority, lookup, field:A, procedure:ID, checklist, "
+              "a service code (a, or pa for priority), tile:A, priority, group:CT, lookup, field:A, procedure:ID, "
+              "checklist, "
               f"back, done, lang or touch:X,Y; q to quit.\nOr publish the same text to {extra[0]}. "
               f"Printed tickets go to {saver.folder if saver else ''}/.", flush=True)
         threading.Thread(target=read_lines, args=(stdin or sys.stdin, stop, screen.simulate), name="keyboard",
@@ -366,7 +367,7 @@ def touch_screen(config: Config, simulate: bool, out: Path) -> TouchScreen:
                        topics=Topics(config.mqtt.root, config.site.id), press=lambda item: None,
                        site=SiteText.from_config(config), public_url=config.server.public_url,
                        idle_timeout_s=k.idle_timeout_s, minutes={s.code: s.service_min for s in config.services},
-                       present=present)
+                       groups=config.priority_groups, present=present)
 
 
 def read_lines(stream: TextIO, stop: threading.Event, handle: Callable[[str], None]) -> None:

@@ -22,6 +22,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "priority_who": ("Người cao tuổi, người khuyết tật, phụ nữ mang thai, người có con nhỏ",
                      "Elderly, disabled, pregnant, with a small child"),
     "priority": ("Ưu tiên", "Priority"),
+    "groups": ("Phiếu ưu tiên: chọn đối tượng", "Priority ticket: choose your group"),
+    "group_code": ("Mã {code}", "Code {code}"),
     "lookup": ("Tra cứu thủ tục", "Look up a procedure"),
     "lang": ("English", "Tiếng Việt"),
     "back": ("‹ Quay lại", "‹ Back"),
@@ -158,6 +160,8 @@ def layout(state: TouchState, w: int, h: int) -> list[Widget]:
         return _result(state, g)
     if screen in LOOKUP_SCREENS:
         return {"fields": _fields, "procedures": _procedures, "procedure": _procedure}[screen](state, g)
+    if screen == "groups":
+        return _groups(state, g)
     return _home(state, g, priority=screen == "priority")
 
 
@@ -169,7 +173,7 @@ def _header(state: TouchState, g: _Grid, title: str, *, back: bool) -> tuple[lis
     left = g.pad
     if back:
         out.append(Widget(Rect(g.pad, g.pad, side, g.bar - g.pad), (Line(say(lang, "back"), g.px(4.2), True, 1),),
-                          ("home",) if state.screen in ("priority", "fields") else ("back",), tone="normal",
+                          ("home",) if state.screen in ("groups", "fields") else ("back",), tone="normal",
                           name="back"))
         left += side + g.pad
     right = g.w - g.pad - side
@@ -228,9 +232,33 @@ def _tiles(state: TouchState, g: _Grid, top: int, bottom: int, *, lookup: bool =
     return out
 
 
+def _priority_name(state: TouchState, lang: str, group: str | None) -> str:
+    """ "Ưu tiên", or "Ưu tiên · Người cao tuổi" for a ticket of a priority group."""
+    tile = state.priority_group(group)
+    return f"{say(lang, 'priority')} · {tile.name(lang)}" if tile else say(lang, "priority")
+
+
+def _groups(state: TouchState, g: _Grid) -> list[Widget]:
+    """A large button per priority group: its name in the screen's language, its code small."""
+    lang = state.lang
+    out, top = _header(state, g, say(lang, "groups"), back=True)
+    groups = state.groups
+    cols = 1 if g.portrait or len(groups) <= 3 else 2
+    rows = max(1, -(-len(groups) // cols))
+    cell_w = (g.w - g.pad * (cols + 1)) // cols
+    cell_h = min((g.h - g.pad - top - g.pad * (rows - 1)) // rows, round(g.h * (0.14 if g.portrait else 0.3)))
+    for i, group in enumerate(groups):
+        r, c = divmod(i, cols)
+        rect = Rect(g.pad + c * (cell_w + g.pad), top + r * (cell_h + g.pad), cell_w, cell_h)
+        lines = (Line(group.name(lang), g.px(6), True, 2), Line(say(lang, "group_code", code=group.code), g.px(3.4)))
+        out.append(Widget(rect, lines, ("group", group.code), enabled=state.can_take(), tone="priority",
+                          name=f"group:{group.code}", group="groups"))
+    return out
+
+
 def _home(state: TouchState, g: _Grid, *, priority: bool) -> list[Widget]:
     lang = state.lang
-    out, top = _header(state, g, say(lang, "priority") if priority else "", back=priority)
+    out, top = _header(state, g, _priority_name(state, lang, state.group) if priority else "", back=priority)
     if not priority:  # the centre's name is not known here: the header holds the language switch only
         out = [wd for wd in out if wd.name]
     band = round(g.h * (0.07 if g.portrait else 0.1))
@@ -240,7 +268,7 @@ def _home(state: TouchState, g: _Grid, *, priority: bool) -> list[Widget]:
     else:
         invite = say(lang, "invite_priority" if priority else "invite")
         lines = [Line(invite, g.px(6), True, 1)]
-        if priority:
+        if priority and state.group is None:  # with a group, the title names it
             lines.append(Line(say(lang, "priority_who"), g.px(3.4), False, 1))
         out.append(Widget(Rect(g.pad, top, g.w - 2 * g.pad, band), tuple(lines), name="invite"))
     top += band + g.pad
@@ -268,7 +296,7 @@ def _result(state: TouchState, g: _Grid) -> list[Widget]:
     box = Rect(g.pad, g.pad, g.w - 2 * g.pad, g.h - g.bar - 3 * g.pad)
     head = [Line(name, g.px(6), True, 2)]
     if r.priority:
-        head.append(Line(say(lang, "priority"), g.px(4.5), True, 1))
+        head.append(Line(_priority_name(state, lang, r.group or None), g.px(4.5), True, 1))
     if r.state == "printing":
         body = head + [Line(say(lang, "busy"), g.px(9), True, 1)]
         return [Widget(box, tuple(body), name="printing")]

@@ -8,7 +8,10 @@ Screens, each with one decision and a way back:
   the field exists and why it gives no ticket). The invitation to touch, the "priority" and
   "look up a procedure" buttons, the language switch. While the printer cannot print, the
   screen says so and no tile takes a touch.
-- ``priority``: the same tiles, each taking a priority ticket (two touches from home).
+- ``groups``: "priority" opens the centre's priority groups (`[[priority_groups]]`), one large
+  button each; a group leads to the tiles of ``priority`` (a priority ticket of a group in
+  three touches from home). A centre without groups goes straight to ``priority``.
+- ``priority``: the same tiles, each taking a priority ticket (of the group chosen, if any).
 - ``result``: "printing…", then the ticket's number big, or why there is none; back home by
   itself after `RESULT_S`.
 - ``fields`` → ``procedures`` → ``procedure``: the lookup: a field, its procedures a page at a
@@ -22,6 +25,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Union
+
+from queuebox.config import PriorityGroupConfig
 
 RESULT_S = 10.0  # a ticket's number (or why there is none) stays this long
 LOOKUP_SCREENS = ("fields", "procedures", "procedure")
@@ -42,9 +47,11 @@ class ServiceTile:
 
 @dataclass(frozen=True)
 class Take:
-    """Ask for a ticket of `service`: the kiosk's press of that service's button."""
+    """Ask for a ticket of `service`: the kiosk's press of that service's button, after the
+    press of the priority button (`priority`) or of the button of priority group `group`."""
     service: str
     priority: bool
+    group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,7 @@ class Result:
     ahead: int | None = None
     wait_min: int | None = None
     code: str = ""
+    group: str = ""  # the priority group's code, "" for none
     at: float = 0.0
 
 
@@ -80,12 +88,14 @@ class Result:
 class TouchState:
     """Everything the screen draws."""
     services: tuple[ServiceTile, ...] = ()
+    groups: tuple[PriorityGroupConfig, ...] = ()  # the centre's priority groups, in its order
     waiting: dict[str, int] = field(default_factory=dict)
     procedures: dict[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)
     minutes: dict[str, int] = field(default_factory=dict)  # expected minutes per citizen, where known
     fault: str | None = None  # why the printer cannot print, or None
     lang: str = "vi"
     screen: str = "home"
+    group: str | None = None  # the priority group chosen on the way to the priority tiles
     field_code: str | None = None
     page: int = 0
     procedure: dict[str, Any] | None = None  # the summary of the procedure shown
@@ -97,6 +107,9 @@ class TouchState:
 
     def service(self, code: str | None) -> ServiceTile | None:
         return next((s for s in self.services if s.code == code), None)
+
+    def priority_group(self, code: str | None) -> PriorityGroupConfig | None:
+        return next((g for g in self.groups if g.code == code), None)
 
     def can_take(self) -> bool:
         return self.fault is None and not self.busy
@@ -111,8 +124,9 @@ class TouchState:
 class TouchKiosk:
     """The screen's state and its rules; see the module docstring."""
 
-    def __init__(self, *, idle_timeout_s: float, minutes: dict[str, int] | None = None, now: float = 0.0) -> None:
-        self.state = TouchState(minutes=dict(minutes or {}))
+    def __init__(self, *, idle_timeout_s: float, minutes: dict[str, int] | None = None,
+                 groups: tuple[PriorityGroupConfig, ...] = (), now: float = 0.0) -> None:
+        self.state = TouchState(minutes=dict(minutes or {}), groups=tuple(groups))
         self.idle_timeout_s = idle_timeout_s
         self.touched_at = now
 
@@ -128,11 +142,16 @@ class TouchKiosk:
         if kind == "lang":
             s.lang = "en" if s.lang == "vi" else "vi"
         elif kind == "goto":
-            self._go(action[1])
+            self._go("groups" if action[1] == "priority" and s.groups else action[1])
+        elif kind == "group":
+            if s.priority_group(action[1]) is not None:
+                s.group = action[1]
+                self._go("priority")
         elif kind == "home":
             self._go("home")
-        elif kind == "back":  # one step up the lookup
-            self._go({"procedure": "procedures", "procedures": "fields"}.get(s.screen, "home"))
+        elif kind == "back":  # one step up the lookup, or from the priority tiles to the groups
+            self._go({"procedure": "procedures", "procedures": "fields",
+                      "priority": "groups" if s.groups else "home"}.get(s.screen, "home"))
         elif kind == "field":
             s.field_code, s.page = action[1], 0
             self._go("procedures")
@@ -153,14 +172,17 @@ class TouchKiosk:
         tile = s.service(code)
         if tile is None or not tile.open or not s.can_take():
             return []
+        group = s.group if priority else None
         s.busy = True
-        s.result = Result(code, priority, at=now)
+        s.result = Result(code, priority, group=group or "", at=now)
         self._go("result")
-        return [Take(code, priority)]
+        return [Take(code, priority, group)]
 
     def _go(self, screen: str) -> None:
         s = self.state
         s.screen = screen
+        if screen in ("home", "groups"):
+            s.group = None
         if screen == "home":
             s.field_code, s.page, s.procedure, s.detail, s.detail_status, s.checklist = None, 0, None, None, "none", None
         elif screen == "fields":

@@ -10,7 +10,7 @@ from typing import Any
 from device.touch_model import Result, TouchKiosk
 from device.touch_screen import TouchScreen, open_surface, pygame
 from device.ticket import SiteText
-from queuebox.config import PrinterConfig
+from queuebox.config import DEFAULT_PRIORITY_GROUPS, PrinterConfig
 from queuebox.protocol import Topics
 
 SERVICES = [("A", "Đất đai", "Land"), ("B", "Hộ tịch - Chứng thực", "Civil status and certification"),
@@ -31,11 +31,13 @@ DETAIL = {"id": 1, "code": "1.001193", "service": "B", "name_vi": "Đăng ký kh
 
 
 def sample_model(model: TouchKiosk) -> None:
-    """Fill `model` with the sample centre: five fields (one closed), waiting counts, procedures."""
+    """Fill `model` with the sample centre: five fields (one closed), waiting counts, procedures,
+    the priority groups of the law."""
     model.on_services({"services": [{"code": c, "name_vi": vi, "name_en": en, "open": c != "D"}
                                     for c, vi, en in SERVICES]})
     model.on_board({"waiting": {"A": 4, "B": 0, "C": 12, "D": 0, "E": 1}})
     model.state.minutes = {"A": 10, "C": 6, "E": 3}
+    model.state.groups = DEFAULT_PRIORITY_GROUPS
     model.on_procedures("B", {"procedures": [{"id": i + 1, "name_vi": n, "fee": "Miễn phí", "processing_time":
                                               "Trong ngày"} for i, n in enumerate(PROCEDURES)]})
 
@@ -57,15 +59,18 @@ def screens(model: TouchKiosk) -> list[tuple[str, Any]]:
             s.detail, s.detail_status = (DETAIL if status == "ok" else None), status
         return go
 
-    def home(screen: str = "home", lang: str = "vi", fault: str | None = None) -> Any:
+    def home(screen: str = "home", lang: str = "vi", fault: str | None = None, group: str | None = None) -> Any:
         def go() -> None:
-            s.screen, s.lang, s.fault = screen, lang, fault
+            s.screen, s.lang, s.fault, s.group = screen, lang, fault, group
         return go
 
     return [("home", home()), ("home-en", home(lang="en")), ("priority", home("priority")),
+            ("groups", home("groups")), ("groups-en", home("groups", "en")),
+            ("priority-group", home("priority", group="CT")),
             ("paper-out", home(fault="paper_out")), ("printing", result("printing")),
             ("printed", result("printed", label="A023", ahead=4, wait_min=40)),
             ("printed-priority", result("printed", label="A024", ahead=0, priority=True)),
+            ("printed-group", result("printed", label="A026", ahead=1, wait_min=10, priority=True, group="CT")),
             ("refused", result("refused", code="service_closed")), ("no-reply", result("no_reply")),
             ("print-failed", result("print_failed", label="A025")), ("fields", lookup("fields")),
             ("procedures", lookup("procedures")), ("procedure", lookup("procedure")),

@@ -11,7 +11,7 @@ loop with a pygame user event.
 
 Simulation (`queuebox kiosk --simulate`, typed or published to ``kiosk/<id>/simulate``):
 ``touch:X,Y`` taps at pixel (X, Y); a widget's name taps its centre — ``tile:A``, ``priority``,
-``lookup``, ``lang``, ``back``, ``done``, ``field:A``, ``procedure:12``, ``next``, ``prev``,
+``group:CT``, ``lookup``, ``lang``, ``back``, ``done``, ``field:A``, ``procedure:12``, ``next``, ``prev``,
 ``checklist``, ``take_here``; a button kiosk's text (``a``, ``pa``) taps what takes that ticket.
 """
 
@@ -23,7 +23,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from device.buttons import PRIORITY, ButtonEvent
+from device.buttons import PRIORITY, ButtonEvent, group_button
 from device.checklist import compose_checklist, fetch_procedure
 from device.kiosk import ExtraPrint, Outcome, PrintedTicket
 from device.ticket import SiteText
@@ -32,6 +32,7 @@ from device.touch_layout import Widget, find, hit, layout
 from device.touch_model import Fetch, PrintChecklist, Take, TouchKiosk
 from device.touch_render import TouchRenderer, pygame
 from queuebox.bus import Message
+from queuebox.config import PriorityGroupConfig
 from queuebox.errors import QueueboxError
 from queuebox.protocol import ProtocolError, Topics, parse_board, parse_procedures, parse_services
 
@@ -52,12 +53,13 @@ class TouchScreen:
 
     def __init__(self, surface: Any, *, fonts: tuple[str, str], topics: Topics, press: Callable[[Any], None],
                  site: SiteText, public_url: str, idle_timeout_s: float, minutes: dict[str, int] | None = None,
+                 groups: tuple[PriorityGroupConfig, ...] = (),
                  fetch: Callable[[str, int], dict[str, Any] | None] = fetch_procedure,
                  clock: Callable[[], float] = time.monotonic, present: Callable[[], Any] | None = None) -> None:
         self.surface = surface
         self.size = surface.get_size()
         self.renderer = TouchRenderer(surface, *fonts)
-        self.model = TouchKiosk(idle_timeout_s=idle_timeout_s, minutes=minutes, now=clock())
+        self.model = TouchKiosk(idle_timeout_s=idle_timeout_s, minutes=minutes, groups=groups, now=clock())
         self.topics = topics
         self.press = press
         self.site = site
@@ -185,7 +187,8 @@ class TouchScreen:
     def _carry_out(self, effect: Any) -> None:
         if isinstance(effect, Take):
             at = self.clock()
-            buttons = ([PRIORITY] if effect.priority else []) + [effect.service]
+            first = group_button(effect.group) if effect.group else PRIORITY if effect.priority else None
+            buttons = ([first] if first else []) + [effect.service]
             for button in buttons:  # a press of each: down, then up
                 self.press(ButtonEvent(button, True, at))
                 self.press(ButtonEvent(button, False, at))
@@ -251,7 +254,7 @@ class TouchScreen:
         """The widgets a simulation word taps, in order."""
         kind, _, code = word.partition(":")
         if code:
-            return [f"{kind.lower()}:{code.upper() if kind.lower() in ('tile', 'field') else code}"]
+            return [f"{kind.lower()}:{code.upper() if kind.lower() in ('tile', 'field', 'group') else code}"]
         if find(self.widgets, word.lower()):
             return [word.lower()]
         code = word.upper()

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from queuebox.config import MAX_MESSAGE, Config, ServiceConfig
 from queuebox.protocol import MAX_SERVICES as SNAPSHOT_SERVICES
+from queuebox.protocol_fields import GROUP_CODE
 
 MAX_CALLS = 32  # calls kept from a snapshot; the board shows 1 + display.history
 MAX_COUNT = 99_999  # a waiting count above this is shown as this
@@ -42,6 +43,7 @@ class Call:
     service: str = ""
     at: str = ""
     recall: int = 0  # times called again after the first call
+    group: str = ""  # the ticket's priority group code ("CT"), "" for none
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ def read_board(raw: Any) -> Board:
         calls.append(Call(ticket=ticket, counter=counter,
                           counter_name=clean(item.get("counter_name"), CLIP["counter_name"]) or counter,
                           service=clean(item.get("service"), CLIP["service"]), at=clean(item.get("at"), CLIP["at"]),
-                          recall=min(max(_whole(item.get("recall")), 0), 99)))
+                          recall=min(max(_whole(item.get("recall")), 0), 99), group=_group(item.get("group"))))
     waiting = []
     counts = raw.get("waiting")
     if isinstance(counts, dict):
@@ -102,6 +104,11 @@ def read_board(raw: Any) -> Board:
                 waiting.append((code, min(max(_whole(n), 0), MAX_COUNT)))
     return Board(seq=max(_whole(raw.get("seq"), -1), -1), at=clean(raw.get("at"), CLIP["at"]),
                  calls=tuple(calls), waiting=tuple(waiting), message=clean(raw.get("message"), CLIP["message"]))
+
+
+def _group(value: Any) -> str:
+    """A priority group code as the protocol defines it, else '' (an older server sends none)."""
+    return value if isinstance(value, str) and GROUP_CODE.fullmatch(value) else ""
 
 
 def parse_time(text: str) -> datetime | None:

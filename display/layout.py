@@ -34,6 +34,8 @@ MIN_ROW_U = 0.06  # a waiting row is at least this × the short side high
 # may shrink to MIN_NAME_U (about 5 m) before a ward's 16 fields would no longer fit.
 MIN_COUNT_U = 0.05
 MIN_NAME_U = 0.022
+BADGE_U = 0.07  # a priority group's badge beside the newest call: readable from 10 m, as the calls
+HISTORY_BADGE_U = 0.05  # in a previous call's row, where the counter's name needs the room
 WORDS = {
     "calling": {"vi": "MỜI SỐ", "en": "Now calling"},
     "to": {"vi": "đến", "en": "to"},
@@ -43,6 +45,7 @@ WORDS = {
     "hotline": {"vi": "Đường dây nóng", "en": "Hotline"},
     "offline": {"vi": "Mất kết nối máy chủ", "en": "Server offline"},
     "call_n": {"vi": "Gọi lần {n}", "en": "Call {n}"},
+    "priority": {"vi": "ƯU TIÊN", "en": "Priority"},
 }
 WEEKDAYS = {"vi": ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật"),
             "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")}
@@ -198,9 +201,12 @@ def _message_page(b: Builder, text: str, width: float, size: int, now: datetime)
 
 
 def _title(b: Builder, name: str, key: str, x: float, y: float, w: float, h: float,
-           first: str, second: str | None) -> None:
-    """A section title in the main language, the second language smaller beside it."""
+           first: str, second: str | None, badge: str = "") -> None:
+    """A section title in the main language, the second language smaller beside it; a `badge`
+    (the newest call's priority group) at the right end of the row, the titles keeping the rest."""
     u = b.u
+    if badge:
+        w -= _badge(b, f"{name}.badge", badge, x + w, y, h - 0.012 * u, BADGE_U * u, end=True) + 0.02 * u
     text, size = fit(WORDS[key][first], w * (0.6 if second else 1), min(round(0.046 * u), int(h / LINE)), 1, True,
                      b.measure)
     used = math.ceil(b.measure(text, size, True)) + 1 if text else 0
@@ -215,8 +221,10 @@ def _calling(b: Builder, board: Board, now: datetime, config: Config, region: tu
     """The newest call's panel at the top of `region`; returns the room left under it."""
     x, y, w, h = region
     u = b.u
-    title_h = 0.075 * u
-    _title(b, "calling", "calling", x, y, w, title_h, first, second)
+    group = board.calls[0].group if board.calls else ""
+    badge = f"{WORDS['priority'][first]} · {group}" if group else ""
+    title_h = (0.11 if badge else 0.075) * u  # a badge as large as the calls needs a taller row
+    _title(b, "calling", "calling", x, y, w, title_h, first, second, badge)
     y += title_h
     panel_h = min(0.32 * u, h * 0.5)
     phase = blinking(highlight, now, config.display.highlight_s)
@@ -285,8 +293,23 @@ def _history(b: Builder, board: Board, config: Config, region: Region, first: st
         label_w = col_w * 0.42
         b.text(f"history.{i}.label", call.ticket, cx + pad, cy, label_w - pad, row_h, 0.075 * u, bold=True,
                colour="label")
-        b.text(f"history.{i}.counter", split_counter_name(counter_name(call, config))[0], cx + label_w + pad / 2, cy,
-               col_w - label_w - 1.5 * pad, row_h, 0.06 * u, colour="counter", align="right")
+        # a priority group's code between the number and the counter, the counter's name giving way
+        badge_w = _badge(b, f"history.{i}.badge", call.group, cx + label_w + pad / 2, cy + row_h * 0.06,
+                         row_h * 0.88, HISTORY_BADGE_U * u) if call.group else 0
+        counter_x = cx + label_w + pad / 2 + (badge_w + pad / 2 if badge_w else 0)
+        b.text(f"history.{i}.counter", split_counter_name(counter_name(call, config))[0], counter_x, cy,
+               cx + col_w - pad - counter_x, row_h, 0.06 * u, colour="counter", align="right")
+
+
+def _badge(b: Builder, name: str, text: str, x: float, y: float, h: float, size: float, *,
+           end: bool = False) -> float:
+    """A priority badge: `text` bold at `size` (at most) on a filled block `h` high, starting at
+    `x` (ending there when `end`); returns its width."""
+    size = min(size, h / LINE)
+    w = b.measure(text, round(size), True) + 0.03 * b.u
+    left = x - w if end else x
+    b.fill(f"{name}.fill", left, y, w, h, "badge")
+    return w if b.text(name, text, left, y, w, h, size, bold=True, colour="badge_text", align="center") else 0
 
 
 def _waiting(b: Builder, board: Board, config: Config, region: tuple[float, ...], first: str,

@@ -47,6 +47,8 @@ PALETTE: dict[str, tuple[int, int, int]] = {
     "row": (17, 47, 100),
     "row_alt": (13, 40, 88),
     "warning": (255, 128, 84),
+    "badge": (255, 128, 84),  # a priority group's badge: warm, apart from the yellow of the numbers
+    "badge_text": (10, 32, 72),
     "qr_light": (255, 255, 255),  # the QR code: black on white, as phones read it best
     "qr_dark": (0, 0, 0),
 }

@@ -363,7 +363,8 @@ def encode(message: dict[str, Any]) -> bytes:
 
 
 def parse_board(payload: bytes | str) -> dict[str, Any]:
-    """A retained `board` snapshot, validated (newest call first, at most 10); returns the dict."""
+    """A retained `board` snapshot, validated (newest call first, at most 10); returns the dict.
+    A call's ``"group"`` is the called ticket's priority group code, null or absent for none."""
     obj = load_object(payload)
     f = Fields(obj)
     f.integer("seq", low=0)
@@ -374,6 +375,7 @@ def parse_board(payload: bytes | str) -> dict[str, Any]:
         for key in ("ticket", "counter", "counter_name", "service", "at"):
             c.text(key, required=True)
         c.integer("recall", low=0)
+        c.group("group")
     f.counts("waiting")
     f.text("message", required=True)
     return obj

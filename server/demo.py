@@ -104,6 +104,19 @@ def demo_config(config: Config, folder: Path, broker_port: int, web_port: int) -
 TOUCH_KIOSK = "touch1"  # the demo's simulated touch kiosk, beside the button kiosk
 
 
+def with_group_buttons(config: Config) -> Config:
+    """`config` with a button per priority group on the kiosk, on GPIO pins it leaves free, when
+    it has none: the simulated kiosk then takes a group's priority ticket as a real one with
+    those buttons does, and the virtual kiosk page can press them."""
+    k = config.kiosk
+    if k.group_buttons or not config.priority_groups:
+        return config
+    used = {*k.buttons.values(), k.priority_button, k.led_ready, k.led_busy, k.led_fault}
+    free = [pin for pin in range(1, 28) if pin not in used]
+    buttons = {g.code: pin for g, pin in zip(config.priority_groups, free)}
+    return dataclasses.replace(config, kiosk=dataclasses.replace(k, group_buttons=buttons))
+
+
 def with_touch_kiosk(config: Config) -> Config:
     """`config` with the demo's touch kiosk among `devices.kiosks` (so it gets an MQTT account)."""
     if TOUCH_KIOSK in config.devices.kiosks:
@@ -115,6 +128,7 @@ def with_touch_kiosk(config: Config) -> Config:
 def touch_kiosk_config(config: Config, folder: Path) -> Config:
     """The touch kiosk's config: its own id and account, a 1280x800 window, no buttons."""
     touch = dataclasses.replace(config.kiosk, id=TOUCH_KIOSK, screen="touch", buttons={}, priority_button=0,
+                                group_buttons={},
                                 led_ready=0, led_busy=0, led_fault=0, fullscreen=False, screen_width=1280,
                                 screen_height=800)
     return dataclasses.replace(as_account(config, folder, f"kiosk-{TOUCH_KIOSK}"), kiosk=touch)
@@ -353,7 +367,7 @@ def run_demo(config: Config, folder: Path, web_port: int) -> int:
     # the broker runs as this user here, so this user's group may read passwd and acl
     # tool-watch: to watch everything (mosquitto_sub) without taking the server's client id
     write_credentials(probe, folder / "mqtt", group=grp.getgrgid(os.getegid()).gr_name, tools=[DEMO_TOOL])
-    config = demo_config(config, folder, broker_port, web_port)
+    config = with_group_buttons(demo_config(config, folder, broker_port, web_port))
     config_path = write_config(config, folder / "queuebox.toml")
     kiosk_path = write_config(as_account(config, folder, f"kiosk-{config.kiosk.id}"), folder / "kiosk.toml")
     touch_path = write_config(touch_kiosk_config(config, folder), folder / "touch-kiosk.toml")
@@ -453,7 +467,7 @@ queuebox demo — {config.site.name}
   virtual kiosk: {web}/dev/kiosk/  (no login: press a service, see the printed ticket)
   keypad:        {keypad}
   touch kiosk:   {"a window" if on_screen else folder / "tickets" / "touch-screen.png"} (touch it with the mouse, or publish
-                 tile:A, priority, lookup, touch:X,Y ... to {topics}/kiosk/{TOUCH_KIOSK}/simulate)
+                 tile:A, priority, group:CT, lookup, touch:X,Y ... to {topics}/kiosk/{TOUCH_KIOSK}/simulate)
   board:         {"a window" if on_screen else folder / "board.png"} (redrawn on every call)
 {counter_display}  ticket status: the QR code of each ticket ({web}/t/...)
   tickets:       {folder / "tickets"} (.png pictures, .bin printer bytes)

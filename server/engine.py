@@ -370,7 +370,8 @@ class Engine:
             "seq": seq,
             "at": iso(last_at or self._clock(), self.config.zone),
             "calls": [{"ticket": c["label"], "counter": c["counter"], "counter_name": names.get(c["counter"], c["counter"]),
-                       "service": c["service"], "at": c["at"], "recall": c["recall"]} for c in calls],
+                       "service": c["service"], "at": c["at"], "recall": c["recall"], "group": c["group"]}
+                      for c in calls],
             "waiting": waiting,
             "message": self.message if message is None else message,
         }

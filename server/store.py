@@ -205,10 +205,11 @@ def load_state(db: Database, config: Config) -> QueueState:
 
 def recent_calls(db: Database, day: date, limit: int = 10) -> list[dict[str, Any]]:
     """The day's latest calls, newest first, one per ticket: ticket id, label, counter, queue,
-    time and how many times it was recalled."""
+    time, how many times it was recalled and the ticket's priority group (its code, or None)."""
     calls: dict[int, dict[str, Any]] = {}
-    for seq, at, ticket, counter, data, kind in db.execute(
-            "SELECT e.seq, e.at, e.ticket, e.counter, e.data, e.type FROM events e JOIN tickets t ON t.id = e.ticket "
+    for seq, at, ticket, counter, data, kind, group in db.execute(
+            "SELECT e.seq, e.at, e.ticket, e.counter, e.data, e.type, t.priority_group "
+            "FROM events e JOIN tickets t ON t.id = e.ticket "
             "WHERE e.type IN ('called', 'recalled') AND t.day = ? ORDER BY e.seq DESC LIMIT ?",
             [day.isoformat(), limit * 8]):
         if ticket in calls:
@@ -216,7 +217,8 @@ def recent_calls(db: Database, day: date, limit: int = 10) -> list[dict[str, Any
         info = json.loads(data)
         calls[ticket] = {"ticket_id": ticket, "label": info.get("label"), "counter": counter,
                          "service": info.get("queue"), "at": at,
-                         "recall": info.get("call_count", 1) - 1 if kind == "recalled" else 0}
+                         "recall": info.get("call_count", 1) - 1 if kind == "recalled" else 0,
+                         "group": group}
         if len(calls) == limit:
             break
     return list(calls.values())

@@ -562,6 +562,7 @@ def a_board(**overrides) -> dict:
     a_board(seq=0, calls=[], waiting={}, message=""),
     a_board(calls=[a_call(ticket=f"A{i:03d}") for i in range(10)]),
     a_board(theme="dark", calls=[a_call(lang="vi")]),
+    a_board(calls=[a_call(group="CT"), a_call(group=None), a_call()]),  # a group, null and absent are all fine
 ])
 def test_parse_board_accepts(board):
     assert parse_board(js(board)) == board
@@ -582,6 +583,8 @@ def test_parse_board_accepts(board):
     (a_board(calls=[a_call(recall=False)]), '"calls[0].recall" must be a whole number of 0 or more, not false'),
     (a_board(calls=[a_call(counter=3)]), '"calls[0].counter" must be a string, not 3'),
     (a_board(calls=[{k: v for k, v in a_call().items() if k != "counter_name"}]), '"calls[0].counter_name" is required'),
+    (a_board(calls=[a_call(group="ct")]), '"calls[0].group" must be a priority group code of 1 to 4 capital letters'),
+    (a_board(calls=[a_call(group=7)]), '"calls[0].group" must be a priority group code'),
     (a_board(waiting=[4]), '"waiting" must be an object of service code: count, not [4]'),
     (a_board(waiting={"A": -1}), '"waiting.A" must be a whole number of 0 or more, not -1'),
     (a_board(waiting={"A": "4"}), '"waiting.A" must be a whole number of 0 or more, not "4"'),

@@ -1,5 +1,6 @@
 """The virtual kiosk (`/dev/kiosk`), for `queuebox demo` only: a page that looks like the
-kiosk's face — one big button per open service, a priority toggle — whose buttons press the
+kiosk's face — one big button per open service, a priority toggle, the priority groups that have
+a button on the kiosk (`kiosk.group_buttons`; the demo gives it one per group) — whose buttons press the
 buttons of the simulated kiosk (`queuebox kiosk --simulate`), and which shows the tickets that
 kiosk printed (the PNGs it saves in its `--out` folder), newest first.
 
@@ -10,7 +11,8 @@ hall does for anyone — but answers only requests from this machine (the demo l
 
 A press is published, through the server's own MQTT connection, to
 ``<root>/<site>/kiosk/<id>/simulate`` with the text the simulated kiosk reads from its
-keyboard: ``b``, or ``priority b`` (the priority button, then B). The page then polls the
+keyboard: ``b``, ``priority b`` (the priority button, then B), or ``g ct b`` (the button of
+priority group CT, then B). The page then polls the
 list of saved tickets until a new one appears. Pictures are served only by a name the kiosk
 makes (``YYYYMMDD-HHMMSS-<label>.png``), and only from that folder.
 """
@@ -81,6 +83,13 @@ def kiosk_services() -> list[dict[str, Any]]:
             for s in config.services if s.code in buttons]
 
 
+def kiosk_groups() -> list[dict[str, str]]:
+    """The priority groups that have a button on this site's kiosk, in configuration order."""
+    config = get_engine().config
+    return [{"code": g.code, "name_vi": g.name_vi, "name_en": g.name_en}
+            for g in config.priority_groups if g.code in config.kiosk.group_buttons]
+
+
 def ticket_list(folder: Path, limit: int = SHOWN) -> list[dict[str, str]]:
     """The newest `limit` ticket pictures in `folder`, newest first: name, label, time (HH:MM:SS), url."""
     try:
@@ -111,28 +120,35 @@ def page() -> Any:
     }
     data = {"strings": strings, "wait_s": WAIT_FOR_TICKET_S,
             "urls": {"press": url_for("devkiosk.press"), "tickets": url_for("devkiosk.tickets")}}
-    return render_template("devkiosk.html", services=kiosk_services(), kiosk=config.kiosk,
+    return render_template("devkiosk.html", services=kiosk_services(), groups=kiosk_groups(), kiosk=config.kiosk,
                            priority=bool(config.kiosk.priority_button), folder=_dev().tickets.resolve(),
                            tickets=ticket_list(_dev().tickets), data=data)
 
 
 @bp.post("/press")
 def press() -> Any:
-    """Press a service's button (JSON ``{"service": "B", "priority": false}``); answers what was sent."""
+    """Press a service's button (JSON ``{"service": "B", "priority": false}``, or with ``"group":
+    "CT"`` the button of that priority group first); answers what was sent."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("service"), str) \
-            or not isinstance(body.get("priority", False), bool):
+            or not isinstance(body.get("priority", False), bool) or not isinstance(body.get("group") or "", str):
         return json_error(400, "bad_request", _("The request could not be read."))
     config = get_engine().config
     code = body["service"].upper()
     if code not in {c.upper() for c in config.kiosk.buttons}:
         return json_error(400, "unknown_service", _("There is no such service."))
+    group = body.get("group") or None
+    if group is not None and group not in config.kiosk.group_buttons:
+        return json_error(400, "unknown_group", _("This kiosk has no button for that priority group."))
     service = next((s for s in kiosk_services() if s["code"] == code), None)
     if service is not None and not service["open"]:  # the kiosk would refuse it too, unseen on this page
         return json_error(409, "service_closed", _("%(name)s is not taking tickets now: a manager closed it, or it "
                                                    "is outside its opening hours.", name=service["name_vi"]))
     priority = bool(body.get("priority")) and bool(config.kiosk.priority_button)
-    text = f"priority {code.lower()}" if priority else code.lower()
+    if group is not None:  # the group's button arms priority itself (device/main.py Simulator)
+        text, priority = f"g {group.lower()} {code.lower()}", True
+    else:
+        text = f"priority {code.lower()}" if priority else code.lower()
     publish = _dev().publish
     if publish is None:
         return json_error(503, "unavailable", _("This server has no connection to press the kiosk's buttons with."))
@@ -141,7 +157,7 @@ def press() -> Any:
     except (OSError, RuntimeError, ValueError) as exc:
         current_app.logger.warning("virtual kiosk: press %r not sent: %s", text, exc)
         return json_error(503, "unavailable", _("This server has no connection to press the kiosk's buttons with."))
-    return jsonify({"ok": True, "pressed": text, "service": code, "priority": priority})
+    return jsonify({"ok": True, "pressed": text, "service": code, "priority": priority, "group": group})
 
 
 @bp.get("/tickets.json")

@@ -8,22 +8,30 @@ import sqlite3
 
 import pytest
 
+from queuebox.protocol import Topics
 from tests.device.fakes import AnsweringDummy
 from tests.device.touch_rig import TouchRig
 from tests.factories import FakeClock, make_config
-from tests.integration.test_server_mqtt import Server
+from tests.integration.test_server_mqtt import Client, Server
 
 RT_STATUS_ONLINE, RT_STATUS_PAPER = b"\x10\x04\x01", b"\x10\x04\x04"
 OK_STATUS, NO_PAPER = b"\x12", b"\x72"
 
 
 @pytest.fixture
-def config(broker, mqtt_root):
+def groups():
+    """The centre's priority groups: None for the five of the law (the default)."""
+    return None
+
+
+@pytest.fixture
+def config(broker, mqtt_root, groups):
+    own = {} if groups is None else {"priority_groups": groups, "queue": {"elderly_group": ""}}
     return make_config(mqtt={"host": broker.host, "port": broker.port, "root": mqtt_root},
                        server={"public_url": "http://queuebox.test:8080"},
                        kiosk={"id": "kiosk1", "screen": "touch", "retry_every_s": 0.3, "cooldown_s": 2.0,
                               "idle_timeout_s": 30.0},
-                       printer={"kind": "dummy", "paper_width_mm": 80})
+                       printer={"kind": "dummy", "paper_width_mm": 80}, **own)
 
 
 @pytest.fixture
@@ -39,6 +47,14 @@ def rig(config, server, mock_factory, dejavu):
     r.ready()
     yield r
     r.stop()
+
+
+def group_of_tickets(server) -> list[tuple]:
+    conn = sqlite3.connect(server.db_path)
+    try:
+        return conn.execute("SELECT label, priority, priority_group FROM tickets ORDER BY id").fetchall()
+    finally:
+        conn.close()
 
 
 def tickets(server) -> list[tuple]:
@@ -57,12 +73,60 @@ def test_one_touch_on_a_tile_prints_the_ticket_the_database_recorded_and_shows_i
     assert rig.screen.model.state.result.label == "A001" and len(rig.jobs()) == 1
 
 
+@pytest.mark.parametrize("groups", [[]])  # a centre without priority groups
 def test_priority_then_a_tile_gives_a_priority_ticket_in_two_touches(rig, server):
     rig.tap("priority")
     assert rig.screen.model.state.screen == "priority"
     rig.tap("tile:B")
     printed = rig.next_printed()
     assert printed.ticket.priority and tickets(server) == [("B001", "B", 1, "kiosk1")]
+
+
+def test_priority_a_group_and_a_tile_take_a_ticket_of_that_group_in_three_touches(rig, server, broker, config):
+    takes = Client(broker, [Topics(config.mqtt.root, config.site.id).kiosk_take("kiosk1")])
+    try:
+        rig.tap("priority")
+        assert rig.screen.model.state.screen == "groups"
+        assert [w.name for w in rig.screen.widgets if w.name.startswith("group:")] == [
+            "group:CT", "group:KT", "group:MT", "group:CC", "group:TE"]
+        assert "Người cao tuổi" in [line.text for line in rig.widget("group:CT").lines]
+        rig.tap("group:CT")
+        assert rig.screen.model.state.screen == "priority"
+        rig.tap("tile:B")
+        printed = rig.next_printed()
+        take = takes.wait_for(lambda topic, body: body is not None and body.get("service") == "B")
+        assert (take["priority"], take["group"]) == (True, "CT")
+    finally:
+        takes.close()
+    assert printed.ticket.priority and printed.ticket.group == "CT"
+    assert group_of_tickets(server) == [("B001", 1, "CT")]
+    rig.run_until(lambda: rig.screen.model.state.result.state == "printed", what="the printed screen")
+    assert "Ưu tiên · Người cao tuổi" in [line.text for line in rig.widget("printed").lines]
+
+
+def test_the_groups_screen_has_a_way_back_and_its_own_language(rig, server):
+    rig.tap("priority")
+    rig.tap("group:KT")
+    rig.tap("back")  # from the tiles to the groups, the group forgotten
+    assert (rig.screen.model.state.screen, rig.screen.model.state.group) == ("groups", None)
+    rig.tap("lang")
+    assert "Person with a disability" in [line.text for line in rig.widget("group:KT").lines]
+    rig.tap("back")
+    assert rig.screen.model.state.screen == "home"
+    rig.tap("tile:A")  # from home after all that: a plain ticket
+    assert rig.next_printed().ticket.priority is False and group_of_tickets(server) == [("A001", 0, None)]
+
+
+def test_no_touch_on_the_groups_screen_goes_back_to_the_tiles(rig, server):
+    rig.tap("priority")
+    rig.tap("group:MT")
+    rig.clock.skipped += 31.0
+    rig.run_until(lambda: rig.screen.model.state.screen == "home", what="the idle time-out")
+    assert rig.screen.model.state.group is None
+    rig.tap("priority")
+    rig.clock.skipped += 31.0
+    rig.run_until(lambda: rig.screen.model.state.screen == "home", what="the idle time-out")
+    assert tickets(server) == []
 
 
 def test_a_touch_outside_every_button_does_nothing(rig, server):

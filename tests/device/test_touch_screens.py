@@ -13,7 +13,7 @@ from device.touch_model import TouchKiosk
 @pytest.mark.parametrize("size", [(1280, 800), (1080, 1920)])
 def test_every_screen_draws_with_every_text_fitting(tmp_path, size):
     problems = render_screens(tmp_path, size)
-    assert len(problems) == 16 and len(list(tmp_path.glob("touch-*.png"))) == 16
+    assert len(problems) == 20 and len(list(tmp_path.glob("touch-*.png"))) == 20
     assert {name: cut for name, cut in problems.items() if cut} == {}
 
 

@@ -42,7 +42,7 @@ class TouchRig:
         self.screen = TouchScreen(self.surface, fonts=(config.printer.font_path, config.printer.font_bold_path),
                                   topics=topics, press=lambda item: None, site=SiteText.from_config(config),
                                   public_url=config.server.public_url, idle_timeout_s=k.idle_timeout_s,
-                                  clock=self.clock)
+                                  groups=config.priority_groups, clock=self.clock)
         self.printed: queue.Queue[Any] = queue.Queue()
         self.printer = EscposPrinter(connection or Dummy(), 576)
         self.app = KioskApp(config, pin_factory=factory, printer=self.printer, fonts=fonts, clock=self.clock,

@@ -294,7 +294,8 @@ json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=
 call_dicts = st.fixed_dictionaries({}, optional={
     "ticket": st.text(max_size=300) | json_values, "counter": st.text(max_size=40) | json_values,
     "counter_name": st.text(max_size=300) | json_values, "service": st.text(max_size=5),
-    "at": st.text(max_size=40) | st.just("2026-11-23T09:40:00+07:00"), "recall": st.integers(-5, 10**6) | json_values})
+    "at": st.text(max_size=40) | st.just("2026-11-23T09:40:00+07:00"), "recall": st.integers(-5, 10**6) | json_values,
+    "group": st.sampled_from(["CT", "KT", "TE12", "ZZZZ"]) | json_values})
 boards = st.fixed_dictionaries({}, optional={
     "seq": st.integers(-10, 10**9) | json_values, "at": json_values,
     "calls": st.lists(call_dicts | json_values, max_size=40) | json_values,
@@ -317,3 +318,40 @@ def test_any_payload_gives_a_sane_layout(example_config, raw, size, seconds, his
     lay = layout(board, now, config, size, highlight=seen, offline=offline)
     assert problems(lay) == []
     assert next_change(now, seen, config) > now
+
+
+# --- priority groups --------------------------------------------------------------------------------
+
+def grouped_snapshot():
+    """The example board with the newest call of the elderly group and a previous one of the disabled."""
+    calls = snapshot()["calls"]
+    return snapshot(calls=[{**calls[0], "group": "CT"}, {**calls[1], "group": "KT"}, {**calls[2], "group": None}])
+
+
+@pytest.mark.parametrize("group, expected", [("CT", "CT"), ("KT1", "KT1"), (None, ""), ("ct", ""), (7, ""),
+                                             ("CTXYZ", ""), ("C\u200bT", "")])
+def test_read_board_keeps_a_group_code_and_drops_anything_else(group, expected):
+    calls = snapshot()["calls"]
+    assert read_board(snapshot(calls=[{**calls[0], "group": group}])).calls[0].group == expected
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_priority_call_shows_its_group_beside_the_number_without_shrinking_it(example_config, size):
+    plain = layout(read_board(snapshot()), NOW, example_config, size, slide="history")
+    grouped = layout(read_board(grouped_snapshot()), NOW, example_config, size, slide="history")
+    u = min(size)
+    assert problems(grouped) == []
+    assert text_of(grouped, "calling.badge") == "ƯU TIÊN · CT"
+    assert grouped.box("calling.badge").size >= 0.065 * u  # read from 10 m, as the calls
+    assert grouped.box("calling.badge.fill").fill == "badge"
+    assert grouped.box("calling.label").size == plain.box("calling.label").size
+    assert (text_of(grouped, "history.0.badge"), text_of(grouped, "history.0.counter")) == ("KT", "Quầy 2")
+    assert grouped.box("history.0.badge").size >= 0.045 * u
+    assert grouped.box("history.0.label").size == plain.box("history.0.label").size
+    assert grouped.box("history.1.badge") is None and plain.box("calling.badge") is None
+
+
+def test_the_badge_speaks_the_first_language(example_config):
+    english = with_site(example_config, languages=("en", "vi"))
+    lay = layout(read_board(grouped_snapshot()), NOW, english, (1920, 1080))
+    assert text_of(lay, "calling.badge") == "Priority · CT"

@@ -264,6 +264,22 @@ def test_the_virtual_kiosk_prints_and_the_keypad_typed_in_the_terminal_calls(dem
     assert [name for pid, name in children.items() if alive(pid)] == []
 
 
+def test_the_virtual_kiosk_presses_a_priority_groups_button_of_the_demo_kiosk(demo):
+    """The demo gives its kiosk a button per priority group: the page presses CT's, then C's."""
+    demo.online("kiosk-kiosk1")
+    browser = Browser(demo.web)
+    page = browser.get("/dev/kiosk/").decode()
+    assert all(f'data-group="{code}"' in page for code in ("CT", "KT", "MT", "CC", "TE"))
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    assert browser.post_json("/dev/kiosk/press", {"service": "C", "group": "CT"}, token)["pressed"] == "g ct c"
+    conn = sqlite3.connect(demo.folder / "queuebox.db")
+    try:
+        wait_for(lambda: conn.execute("SELECT label, priority, priority_group FROM tickets").fetchall()
+                 == [("C001", 1, "CT")], 20, lambda: demo.log("kiosk") + demo.log("server"))
+    finally:
+        conn.close()
+
+
 def drawn(page: Any, selector: str) -> None:
     """Wait until the picture `selector` is loaded and decoded (polled from here: the page's CSP
     forbids the eval that Playwright's in-page wait_for_function needs)."""

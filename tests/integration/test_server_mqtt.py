@@ -16,7 +16,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from queuebox.bus import Bus, close_socket
-from queuebox.protocol import Topics
+from queuebox.protocol import Topics, parse_board
 from server.engine import Engine
 from server.main import server_client_id
 from server.mqtt import MqttBridge
@@ -144,11 +144,24 @@ def test_take_then_next_reaches_reply_events_board_and_state(server, client, top
     assert client.reply(topics.counter_reply("2"), "n-1")["ticket"]["label"] == "A001"
     board = client.wait_for(lambda t, b: t == topics.board() and b["calls"])
     assert board["calls"][0] == {"ticket": "A001", "counter": "2", "counter_name": "Quầy 2", "service": "A",
-                                 "at": "2026-11-23T09:00:00.000+07:00", "recall": 0}
+                                 "at": "2026-11-23T09:00:00.000+07:00", "recall": 0, "group": None}
     assert board["waiting"]["A"] == 0
     state = client.wait_for(lambda t, b: t == topics.counter_state("2") and b["state"] == "calling")
     assert state["ticket"] == "A001" and state["waiting"] == {"A": 0, "B": 0}
     assert state["seq"] == board["seq"]
+
+
+def test_the_board_names_the_priority_group_of_a_called_ticket(server, client, topics):
+    client.publish(topics.kiosk_take("kiosk1"), {"id": "t-1", "service": "A", "group": "CT"})
+    assert client.reply(topics.kiosk_reply("kiosk1"), "t-1")["ticket"]["group"] == "CT"
+    client.publish(topics.kiosk_take("kiosk1"), {"id": "t-2", "service": "A"})
+    client.reply(topics.kiosk_reply("kiosk1"), "t-2")
+    for n in (1, 2):
+        client.publish(topics.counter_command("2"), {"id": f"n-{n}", "action": "next"})
+        client.reply(topics.counter_reply("2"), f"n-{n}")
+    board = client.wait_for(lambda t, b: t == topics.board() and len(b["calls"]) == 2)
+    assert [(c["ticket"], c["group"]) for c in board["calls"]] == [("A002", None), ("A001", "CT")]
+    assert parse_board(json.dumps(board))["calls"][1]["group"] == "CT"
 
 
 def test_a_display_connecting_later_gets_the_retained_board(server, broker, topics, client):

@@ -5,6 +5,7 @@ and served only from their folder, and nothing answers a request from another ma
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,7 +21,8 @@ from tests.factories import FakeClock, make_config
 from tests.web.conftest import csrf_token
 
 TOPIC = "qb/test/kiosk/hall-1/simulate"
-KIOSK = {"id": "hall-1", "buttons": {"A": 5, "B": 6, "C": 13}, "priority_button": 21}
+KIOSK = {"id": "hall-1", "buttons": {"A": 5, "B": 6, "C": 13}, "priority_button": 21,
+         "group_buttons": {"CT": 20, "KT": 16}}  # of the five groups of the law, two have a button
 SERVICES = [{"code": "A", "name_vi": "Đất đai", "name_en": "Land"},
             {"code": "B", "name_vi": "Hộ tịch - Chứng thực", "name_en": "Civil status"},
             {"code": "C", "name_vi": "Đăng ký kinh doanh", "override": "closed"},
@@ -122,6 +124,14 @@ def test_the_page_shows_the_kiosk_face_without_a_login(dev):
     assert "devkiosk.js" in page and "<script>" not in page  # CSP: no inline script
 
 
+def test_the_page_offers_the_priority_groups_that_have_a_button(dev):
+    page = dev.get("/dev/kiosk/").get_data(as_text=True)
+    assert "Hoặc nút của đối tượng ưu tiên, rồi chọn lĩnh vực:" in page
+    assert 'data-group="CT"' in page and "Người cao tuổi" in page and "Elderly" in page
+    assert 'data-group="KT"' in page and "Người khuyết tật" in page
+    assert 'data-group="MT"' not in page and "Phụ nữ mang thai" not in page  # no button for it on this kiosk
+
+
 def test_the_page_speaks_english_on_request(dev):
     page = dev.get("/dev/kiosk/?lang=en").get_data(as_text=True)
     assert "Virtual kiosk" in page and "Please choose a service" in page and "Not taking tickets" in page
@@ -143,6 +153,9 @@ def test_the_page_has_no_priority_toggle_without_a_priority_button(tmp_path, clo
     ({"service": "A"}, "a"),
     ({"service": "b", "priority": False}, "b"),
     ({"service": "B", "priority": True}, "priority b"),
+    ({"service": "B", "group": "CT"}, "g ct b"),
+    ({"service": "a", "priority": True, "group": "KT"}, "g kt a"),  # the group's button arms priority itself
+    ({"service": "A", "group": None}, "a"),
 ])
 def test_a_press_is_published_to_the_simulated_kiosk(dev, published, body, text):
     response = press(dev, body)
@@ -156,6 +169,9 @@ def test_a_press_is_published_to_the_simulated_kiosk(dev, published, body, text)
     ({"service": "Z"}, 400, "unknown_service"),
     ({"service": 5}, 400, "bad_request"),
     ({"service": "A", "priority": "yes"}, 400, "bad_request"),
+    ({"service": "A", "group": "MT"}, 400, "unknown_group"),  # a group, but no button on this kiosk
+    ({"service": "A", "group": "ct"}, 400, "unknown_group"),
+    ({"service": "A", "group": ["CT"]}, 400, "bad_request"),
     (["A"], 400, "bad_request"),
 ])
 def test_a_wrong_press_is_refused_and_not_sent(dev, published, body, status, code):
@@ -262,3 +278,30 @@ def test_the_page_follows_a_service_closed_on_the_web_while_it_is_open(engine, p
         engine.reconfigure({"services": [{**s, "override": "open"} if s["code"] in "AC" else s for s in services]},
                            "manager")
         expect(page.locator("button[data-service=C]")).to_be_enabled(timeout=5000)
+
+
+def test_a_priority_group_is_pressed_from_the_page_in_chromium(engine, published, tickets, page):
+    """In Chromium: a group, then a service, sends the group's button then the service's; one
+    press uses the choice up, and the priority toggle and a group exclude each other."""
+    from playwright.sync_api import expect
+
+    from tests.web.browser import LiveServer, screenshot
+    with LiveServer(dev_app(engine, lambda topic, text: published.append((topic, text)), tickets)) as server:
+        page.goto(f"{server.url}/dev/kiosk/")
+        ct, kt, priority = page.locator("button[data-group=CT]"), page.locator("button[data-group=KT]"), \
+            page.locator("#dk-priority")
+        priority.click()
+        ct.click()
+        expect(ct).to_have_attribute("aria-pressed", "true")
+        expect(priority).to_have_attribute("aria-pressed", "false")
+        kt.click()
+        expect(kt).to_have_attribute("aria-pressed", "true")
+        expect(ct).to_have_attribute("aria-pressed", "false")
+        assert screenshot(page, "devkiosk-groups").stat().st_size > 20_000
+        page.click("button[data-service=B]")
+        expect(kt).to_have_attribute("aria-pressed", "false")  # used up by the press, as on the kiosk
+        page.click("button[data-service=A]")
+        deadline = time.monotonic() + 5
+        while len(published) < 2 and time.monotonic() < deadline:  # the page's fetch is on its way
+            page.wait_for_timeout(50)
+        assert published == [(TOPIC, "g kt b"), (TOPIC, "a")]

@@ -1,6 +1,6 @@
-// Virtual kiosk (demo only): a press sends the service (and the priority toggle) to the server,
-// which presses the simulated kiosk's button; the list of printed tickets is polled, and a new
-// one is shown large as soon as its picture is saved.
+// Virtual kiosk (demo only): a press sends the service (and the priority toggle, or the priority
+// group chosen) to the server, which presses the simulated kiosk's buttons; the list of printed
+// tickets is polled, and a new one is shown large as soon as its picture is saved.
 (function () {
   "use strict";
   const root = document.getElementById("devkiosk");
@@ -11,6 +11,7 @@
   const $ = (id) => document.getElementById(id);
   const status = $("dk-status");
   const priority = $("dk-priority");
+  const groups = Array.from(root.querySelectorAll("button[data-group]"));
   const IDLE_POLL_MS = 1500; // tickets printed from the terminal or MQTT show up too
   const WAITING_POLL_MS = 300;
 
@@ -124,20 +125,26 @@
     }
   }
 
+  function choose(chosen) { // at most one of the priority toggle and the groups is on, as one press arms one
+    if (priority) priority.setAttribute("aria-pressed", chosen === priority ? "true" : "false");
+    for (const button of groups) button.setAttribute("aria-pressed", button === chosen ? "true" : "false");
+  }
+
   async function press(code) {
     const asPriority = Boolean(priority) && priority.getAttribute("aria-pressed") === "true";
+    const group = groups.find((button) => button.getAttribute("aria-pressed") === "true");
     say(S.printing, false);
     try {
       const response = await fetch(data.urls.press, {
         method: "POST",
         headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrf },
-        body: JSON.stringify({ service: code, priority: asPriority }),
+        body: JSON.stringify({ service: code, priority: asPriority, group: group ? group.dataset.group : null }),
       });
       const body = await response.json().catch(() => ({}));
       if (!response.ok || !body.ok) {
         throw new Error((body.error && body.error.message) || `HTTP ${response.status}`);
       }
-      if (priority) priority.setAttribute("aria-pressed", "false"); // as on the kiosk: one priority ticket
+      choose(null); // as on the kiosk: one priority ticket
       waitingUntil = Date.now() + data.wait_s * 1000;
       schedule(WAITING_POLL_MS);
     } catch (err) {
@@ -145,11 +152,8 @@
     }
   }
 
-  if (priority) {
-    priority.addEventListener("click", () => {
-      const on = priority.getAttribute("aria-pressed") !== "true";
-      priority.setAttribute("aria-pressed", on ? "true" : "false");
-    });
+  for (const toggle of priority ? [priority, ...groups] : groups) {
+    toggle.addEventListener("click", () => choose(toggle.getAttribute("aria-pressed") === "true" ? null : toggle));
   }
   for (const button of root.querySelectorAll("button[data-service]")) {
     button.addEventListener("click", () => press(button.dataset.service));
