@@ -11,11 +11,10 @@ address by `server.login_guard` and per account in the database.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from functools import wraps
-from typing import Any, Callable
+from typing import Any
 
-from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request, session, url_for
-from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
+from flask import Blueprint, Flask, current_app, redirect, render_template, request, session, url_for
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
@@ -25,6 +24,7 @@ from hub.web.common import conn, settings
 from hub.web.i18n import _
 from server.login_guard import LoginGuard
 from server.web.auth import _safe_next as safe_next
+from server.web.auth import role_required  # the centre's rule, for the dashboard's pages too
 
 bp = Blueprint("auth", __name__)
 LOGIN_AT = "qb_hub_login_at"  # session key: when this session logged in (ISO, UTC)
@@ -71,19 +71,6 @@ def _load(user_id: str) -> WebAccount | None:
     if settings().now() - since >= timedelta(hours=settings().config.server.session_hours):
         return None
     return WebAccount(account)
-
-
-def role_required(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Only logged-in accounts with one of `roles`; others get 403 (or the login page)."""
-    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
-        @wraps(view)
-        @login_required
-        def guarded(*args: Any, **kwargs: Any) -> Any:
-            if current_user.role not in roles:
-                abort(403)
-            return view(*args, **kwargs)
-        return guarded
-    return decorate
 
 
 viewer_required = role_required(*accounts.ROLES)  # every province account reads the dashboard
