@@ -15,15 +15,12 @@ from typing import Any
 
 from flask import Blueprint, Flask, current_app, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
-from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired
 
 from hub import accounts
 from hub.web.common import conn, settings
 from hub.web.i18n import _
 from server.login_guard import LoginGuard
-from server.web.auth import _safe_next as safe_next
+from server.web.auth import LoginForm, safe_next
 from server.web.auth import role_required  # the centre's rule, for the dashboard's pages too
 
 bp = Blueprint("auth", __name__)
@@ -74,11 +71,6 @@ def _load(user_id: str) -> WebAccount | None:
 
 
 viewer_required = role_required(*accounts.ROLES)  # every province account reads the dashboard
-
-
-class LoginForm(FlaskForm):
-    login = StringField("login", validators=[DataRequired()])
-    password = PasswordField("password", validators=[DataRequired()])
 
 
 @bp.route("/login", methods=["GET", "POST"])

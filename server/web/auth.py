@@ -141,7 +141,7 @@ def home_for(user: WebUser) -> str:
     return url_for("admin.overview")
 
 
-def _safe_next(target: str | None) -> str | None:
+def safe_next(target: str | None) -> str | None:
     """Only a path on this site (no scheme, no host): never an open redirect."""
     if not target:
         return None
@@ -170,7 +170,7 @@ def login() -> Any:
         if result.user is not None:
             session[LOGIN_AT] = engine.now().isoformat()
             login_user(WebUser(result.user))
-            return redirect(_safe_next(request.args.get("next")) or home_for(current_user))
+            return redirect(safe_next(request.args.get("next")) or home_for(current_user))
         until = result.locked_until.astimezone(engine.config.zone).strftime("%H:%M") if result.locked_until else ""
         if result.by == "account":
             error = _("Too many failed logins: this account is locked until %(time)s.", time=until)
