@@ -28,7 +28,7 @@ from queuebox.clock import business_day, iso, trusted_now, utc_now
 from queuebox.config import Config
 from queuebox.errors import CommandRejected, ConfigError
 from queuebox.protocol import MAX_PAYLOAD, MAX_SERVICES, encode
-from server import rules, settings, store
+from server import rating_rules, rules, settings, store
 from server.rules import Outcome, QueueState, Ticket
 from server.store import EventRecord
 
@@ -129,10 +129,10 @@ class Engine:
         """A citizen's score (1 very satisfied … 4 dissatisfied) for the ticket `counter` finished
         last, and optionally why they were not satisfied (`reason`, for a score of 3 or 4).
 
-        Accepted once per ticket, within `queue.rating_window_s` of its finish (see `rules.rate`):
+        Accepted once per ticket, within `queue.rating_window_s` of its finish (see `rating_rules.rate`):
         writes the `ratings` row and one `rated` event; replies ``{"ticket": label, "score": n}``.
         Refusals: unknown_counter, bad_request, no_ticket (window closed), already_rated (logged
-        at INFO and ignored). A `reason` attaches to the rating (`rules.rate_with_reason`): sent
+        at INFO and ignored). A `reason` attaches to the rating (`rating_rules.rate_with_reason`): sent
         with the score, or again with the same score once it is recorded; the reply then carries
         ``"reason"``. A refused reason leaves the score recorded: the refusal's reply carries
         ``ticket`` and ``score`` too. `origin` defaults to the keypad's ``counter/<counter>``;
@@ -141,7 +141,7 @@ class Engine:
         refused: list[CommandRejected] = []
 
         def rule(state: QueueState, now: datetime) -> Outcome:
-            outcome, refusal = rules.rate_with_reason(state, counter, score, reason, now)
+            outcome, refusal = rating_rules.rate_with_reason(state, counter, score, reason, now)
             if refusal is not None:
                 refused.append(refusal)
             return outcome
@@ -379,7 +379,7 @@ class Engine:
         for cfg in self.config.counters:
             c = state.counters[cfg.id]
             held = state.tickets.get(c.ticket) if c.ticket is not None else None
-            until = rules.rating_until(state, cfg.id)
+            until = rating_rules.rating_until(state, cfg.id)
             counters[cfg.id] = {"seq": seq, "state": c.state, "ticket": held.label if held else None,
                                 "waiting": {code: waiting.get(code, 0) for code in cfg.services},
                                 "rating_until": iso(until, self.config.zone) if until and until >= now else None,

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from queuebox.errors import CommandRejected
-from server import rules, store
+from server import rating_rules, rules, store
 from server.engine import Engine
 from server.rules import HELD, QueueState
 from tests.factories import MONDAY_9AM, FakeClock, make_config
@@ -144,7 +144,7 @@ def run_rules(config, stream):
                     outcome = rules.issue_ticket(state, cmd[1], clock, token=f"t{state.next_id}", priority=cmd[2],
                                                  group=cmd[3] if len(cmd) > 3 else None)
                 elif kind == "rate":
-                    outcome = rules.rate(state, cmd[1], cmd[2], clock)
+                    outcome = rating_rules.rate(state, cmd[1], cmd[2], clock)
                     finished = state.finished[cmd[1]].ticket.finished_at
                     assert timedelta(0) <= clock - finished <= timedelta(seconds=config.queue.rating_window_s)
                 else:

@@ -3,7 +3,7 @@ texts), the engine on a real SQLite file (the `ratings.reason` column, the `rati
 event, a refused reason that keeps the score, restarts), the protocol's optional `reason`,
 the `queue.rating_reasons` configuration and migration 0005.
 
-Decisions tested here (see `server.rules.give_reason`): a reason attaches to the counter's
+Decisions tested here (see `server.rating_rules.give_reason`): a reason attaches to the counter's
 last rated ticket, for a score of 3 or 4 only, within REASON_WINDOW_S of its rating (the
 end included), once; it must be the Vietnamese text of one of the configured reasons (NFC);
 the text recorded is the list's as it was then.
@@ -18,7 +18,7 @@ import pytest
 from queuebox.errors import CommandRejected, ConfigError
 from queuebox.protocol import (ERROR_CODES, EVENT_TYPES, REASON_WINDOW_S, ProtocolError, encode, parse_event,
                                parse_rating, parse_reply)
-from server import rules, store
+from server import rating_rules, rules, store
 from server.engine import Engine
 from server.migrations import KNOWN
 from tests.factories import FakeClock, make_config
@@ -30,12 +30,12 @@ REASONS = [{"vi": "Chờ lâu", "en": "Long wait"}, {"vi": "Khác", "en": "Other
 # --- the rule -------------------------------------------------------------------------------
 
 def reason(desk: Desk, text: str, counter: str = "1") -> rules.Outcome:
-    return desk.apply(rules.give_reason(desk.state, counter, text, desk.now))
+    return desk.apply(rating_rules.give_reason(desk.state, counter, text, desk.now))
 
 
 def refusal(desk: Desk, text: str, counter: str = "1") -> str:
     with pytest.raises(CommandRejected) as caught:
-        rules.give_reason(desk.state, counter, text, desk.now)
+        rating_rules.give_reason(desk.state, counter, text, desk.now)
     return caught.value.code
 
 
@@ -109,11 +109,11 @@ def test_a_decomposed_reason_is_the_same_text_and_is_recorded_composed():
 def test_a_rating_with_a_reason_records_both_or_keeps_the_score_alone():
     desk = Desk()
     served(desk)
-    outcome, refused = rules.rate_with_reason(desk.state, "1", 4, "Chờ lâu", desk.now)
+    outcome, refused = rating_rules.rate_with_reason(desk.state, "1", 4, "Chờ lâu", desk.now)
     assert refused is None and [e.type for e in outcome.events] == ["rated", "rating_reason"]
     desk = Desk()
     served(desk)
-    outcome, refused = rules.rate_with_reason(desk.state, "1", 4, "Made up", desk.now)
+    outcome, refused = rating_rules.rate_with_reason(desk.state, "1", 4, "Made up", desk.now)
     assert refused.code == "unknown_reason" and [e.type for e in outcome.events] == ["rated"]
     assert outcome.state.finished["1"].score == 4
 
@@ -122,10 +122,10 @@ def test_a_second_rating_with_the_same_score_and_a_reason_attaches_it():
     desk = Desk()
     served(desk)
     desk.rate(3)
-    outcome, refused = rules.rate_with_reason(desk.state, "1", 3, "Khác", desk.now)
+    outcome, refused = rating_rules.rate_with_reason(desk.state, "1", 3, "Khác", desk.now)
     assert refused is None and [e.type for e in outcome.events] == ["rating_reason"]
     with pytest.raises(CommandRejected) as caught:  # another score: the first counts, no reason attached
-        rules.rate_with_reason(desk.state, "1", 4, "Khác", desk.now)
+        rating_rules.rate_with_reason(desk.state, "1", 4, "Khác", desk.now)
     assert caught.value.code == "already_rated"
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from queuebox.errors import CommandRejected
 from queuebox.protocol import ERROR_CODES, ProtocolError, encode, parse_counter_state, parse_event, parse_reply
-from server import rules, store
+from server import rating_rules, rules, store
 from server.engine import Engine
 from tests.factories import MONDAY_9AM, FakeClock, make_config
 
@@ -48,11 +48,11 @@ class Desk:
         return self.apply(rules.counter_action(self.state, counter, action, self.now, **kw))
 
     def rate(self, score: int, counter: str = "1") -> rules.Outcome:
-        return self.apply(rules.rate(self.state, counter, score, self.now))
+        return self.apply(rating_rules.rate(self.state, counter, score, self.now))
 
     def refusal(self, score: int, counter: str = "1") -> str:
         with pytest.raises(CommandRejected) as caught:
-            rules.rate(self.state, counter, score, self.now)
+            rating_rules.rate(self.state, counter, score, self.now)
         return caught.value.code
 
 
@@ -192,11 +192,11 @@ def test_an_unknown_counter_is_refused():
 
 def test_rating_until_is_the_finish_plus_the_window_until_rated():
     desk = Desk()
-    assert rules.rating_until(desk.state, "1") is None
+    assert rating_rules.rating_until(desk.state, "1") is None
     served(desk)
-    assert rules.rating_until(desk.state, "1") == desk.at(60)
+    assert rating_rules.rating_until(desk.state, "1") == desk.at(60)
     desk.rate(1)
-    assert rules.rating_until(desk.state, "1") is None
+    assert rating_rules.rating_until(desk.state, "1") is None
 
 
 # --- the engine -----------------------------------------------------------------------------
