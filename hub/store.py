@@ -18,7 +18,6 @@ from psycopg.types.json import Jsonb
 
 from queuebox.figures import (NO_GROUP, Dimension, Period, Report, ReportError, TicketFacts, check_dimensions,
                               clerk_of, figures, group_names, reports_from_facts)
-from queuebox.protocol_fields import parse_moment
 
 
 @dataclass(frozen=True)
@@ -70,30 +69,54 @@ def event_count(conn: psycopg.Connection, centre_id: str, epoch: int | None = No
 
 # --- reports -----------------------------------------------------------------------------
 
+# The centre's facts in SQL as the centre's own query computes them (server/reports.py `_FACTS_SQL`):
+# times as the centre wrote them (local, with their offset), differences in seconds to the
+# millisecond, never negative; one query for one centre or for every centre's current history.
+_FACTS_SQL = """
+SELECT t.centre, t.id, t.day::text, t.label, t.service, t.counter, t.ended_by,
+       substr(t.issued_at, 12, 2)::int, t.status, t.transferred,
+       CASE WHEN t.first_called_at IS NOT NULL  -- (greatest() would make a missing time 0)
+            THEN greatest(0, round(extract(epoch FROM t.first_called_at::timestamptz - t.issued_at::timestamptz), 3))::float8 END,
+       CASE WHEN t.status = 'done' AND t.finished_at IS NOT NULL THEN greatest(0, round(extract(epoch FROM t.finished_at::timestamptz
+            - coalesce(t.started_at, t.called_at)::timestamptz), 3))::float8 END,
+       CASE WHEN t.status = 'done' THEN r.score END,
+       CASE WHEN t.priority THEN coalesce(t.priority_group, %(no_group)s) END
+FROM tickets t
+JOIN centres c ON c.id = t.centre AND (%(centre)s::text IS NULL OR c.id = %(centre)s)
+LEFT JOIN ratings r ON r.centre = t.centre AND r.epoch = t.epoch AND r.ticket = t.id
+WHERE t.epoch = coalesce(%(epoch)s, c.epoch) AND t.day BETWEEN %(start)s AND %(end)s
+ORDER BY t.centre, t.id
+"""
+
+
 def ticket_facts(conn: psycopg.Connection, centre_id: str, period: Period, epoch: int | None = None) -> list[TicketFacts]:
     """One `TicketFacts` per ticket of the period (business days), in issue order, as the
     centre's `server.reports.ticket_facts` makes them."""
-    epoch = _epoch(conn, centre_id, epoch)
-    targets = {s["code"]: s.get("target_wait_min") for s in _setup(conn, centre_id).get("services", [])}
-    rows = conn.execute(
-        "SELECT t.id, t.day, t.label, t.service, t.counter, t.status, t.transferred, t.issued_at, t.first_called_at, "
-        "t.called_at, t.started_at, t.finished_at, t.ended_by, r.score, "
-        "CASE WHEN t.priority THEN coalesce(t.priority_group, %s) END FROM tickets t "
-        "LEFT JOIN ratings r ON r.centre = t.centre AND r.epoch = t.epoch AND r.ticket = t.id "
-        "WHERE t.centre = %s AND t.epoch = %s AND t.day BETWEEN %s AND %s ORDER BY t.id",
-        [NO_GROUP, centre_id, epoch, period.start, period.end]).fetchall()
-    facts = []
-    for (id_, day, label, service, counter, status, transferred, issued_at, first_called_at, called_at,
-         started_at, finished_at, ended_by, score, group) in rows:
-        target = targets.get(service)
-        facts.append(TicketFacts(
-            id=id_, day=day.isoformat(), label=label, service=service, counter=counter, clerk=clerk_of(ended_by),
-            hour=int(issued_at[11:13]), status=status, transferred=transferred,
-            wait_s=_between(issued_at, first_called_at),
-            service_s=_between(started_at or called_at, finished_at) if status == "done" else None,
-            target_s=None if target is None else target * 60.0,
-            score=score if status == "done" else None, group=group))
-    return facts
+    return _facts_by_centre(conn, period, centre_id, epoch).get(centre_id, [])
+
+
+def _facts_by_centre(conn: psycopg.Connection, period: Period, centre_id: str | None = None,
+                     epoch: int | None = None) -> dict[str, list[TicketFacts]]:
+    """The facts of one centre, or of every centre's current history, by centre id.
+    A province's month is hundreds of thousands of rows: one query, and a loop that does no
+    more per row than build its TicketFacts."""
+    targets = {centre: {s["code"]: None if s.get("target_wait_min") is None else s["target_wait_min"] * 60.0
+                        for s in (setup or {}).get("services", [])}
+               for centre, setup in conn.execute("SELECT id, setup FROM centres")}
+    clerks: dict[str | None, str | None] = {}
+    by_centre: dict[str, list[TicketFacts]] = {}
+    rows = conn.execute(_FACTS_SQL, {"no_group": NO_GROUP, "centre": centre_id, "epoch": epoch,
+                                     "start": period.start, "end": period.end})
+    facts: list[TicketFacts] = []
+    current = None
+    for (centre, id_, day, label, service, counter, ended_by, hour, status, transferred, wait_s, service_s,
+         score, group) in rows:
+        if centre != current:
+            current, facts = centre, by_centre.setdefault(centre, [])
+        clerk = clerks[ended_by] if ended_by in clerks else clerks.setdefault(ended_by, clerk_of(ended_by))
+        facts.append(TicketFacts(id_, day, label, service, counter, clerk, hour, status, transferred, wait_s,
+                                 service_s, targets[centre].get(service), score, group))
+    return by_centre
 
 
 def centre_reports(conn: psycopg.Connection, centre_id: str, period: Period, *by: Dimension,
@@ -117,7 +140,7 @@ def province_reports(conn: psycopg.Connection, period: Period, *by: str) -> dict
     unknown = [b for b in by if b not in PROVINCE_DIMENSIONS]
     if unknown:
         raise ReportError(f"cannot group by {unknown[0]!r}; choose one of {', '.join(PROVINCE_DIMENSIONS)}")
-    per_centre = {c.id: ticket_facts(conn, c.id, period, c.epoch) for c in centres(conn)}
+    per_centre = {c.id: [] for c in centres(conn)} | _facts_by_centre(conn, period)
     everything = [f for facts in per_centre.values() for f in facts]
     services: dict[str, str] = {}
     for centre_id in per_centre:
@@ -130,12 +153,6 @@ def province_reports(conn: psycopg.Connection, period: Period, *by: str) -> dict
         rows = [figures(centre_id, per_centre[centre_id]) for centre_id in sorted(per_centre)]
         result["centre"] = Report(period, "centre", rows, overall.totals, overall.busiest_hours)  # type: ignore[arg-type]
     return {b: result[b] for b in by}
-
-
-def _between(start: str | None, end: str | None) -> float | None:
-    if start is None or end is None:
-        return None
-    return max(0.0, round((parse_moment(end) - parse_moment(start)).total_seconds(), 3))
 
 
 def _setup(conn: psycopg.Connection, centre_id: str) -> dict[str, Any]:
