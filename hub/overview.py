@@ -3,8 +3,9 @@
 a device fault means in words. No Flask, no SQL: the dashboard's pages and tests share these.
 
 A centre is *online* when it was heard from within `ONLINE_S`: its uplink publishes the live
-summary whenever it changes (a waiting citizen's wait grows every second) and sends events as
-they happen, so an open centre is heard often; a quiet one shows when it was last heard.
+summary whenever it changes (a waiting citizen's wait grows every second), and unchanged at
+least every `LIVE_HEARTBEAT_S` (a closed centre at night), and sends events as they happen; a
+centre not heard for two heartbeats shows when it was last heard.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from datetime import datetime
 from typing import Any, Callable
 
 from hub.store import Centre
+from queuebox.hub_protocol import LIVE_HEARTBEAT_S
 
-ONLINE_S = 120  # heard from within this many seconds: online
+ONLINE_S = 2 * LIVE_HEARTBEAT_S  # heard from within this many seconds: online
 SORTS = ("waiting", "longest", "satisfaction", "centre")
 
 # The reasons a kiosk gives on its status topic (docs/protocol.md `status/<client>`), and a

@@ -36,6 +36,9 @@ VERSION = 1
 MAX_BATCH_BYTES = 64 * 1024  # compressed, on the wire
 MAX_BATCH_JSON = 1024 * 1024  # inflated: a batch that inflates past this is refused (a zip bomb)
 MAX_SMALL = 16 * 1024  # ack, live and setup payloads (plain JSON)
+# A centre's uplink publishes its live summary when it changes, at most once a second, and at
+# least this often unchanged: the hub tells a quiet centre that is up from one whose link is down.
+LIVE_HEARTBEAT_S = 60.0
 HUB_SHARE = "hub"  # the shared-subscription group of the hub processes
 _CENTRE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")  # site.id's rule (queuebox/config_check.py)
 _EVENT_TYPE = re.compile(r"[a-z][a-z_]{0,31}")

@@ -1,6 +1,7 @@
 """`queuebox uplink`: sends the centre's committed events to the province hub, in seq order, in
 batches, and resumes exactly where the hub's acknowledgement says; publishes a retained live
-summary when it changes, at most once a second. The database is only read (server/uplink_source.py):
+summary when it changes, at most once a second, and unchanged every LIVE_HEARTBEAT_S (the hub
+then knows a quiet centre is up). The database is only read (server/uplink_source.py):
 while the hub is away the centre works as before, and the backlog waits in its own `events` table.
 
 `Cursor` is the rule of what to send next (pure, no I/O):
@@ -27,8 +28,8 @@ from queuebox.bus import Connected, Message
 from queuebox.config import Config
 from queuebox.errors import QueueboxError
 from queuebox.hub_link import HubLink
-from queuebox.hub_protocol import (Ack, Batch, HubEvent, HubTopics, ProtocolError, decode_ack, dump_small,
-                                   encode_batch)
+from queuebox.hub_protocol import (LIVE_HEARTBEAT_S, Ack, Batch, HubEvent, HubTopics, ProtocolError, decode_ack,
+                                   dump_small, encode_batch)
 
 logger = logging.getLogger(__name__)
 LIVE_EVERY_S = 1.0
@@ -174,7 +175,8 @@ def run_uplink(config: Config, db_path: str, *, stop: Any = None) -> int:
                 body = source.live(datetime.now(timezone.utc))
                 body.update(faults=faults(statuses), software=software)
                 live = dump_small(body)
-                if live != last_live and link.publish(topics.live, live, retain=True):
+                stale = now - last_live_at >= LIVE_HEARTBEAT_S  # unchanged, but say the centre is up
+                if (live != last_live or stale) and link.publish(topics.live, live, retain=True):
                     last_live, last_live_at = live, now
     finally:
         link.stop()
