@@ -17,7 +17,8 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from queuebox.figures import (NO_GROUP, Dimension, Period, Report, ReportError, TicketFacts, check_dimensions,
-                              clerk_of, figures, group_names, reports_from_facts)
+                              clerk_of, figures, group_names, reports_from_facts,
+                              totals_and_busiest_hours)
 
 
 @dataclass(frozen=True)
@@ -140,18 +141,20 @@ def province_reports(conn: psycopg.Connection, period: Period, *by: str) -> dict
     unknown = [b for b in by if b not in PROVINCE_DIMENSIONS]
     if unknown:
         raise ReportError(f"cannot group by {unknown[0]!r}; choose one of {', '.join(PROVINCE_DIMENSIONS)}")
-    per_centre = {c.id: [] for c in centres(conn)} | _facts_by_centre(conn, period)
+    known = centres(conn)
+    per_centre: dict[str, list[TicketFacts]] = {c.id: [] for c in known} | _facts_by_centre(conn, period)
     everything = [f for facts in per_centre.values() for f in facts]
     services: dict[str, str] = {}
-    for centre_id in per_centre:
-        for s in _setup(conn, centre_id).get("services", []):
+    for c in known:
+        for s in (c.setup or {}).get("services", []):
             services.setdefault(s["code"], s.get("name_vi", ""))
+    fields = [b for b in by if b != "centre"]
     result: dict[str, Report] = dict(reports_from_facts(  # type: ignore[arg-type]
-        period, everything, {"service": services}, *(b for b in by if b != "centre")))
+        period, everything, {"service": services}, *fields)) if fields else {}
     if "centre" in by:
-        overall = reports_from_facts(period, everything, {}, "day")["day"]
+        totals, busiest = totals_and_busiest_hours(everything)
         rows = [figures(centre_id, per_centre[centre_id]) for centre_id in sorted(per_centre)]
-        result["centre"] = Report(period, "centre", rows, overall.totals, overall.busiest_hours)  # type: ignore[arg-type]
+        result["centre"] = Report(period, "centre", rows, totals, busiest)  # type: ignore[arg-type]
     return {b: result[b] for b in by}
 
 

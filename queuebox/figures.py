@@ -274,6 +274,12 @@ class Report:
         return str(key)
 
 
+def totals_and_busiest_hours(facts: Sequence[TicketFacts]) -> tuple[Figures, list[tuple[int, int]]]:
+    """The figures of all the facts, and the busiest hours of issue (see the module docstring)."""
+    hours = Tally(f.hour for f in facts)
+    return figures(None, facts), sorted(hours.items(), key=lambda item: (-item[1], item[0]))[:BUSIEST_HOURS]
+
+
 def check_dimensions(by: Iterable[str]) -> None:
     """ReportError naming the first grouping that is not one of DIMENSIONS."""
     unknown = [b for b in by if b not in DIMENSIONS]
@@ -286,9 +292,7 @@ def reports_from_facts(period: Period, facts: Sequence[TicketFacts], names: Mapp
     """The reports of `period` for several groupings of the same tickets; `names` maps a
     grouping ("service", "counter") to its display names (code or id → name)."""
     check_dimensions(by)
-    totals = figures(None, facts)
-    hours = Tally(f.hour for f in facts)
-    busiest = sorted(hours.items(), key=lambda item: (-item[1], item[0]))[:BUSIEST_HOURS]
+    totals, busiest = totals_and_busiest_hours(facts)
     result = {}
     for dimension in by:
         groups: dict[str | int | None, list[TicketFacts]] = {}
