@@ -7,7 +7,7 @@ Prints one JSON object on stdout (and writes it to --json-out FILE if given):
   board frame drawn p99 <= 50 ms". The display's loop (DisplayApp + Renderer on a 1920×1080
   screen of SDL's dummy video driver) runs in this process, in the same thread that
   publishes, so both ends read one clock; the server is a separate `queuebox server`
-  process and the broker a private `mosquitto`, as in bench/mqtt_latency.py. Tickets are
+  process and the broker a private `mosquitto`, set up by bench/mqtt_rig.py. Tickets are
   taken at service A in rounds of --depth and called alternately at counters 1 and 2 (both
   serve A), so every `next` changes the newest call. With espeak-ng installed calls are
   also synthesised, as on a real display (on a worker thread; played on a null player, but
@@ -69,8 +69,8 @@ os.environ["PYGAME_HIDE_SUPPORT_PROMPT"] = "1"
 import pygame  # noqa: E402
 
 from benchlib import machine, percentile  # noqa: E402 (bench/ is on the path)
-from mqtt_latency import (run_with_broker, EXAMPLE_CONFIG, BenchError, Probe, Process, bench_config_text, drain,  # noqa: E402
-                          free_port, json_or_none, rss_mb, start_broker, wait_online)
+from mqtt_rig import (run_with_broker, EXAMPLE_CONFIG, BenchError, Probe, Process, bench_config_text, drain,  # noqa: E402
+                      free_port, json_or_none, rss_mb, start_broker, wait_online)
 
 from display.announce import Announcer  # noqa: E402
 from display.sound import Clip  # noqa: E402

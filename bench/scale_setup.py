@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mqtt_latency import BenchError, Process  # noqa: E402 (bench/ is on the path)
+from mqtt_rig import BenchError, Process  # noqa: E402 (bench/ is on the path)
 from queuebox.config import WEEKDAYS, Config, CounterConfig, load_config
 from server.credentials import write_credentials
 from server.demo import as_account, broker_conf, demo_config, write_config
