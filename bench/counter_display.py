@@ -36,8 +36,8 @@ os.environ["PYGAME_HIDE_SUPPORT_PROMPT"] = "1"
 import pygame  # noqa: E402
 
 from benchlib import machine, percentile  # noqa: E402 (bench/ is on the path)
-from mqtt_latency import (EXAMPLE_CONFIG, BenchError, Probe, Process, bench_config_text, bench_floor,  # noqa: E402
-                          drain, free_port, json_or_none, rss_mb, run_with_broker, start_broker, wait_online)
+from mqtt_rig import (EXAMPLE_CONFIG, BenchError, Probe, Process, bench_config_text, bench_floor, drain,  # noqa: E402
+                      free_port, json_or_none, rss_mb, run_with_broker, start_broker, wait_online)
 
 from display.app import display_client_id  # noqa: E402
 from display.counter_app import CounterApp, counter_subscriptions  # noqa: E402

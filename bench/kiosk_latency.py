@@ -26,7 +26,7 @@ up the same way), with MockFactory pins and the Dummy printer. Presses go to ser
 in turn, one at a time, the next one --gap ms after the previous ticket came out (the kiosk
 ignores a button's contact bounce for 50 ms; the bench config sets its cooldown to 1 ms).
 The first --warmup presses are not counted. The broker (anonymous, 127.0.0.1, a free port)
-and the server (`python -m queuebox.cli server`) are set up as in bench/mqtt_latency.py, on
+and the server (`python -m queuebox.cli server`) are set up by bench/mqtt_rig.py, on
 the example config with every service open around the clock; their logs stay in the
 temporary folder (--dir; on tmpfs fsync costs nothing, so use a real disk).
 
@@ -59,9 +59,9 @@ from queuebox.protocol import Topics
 from server.main import server_client_id
 
 from benchlib import filesystem_of, machine, percentile, process_memory, unit_environment  # noqa: E402 (bench/ is on the path)
-from mqtt_latency import (run_with_broker, EXAMPLE_CONFIG, ROOT, STOP_TIMEOUT_S, BenchError, Probe, Process,  # noqa: E402
-                          bench_config_text, drain, free_port, mosquitto_version, rss_mb,
-                          start_broker, summary, wait_online)
+from mqtt_rig import (run_with_broker, EXAMPLE_CONFIG, ROOT, STOP_TIMEOUT_S, BenchError, Probe, Process,  # noqa: E402
+                      bench_config_text, drain, free_port, mosquitto_version, rss_mb, start_broker, summary,
+                      wait_online)
 
 TARGET_P99_MS = 25
 TARGET_KIOSK_RSS_MB = 40

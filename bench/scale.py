@@ -56,7 +56,7 @@ from typing import Any
 import paho.mqtt
 
 from benchlib import filesystem_of, machine, percentile  # noqa: E402 (bench/ is on the path)
-from mqtt_latency import BenchError, mosquitto_version, run_with_broker
+from mqtt_rig import BenchError, mosquitto_version, run_with_broker
 from queuebox.protocol import Topics
 from scale_clients import Hub
 from scale_load import Load

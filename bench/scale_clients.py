@@ -22,7 +22,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from mqtt_latency import BenchError  # noqa: E402 (bench/ is on the path)
+from mqtt_rig import BenchError  # noqa: E402 (bench/ is on the path)
 
 OnMessage = Callable[[float, str, bytes], None]
 MISC_EVERY_S = 1.0  # paho's keep-alive and retry bookkeeping

@@ -17,10 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mqtt_latency import BenchError, Process  # noqa: E402 (bench/ is on the path)
+from mqtt_rig import BenchError, Process  # noqa: E402 (bench/ is on the path)
 from queuebox.config import WEEKDAYS, Config, CounterConfig, load_config
 from server.credentials import write_credentials
-from server.demo import as_account, broker_conf, demo_config, free_port, write_config
+from server.demo import as_account, broker_conf, demo_config, write_config
+from server.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = ROOT / "config" / "queuebox.example.toml"

@@ -49,8 +49,8 @@ from server.main import server_client_id  # noqa: E402
 
 from benchlib import machine, process_memory, unit_environment  # noqa: E402
 from kiosk_latency import SERVICES, bench_config, ms  # noqa: E402
-from mqtt_latency import (EXAMPLE_CONFIG, ROOT, STOP_TIMEOUT_S, BenchError, Probe, Process, drain,  # noqa: E402
-                          free_port, mosquitto_version, run_with_broker, start_broker, wait_online)
+from mqtt_rig import (EXAMPLE_CONFIG, ROOT, STOP_TIMEOUT_S, BenchError, Probe, Process, drain, free_port,  # noqa: E402
+                      mosquitto_version, run_with_broker, start_broker, wait_online)
 
 TARGET_P99_MS = 25
 TARGET_KIOSK_RSS_MB = 40

@@ -53,7 +53,8 @@ from device.buttons import ButtonEvent, PressRules
 from queuebox.bus import Connected, Message
 from queuebox.clock import utc_now
 from queuebox.config import KeypadConfig
-from queuebox.protocol import RATING_SCORES, ProtocolError, parse_counter_state, parse_moment, parse_reply
+from queuebox.protocol import RATING_SCORES, ProtocolError, parse_moment
+from queuebox.protocol_messages import parse_counter_state, parse_reply
 
 logger = logging.getLogger(__name__)
 

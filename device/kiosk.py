@@ -49,7 +49,8 @@ from device.scanner import Scan
 from device.ticket import Block, SiteText, TicketInfo, TicketRenderer
 from queuebox.bus import Connected, Message
 from queuebox.config import KioskConfig
-from queuebox.protocol import ProtocolError, parse_reply
+from queuebox.protocol import ProtocolError
+from queuebox.protocol_messages import parse_reply
 
 if TYPE_CHECKING:
     from PIL import Image

@@ -34,7 +34,8 @@ from device.touch_render import TouchRenderer, pygame
 from queuebox.bus import Message
 from queuebox.config import PriorityGroupConfig
 from queuebox.errors import QueueboxError
-from queuebox.protocol import ProtocolError, Topics, parse_board, parse_procedures, parse_services
+from queuebox.protocol import ProtocolError, Topics
+from queuebox.protocol_messages import parse_board, parse_procedures, parse_services
 
 logger = logging.getLogger(__name__)
 

@@ -47,8 +47,8 @@ from display.layout import layout
 from display.slides import SlideSources, next_turn, read_lookup_url, read_summary, with_summary
 from queuebox.bus import Connected, Message
 from queuebox.config import Config
-from queuebox.protocol import (ProtocolError, Topics, parse_board, parse_event, parse_procedures,
-                               parse_services, parse_voice)
+from queuebox.protocol import ProtocolError, Topics
+from queuebox.protocol_messages import parse_board, parse_event, parse_procedures, parse_services, parse_voice
 
 logger = logging.getLogger(__name__)
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # pygame is imported later, inside functions

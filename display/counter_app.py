@@ -29,7 +29,8 @@ from display.counter_layout import call_highlight, counter_layout
 from queuebox.bus import Connected, Message
 from queuebox.config import Config
 from queuebox.counter_screen import REMOVED, CounterScreen, screen_of
-from queuebox.protocol import MAX_REASON, ProtocolError, Topics, parse_counter_state
+from queuebox.protocol import MAX_REASON, ProtocolError, Topics
+from queuebox.protocol_messages import parse_counter_state
 
 logger = logging.getLogger(__name__)
 

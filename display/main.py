@@ -31,7 +31,8 @@ from queuebox import notify
 from queuebox.bus import Message
 from queuebox.config import Config
 from queuebox.errors import QueueboxError
-from queuebox.protocol import ProtocolError, Topics, parse_board, parse_procedures, parse_services
+from queuebox.protocol import ProtocolError, Topics
+from queuebox.protocol_messages import parse_board, parse_procedures, parse_services
 
 logger = logging.getLogger(__name__)
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # pygame is imported later, inside functions

@@ -66,7 +66,7 @@ HISTORY = Slide("history")
 
 def read_summary(service: str, raw: dict[str, Any]) -> FieldSummary:
     """A FieldSummary from a `procedures/<service>` payload already checked by
-    `queuebox.protocol.parse_procedures`: texts cleaned and clipped to the catalogue's limits."""
+    `queuebox.protocol_messages.parse_procedures`: texts cleaned and clipped to the catalogue's limits."""
     items = []
     for item in raw.get("procedures") or ():
         name = clean(item.get("name_vi"), LIMITS["name_vi"])

@@ -3,7 +3,7 @@ and the web page (server/web/counter_display.py): pure, stdlib only.
 
 A counter display stands above one counter and shows its name and the number it is calling or
 serving, very large. `screen_of` reads the counter's retained `counter/<id>/state` (already
-validated by `queuebox.protocol.parse_counter_state`, or None before any, or "removed" after the
+validated by `queuebox.protocol_messages.parse_counter_state`, or None before any, or "removed" after the
 server deleted it) into a `CounterScreen`; `WORDS` are its texts, Vietnamese and English.
 
 The number blinks for `display.highlight_s` after each call of it, a recall included: a call is

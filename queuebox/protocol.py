@@ -57,7 +57,8 @@ not UTF-8 or is larger than 4096 bytes is refused with `ProtocolError`. JSON obj
 repeat a key, and ``NaN``/``Infinity`` are not JSON. A lone surrogate escape (``"\\ud800"``)
 anywhere is not Unicode text and is refused like bytes that are not UTF-8, so every string
 a parser returns can be stored and sent back. How a payload's JSON and fields are read is
-in queuebox/protocol_fields.py.
+in queuebox/protocol_fields.py; how a client reads the server's messages (board, services,
+procedures, voice, counter states, events, replies) is queuebox/protocol_messages.py.
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ from typing import Any
 from queuebox.protocol_fields import (MAX_ID, MAX_PAYLOAD, Fields, ProtocolError, load_object, parse_moment,
                                       show, valid_id)
 
-# The public contract; MAX_ID, MAX_PAYLOAD, ProtocolError and parse_moment are defined in protocol_fields.
+# The public contract, with the parsers of the server's messages in protocol_messages; MAX_ID,
+# MAX_PAYLOAD, ProtocolError and parse_moment are defined in protocol_fields.
 __all__ = [
     "COUNTER_ACTIONS",
     "COUNTER_STATES",
@@ -95,16 +97,9 @@ __all__ = [
     "TakeCommand",
     "Topics",
     "encode",
-    "parse_board",
     "parse_counter_command",
-    "parse_counter_state",
-    "parse_event",
     "parse_moment",
     "parse_rating",
-    "parse_reply",
-    "parse_procedures",
-    "parse_services",
-    "parse_voice",
     "parse_take",
     "peek_id",
 ]
@@ -138,7 +133,6 @@ REASON_WINDOW_S = 120  # seconds after a rating during which its reason is accep
 
 _DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 _SERVICE = re.compile(r"[A-Z]{1,3}")
-_EVENT_TYPE = re.compile(r"[a-z][a-z_]*")
 _COUNTER_LEAVES = {"command": "command", "reply": "counter_reply", "rating": "rating", "state": "state"}
 _KIOSK_LEAVES = {"take": "take", "reply": "kiosk_reply"}
 
@@ -346,7 +340,7 @@ def peek_id(payload: bytes | str) -> str | None:
     return valid_id(obj.get("id"))
 
 
-# --- server messages ----------------------------------------------------------------------
+# --- writing a message --------------------------------------------------------------------
 
 def encode(message: dict[str, Any]) -> bytes:
     """`message` as compact UTF-8 JSON; ProtocolError if it is over MAX_PAYLOAD bytes or not representable."""
@@ -360,140 +354,3 @@ def encode(message: dict[str, Any]) -> bytes:
     if len(data) > MAX_PAYLOAD:
         raise ProtocolError(f"message is {len(data)} bytes, more than the {MAX_PAYLOAD}-byte limit", command_id)
     return data
-
-
-def parse_board(payload: bytes | str) -> dict[str, Any]:
-    """A retained `board` snapshot, validated (newest call first, at most 10); returns the dict.
-    A call's ``"group"`` is the called ticket's priority group code, null or absent for none."""
-    obj = load_object(payload)
-    f = Fields(obj)
-    f.integer("seq", low=0)
-    f.text("at", required=True)
-    calls = f.array("calls", MAX_CALLS)
-    for i, call in enumerate(calls):
-        c = f.child(f"calls[{i}]", call)
-        for key in ("ticket", "counter", "counter_name", "service", "at"):
-            c.text(key, required=True)
-        c.integer("recall", low=0)
-        c.group("group")
-    f.counts("waiting")
-    f.text("message", required=True)
-    return obj
-
-
-def parse_services(payload: bytes | str) -> dict[str, Any]:
-    """A retained `services` snapshot, validated: ``{"seq", "services": [{"code", "name_vi",
-    "name_en", "open"}, …]}`` in the order the centre lists them; returns the dict."""
-    obj = load_object(payload)
-    f = Fields(obj)
-    f.integer("seq", low=0)
-    for i, item in enumerate(f.array("services", MAX_SERVICES)):
-        s = f.child(f"services[{i}]", item)
-        s.service("code")
-        s.text("name_vi", required=True)
-        s.text("name_en")
-        s.boolean("open")
-    f.text("lookup_url")
-    return obj
-
-
-def parse_voice(payload: bytes | str) -> dict[str, Any]:
-    """A retained `voice` message, validated: ``{"version": 16 hex digits naming the pack, "clips":
-    how many it holds}``; a display with another version downloads the pack (docs/protocol.md)."""
-    obj = load_object(payload)
-    f = Fields(obj)
-    version = f.text("version", 16, required=True)
-    if not re.fullmatch(r"[0-9a-f]{16}", version or ""):
-        raise f.error(f'"version" must be 16 hexadecimal digits, not {show(version)}')
-    f.integer("clips", low=0)
-    return obj
-
-
-def parse_procedures(payload: bytes | str) -> dict[str, Any] | None:
-    """A retained `procedures/<service>` summary, validated: ``{"seq", "service", "procedures":
-    [{"id", "code", "name_vi", "name_en", "processing_time", "fee", "on_the_spot"}, …], "more"}``
-    in the catalogue's order; None for an empty payload (the service has no procedures any more)."""
-    if payload in (b"", ""):
-        return None
-    obj = load_object(payload)
-    f = Fields(obj)
-    f.integer("seq", low=0)
-    f.service("service")
-    for i, item in enumerate(f.array("procedures", MAX_PROCEDURE_ITEMS)):
-        p = f.child(f"procedures[{i}]", item)
-        p.integer("id", low=0)
-        p.text("code")
-        p.text("name_vi", required=True)
-        for key in ("name_en", "processing_time", "fee"):
-            p.text(key)
-        p.boolean("on_the_spot", default=False)
-    if obj.get("more") is not None:  # how many did not fit; absent is 0
-        f.integer("more", low=0)
-    return obj
-
-
-def parse_counter_state(payload: bytes | str) -> dict[str, Any]:
-    """A retained `counter/<counter>/state` message, validated; returns the dict.
-
-    ``rating_until`` may be absent (a server before ratings): read it as null. The optional
-    ``name`` (the counter's name) and ``reason`` (why it is paused) are read leniently: one that
-    is neither a string nor null is left out, and the rest of the state still holds.
-    """
-    obj = load_object(payload)
-    f = Fields(obj)
-    f.integer("seq", low=0)
-    f.choice("state", COUNTER_STATES)
-    if "ticket" not in obj:
-        raise f.error('"ticket" is required (null when the counter holds no ticket)')
-    f.text("ticket")
-    f.counts("waiting")
-    f.moment("rating_until")
-    for key in ("name", "reason"):  # additions to v1: a server before them sends neither
-        if obj.get(key) is not None and not isinstance(obj[key], str):
-            del obj[key]
-    return obj
-
-
-def parse_event(payload: bytes | str) -> dict[str, Any]:
-    """An `events` message, validated; keys beyond seq/at/type/ticket/counter/service are kept as they are.
-
-    ``type`` is any name of lower-case letters and ``_``: the queue's (`EVENT_TYPES`), the
-    administration's (``config_changed``, ``catalogue_changed``, …) and types a newer server adds.
-    A client acts on the types it knows and passes over the others."""
-    obj = load_object(payload)
-    f = Fields(obj)
-    f.integer("seq", low=0)
-    f.text("at", required=True)
-    event_type = f.text("type", 32, required=True, what="an event type")
-    if not _EVENT_TYPE.fullmatch(event_type or ""):
-        raise f.error(f'"type" must be an event type of lower-case letters and "_", not {show(event_type)}')
-    for key in ("ticket", "counter", "service"):
-        f.text(key)
-    return obj
-
-
-def parse_reply(payload: bytes | str) -> dict[str, Any]:
-    """A `kiosk/<kiosk>/reply` or `counter/<counter>/reply` message, validated; returns the dict.
-
-    `ticket` is optional (an object or null); in the reply to a rating, which has `score`
-    (1 to 4), it is the rated ticket's label. `error` is required when `ok` is false.
-    The error code is any non-empty string, so a client keeps working when codes are added.
-    `id` is null only in an error reply to a command whose id could not be read.
-    """
-    obj = load_object(payload)
-    f = Fields(obj)
-    if not ("id" in obj and obj["id"] is None and obj.get("ok") is False):
-        f.command_id()
-    ok = f.boolean("ok")
-    if "score" in obj:
-        f.integer("score", low=1, high=4)
-        f.text("ticket", MAX_LABEL, what="the rated ticket's label")
-    elif obj.get("ticket") is not None and not isinstance(obj["ticket"], dict):
-        raise f.error(f'"ticket" must be an object or null, not {show(obj["ticket"])}')
-    if "error" in obj or not ok:
-        if "error" not in obj:
-            raise f.error('"error" is required when "ok" is false')
-        e = f.child("error", obj["error"])
-        e.text("code", required=True, blank=False, what="a non-blank string")
-        e.text("message", required=True)
-    return obj

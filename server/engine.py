@@ -27,9 +27,8 @@ from typing import Any, Callable, Iterator, TypeVar
 from queuebox.clock import business_day, iso, trusted_now, utc_now
 from queuebox.config import Config
 from queuebox.errors import CommandRejected, ConfigError
-from queuebox.protocol import MAX_PAYLOAD, MAX_SERVICES, encode
-from server import rating_rules, rules, settings, store
-from server.rules import Outcome, QueueState, Ticket
+from server import messages, rating_rules, rules, settings, store
+from server.rules import Outcome, QueueState
 from server.store import EventRecord
 
 logger = logging.getLogger(__name__)
@@ -355,56 +354,25 @@ class Engine:
             return store.recent_events(self._db, limit)
 
     def snapshots(self, message: str | None = None) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-        """The retained `board` payload and each counter's `counter/<id>/state` payload, as committed.
-
-        A counter's ``rating_until`` is when the rating window of its last finished ticket
-        closes, null if it has none, was rated, or the window has already closed; ``name`` is its
-        name (for a counter display), ``reason`` why it is paused (null unless paused)."""
+        """The retained `board` payload and each counter's `counter/<id>/state` payload, as committed
+        (see `server.messages`); `message` replaces the board message saved from the administration."""
         with self._lock, self._reading() as conn:
             state, now = self._current(conn)
             seq, last_at = store.head(self._db)
             calls = store.recent_calls(self._db, state.day) if state.day != date.min else []
         waiting = rules.waiting_counts(state)
-        names = {c.id: c.name for c in self.config.counters}
-        board = {
-            "seq": seq,
-            "at": iso(last_at or self._clock(), self.config.zone),
-            "calls": [{"ticket": c["label"], "counter": c["counter"], "counter_name": names.get(c["counter"], c["counter"]),
-                       "service": c["service"], "at": c["at"], "recall": c["recall"], "group": c["group"]}
-                      for c in calls],
-            "waiting": waiting,
-            "message": self.message if message is None else message,
-        }
-        counters = {}
-        for cfg in self.config.counters:
-            c = state.counters[cfg.id]
-            held = state.tickets.get(c.ticket) if c.ticket is not None else None
-            until = rating_rules.rating_until(state, cfg.id)
-            counters[cfg.id] = {"seq": seq, "state": c.state, "ticket": held.label if held else None,
-                                "waiting": {code: waiting.get(code, 0) for code in cfg.services},
-                                "rating_until": iso(until, self.config.zone) if until and until >= now else None,
-                                "name": cfg.name, "reason": (c.pause_reason or "") if c.state == "paused" else None}
-        return board, counters
+        board = messages.board_message(self.config, seq, last_at or self._clock(), calls, waiting,
+                                       self.message if message is None else message)
+        return board, messages.counter_messages(self.config, state, seq, now, waiting)
 
     def services_snapshot(self) -> dict[str, Any]:
         """The retained `services` payload: every service as the server knows it now (names saved
-        on the web included), in order, and whether it takes tickets at this moment. Names are
-        shortened, if need be, to keep it within the protocol's payload size."""
+        on the web included), in order, and whether it takes tickets at this moment."""
         with self._lock, self._reading() as conn:
             _state, now = self._current(conn)
             seq, _ = store.head(self._db)
             config = self.config
-        local = now.astimezone(config.zone)
-        services = [{"code": s.code, "name_vi": s.name_vi, "name_en": s.name_en, "open": s.is_open(local)}
-                    for s in config.services[:MAX_SERVICES]]
-        payload = {"seq": seq, "services": services,
-                   "lookup_url": f"{config.server.public_url.rstrip('/')}/procedures"}  # for a QR code on screens
-        for limit in (48, 32, 16):  # only a centre with dozens of long names needs this
-            if len(encode(payload)) <= MAX_PAYLOAD:
-                break
-            for item in services:
-                item["name_vi"], item["name_en"] = item["name_vi"][:limit], item["name_en"][:limit]
-        return payload
+        return messages.services_message(config, seq, now)
 
     def _current(self, conn: Any) -> tuple[QueueState, datetime]:
         seq, last_at = store.head(self._db)
@@ -424,44 +392,13 @@ class Engine:
 
     # --- replies --------------------------------------------------------------------------
 
-    def ticket_view(self, state: QueueState, t: Ticket) -> dict[str, Any]:
-        """A ticket as counters and the web see it."""
-        svc = self.config.service(t.service)
-        return {
-            "label": t.label, "service": t.service, "queue": t.queue,
-            "service_name": svc.name_vi if svc else t.service,
-            "priority": t.priority, **self.group_view(t), "status": t.status, "counter": t.counter,
-            "issued_at": iso(t.issued_at, self.config.zone),
-            "called_at": iso(t.called_at, self.config.zone) if t.called_at else None,
-            "call_count": t.call_count, "transferred_from": t.transferred_from,
-        }
-
-    def group_view(self, t: Ticket) -> dict[str, Any]:
-        """A ticket's priority group as replies and pages show it: its code and Vietnamese name, or nulls."""
-        return {"group": t.priority_group, "group_name": self._group_name(t.priority_group, "vi")}
-
-    def _group_name(self, code: str | None, lang: str) -> str | None:
-        """The name of group `code`; the code itself for a group dropped from the config since; None for none."""
-        group = self.config.priority_group(code)
-        return group.name(lang) if group else code
-
     def _issued_reply(self, state: QueueState, outcome: Outcome) -> dict[str, Any]:
-        t = outcome.ticket
-        assert t is not None
-        ahead, minutes = rules.estimate_wait(state, t)
-        svc = self.config.service(t.service)
-        return {"ticket": {
-            "label": t.label, "service": t.service, "service_name": svc.name_vi if svc else t.service,
-            "service_name_en": svc.name_en if svc else "", "priority": t.priority, **self.group_view(t),
-            "group_name_en": self._group_name(t.priority_group, "en"),
-            "issued_at": iso(t.issued_at, self.config.zone), "waiting_ahead": ahead,
-            "estimated_wait_min": minutes,
-            "status_url": f"{self.config.server.public_url.rstrip('/')}/t/{t.token}",
-        }}
+        assert outcome.ticket is not None
+        return {"ticket": messages.issued_ticket(self.config, state, outcome.ticket)}
 
     def _counter_reply(self, state: QueueState, outcome: Outcome) -> dict[str, Any]:
         t = outcome.ticket
-        return {"ticket": self.ticket_view(state, t) if t is not None else None}
+        return {"ticket": messages.ticket_view(self.config, t) if t is not None else None}
 
 
 def _error(command_id: Any, code: str, message: str) -> dict[str, Any]:

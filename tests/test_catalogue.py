@@ -7,7 +7,8 @@ import json
 import pytest
 
 from queuebox.catalogue import Procedure, matches, search
-from queuebox.protocol import ProtocolError, Topics, parse_procedures
+from queuebox.protocol import ProtocolError, Topics
+from queuebox.protocol_messages import parse_procedures
 from queuebox.text import search_words, without_diacritics
 
 BIRTH = Procedure(1, "B", "Đăng ký khai sinh", "Birth registration", code="1.001193")

@@ -16,10 +16,11 @@ from queuebox.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("queuebox", "server", "device", "display", "hub")
-PURE_MODULES = ("server/rules.py", "server/rating_rules.py", "queuebox/figures.py", "queuebox/ticket_fold.py", "device/ticket.py", "display/board.py", "display/boxes.py", "display/layout.py",
+PURE_MODULES = ("server/rules.py", "server/rating_rules.py", "server/messages.py", "queuebox/figures.py", "queuebox/ticket_fold.py", "device/ticket.py", "display/board.py", "display/boxes.py", "display/layout.py",
                 "display/slides.py", "display/slide_layout.py")
 # Pure means no I/O, not no libraries: the ticket layout draws into a Pillow image in memory.
 PURE_EXTRA = {"device/ticket.py": {"PIL"}, "server/rating_rules.py": {"server"},  # over rules.py's state
+              "server/messages.py": {"server"},  # the state of rules.py as the protocol's messages
               "display/layout.py": {"display"}, "display/slides.py": {"display"},
               "display/slide_layout.py": {"display", "segno"}}  # the board data and boxes, pure too; a QR matrix
 SCRIPTS = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]

@@ -9,29 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from queuebox.errors import QueueboxError
-from queuebox.protocol import (
-    COUNTER_ACTIONS,
-    ERROR_CODES,
-    EVENT_TYPES,
-    MAX_ID,
-    MAX_PAYLOAD,
-    CounterCommand,
-    ProtocolError,
-    RatingCommand,
-    Route,
-    TakeCommand,
-    Topics,
-    encode,
-    parse_board,
-    parse_counter_command,
-    parse_counter_state,
-    parse_event,
-    parse_rating,
-    parse_reply,
-    parse_voice,
-    parse_take,
-    peek_id,
-)
+from queuebox.protocol import (COUNTER_ACTIONS, ERROR_CODES, EVENT_TYPES, MAX_ID, MAX_PAYLOAD, CounterCommand,
+                               ProtocolError, RatingCommand, Route, TakeCommand, Topics, encode,
+                               parse_counter_command, parse_rating, parse_take, peek_id)
+from queuebox.protocol_messages import parse_board, parse_counter_state, parse_event, parse_reply, parse_voice
 
 T = Topics("queuebox", "xa-an-phu")
 BASE = "queuebox/xa-an-phu"

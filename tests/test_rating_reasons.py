@@ -16,8 +16,8 @@ import unicodedata
 import pytest
 
 from queuebox.errors import CommandRejected, ConfigError
-from queuebox.protocol import (ERROR_CODES, EVENT_TYPES, REASON_WINDOW_S, ProtocolError, encode, parse_event,
-                               parse_rating, parse_reply)
+from queuebox.protocol import ERROR_CODES, EVENT_TYPES, REASON_WINDOW_S, ProtocolError, encode, parse_rating
+from queuebox.protocol_messages import parse_event, parse_reply
 from server import rating_rules, rules, store
 from server.engine import Engine
 from server.migrations import KNOWN

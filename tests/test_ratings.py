@@ -16,7 +16,8 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from queuebox.errors import CommandRejected
-from queuebox.protocol import ERROR_CODES, ProtocolError, encode, parse_counter_state, parse_event, parse_reply
+from queuebox.protocol import ERROR_CODES, ProtocolError, encode
+from queuebox.protocol_messages import parse_counter_state, parse_event, parse_reply
 from server import rating_rules, rules, store
 from server.engine import Engine
 from tests.factories import MONDAY_9AM, FakeClock, make_config

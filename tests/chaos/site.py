@@ -25,8 +25,8 @@ from typing import Callable
 from queuebox.config import Config, CounterConfig, KeypadConfig, load_config
 from queuebox.protocol import Topics
 from server.credentials import write_credentials
-from server.demo import (as_account, broker_conf, demo_config, die_with_parent, free_port, wait_for_port,
-                         write_config)
+from server.demo import as_account, broker_conf, demo_config, write_config
+from server.processes import die_with_parent, free_port, wait_for_port
 from tests.mqtt_broker import find_mosquitto
 
 OBSERVER_TOOL = "chaos-observer"  # the observer's account is tool-chaos-observer (tests/chaos/actors.py)

@@ -19,7 +19,7 @@ from display.slide_layout import MIN_TEXT_U, QR_QUIET, qr_matrix
 from display.slides import (HISTORY, MAX_LOOKUP_URL, FieldSummary, Slide, SlideSources, deck, next_turn,
                             read_lookup_url, read_summary, sample_sources, showing, with_summary)
 from queuebox.catalogue import LIMITS, Procedure
-from queuebox.protocol import parse_procedures
+from queuebox.protocol_messages import parse_procedures
 from tests.display.layout_checks import problems
 from tests.display.test_board import NOW, SIZES, snapshot, with_display
 from tests.web.browser import ARTIFACTS

@@ -28,7 +28,8 @@ from typing import Any, Callable
 
 from queuebox.clock import business_day, utc_now
 from queuebox.errors import CommandRejected
-from queuebox.protocol import ProtocolError, parse_board, parse_counter_state, parse_event, parse_reply
+from queuebox.protocol import ProtocolError
+from queuebox.protocol_messages import parse_board, parse_counter_state, parse_event, parse_reply
 from server import rules, store
 from server.main import server_client_id
 from tests.fuzz import payloads

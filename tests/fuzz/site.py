@@ -23,7 +23,8 @@ from queuebox.bus import close_socket
 from queuebox.config import Config, load_config
 from queuebox.protocol import Topics
 from server.credentials import SECRETS_FILE, read_secrets, write_credentials
-from server.demo import broker_conf, demo_config, free_port, wait_for_port, write_config
+from server.demo import broker_conf, demo_config, write_config
+from server.processes import free_port, wait_for_port
 from tests.mqtt_broker import find_mosquitto
 
 ROOT = Path(__file__).resolve().parents[2]

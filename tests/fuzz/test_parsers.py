@@ -28,11 +28,10 @@ from queuebox.words import call_text
 from display.board import Board, read_board
 from queuebox.config import Config, config_from_dict, to_toml
 from queuebox.errors import ConfigError
-from queuebox.protocol import (
-    COUNTER_ACTIONS, MAX_ID, MAX_LABEL, MAX_PAYLOAD, MAX_REASON, CounterCommand, ProtocolError, RatingCommand,
-    Route, TakeCommand, Topics, encode, parse_board, parse_counter_command, parse_counter_state, parse_event,
-    parse_moment, parse_rating, parse_reply, parse_take, peek_id,
-)
+from queuebox.protocol import (COUNTER_ACTIONS, MAX_ID, MAX_LABEL, MAX_PAYLOAD, MAX_REASON, CounterCommand,
+                               ProtocolError, RatingCommand, Route, TakeCommand, Topics, encode,
+                               parse_counter_command, parse_moment, parse_rating, parse_take, peek_id)
+from queuebox.protocol_messages import parse_board, parse_counter_state, parse_event, parse_reply
 from server import api_tokens, store
 from tests.factories import MONDAY_9AM, make_config
 from tests.fuzz import payloads

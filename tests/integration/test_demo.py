@@ -23,7 +23,7 @@ from typing import IO, Any, Callable, Iterator
 
 import pytest
 
-from server.demo import free_port
+from server.processes import free_port
 from tests.web.browser import screenshot
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from queuebox.protocol import parse_procedures
+from queuebox.protocol_messages import parse_procedures
 from server import store, users
 from server.catalogue_writes import save, set_hidden
 from server.web import create_app

@@ -16,7 +16,8 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from queuebox.bus import Bus, close_socket
-from queuebox.protocol import Topics, parse_board
+from queuebox.protocol import Topics
+from queuebox.protocol_messages import parse_board
 from server.engine import Engine
 from server.main import server_client_id
 from server.mqtt import MqttBridge

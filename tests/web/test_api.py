@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from queuebox import protocol
+from queuebox import protocol, protocol_messages
 from server import api_tokens, store
 from server.engine import Engine
 from server.web import create_app
@@ -309,7 +309,7 @@ def test_board_is_the_retained_board_payload(api, engine):
     board = api("get", "/api/v1/board").get_json()
     assert board == engine.snapshots()[0]
     assert board["calls"][0]["ticket"] == "A001" and board["calls"][0]["counter_name"] == "Quầy 1"
-    protocol.parse_board(json.dumps(board).encode())
+    protocol_messages.parse_board(json.dumps(board).encode())
 
 
 def test_queue_lists_waiting_tickets_in_order_and_counters(api, engine, clock):
