@@ -32,8 +32,9 @@ from typing import Any
 from hub.pgcluster import Cluster, find_pg_bin
 from queuebox.config import WEEKDAYS, Config
 from queuebox.errors import QueueboxError
-from server.demo import (DEVICE, SERVER, Children, StopFlag, free_port, last_words, name_of, port_taken,
-                         wait_for_port, write_config)
+from server.demo import write_config
+from server.processes import (DEVICE, SERVER, Children, StopFlag, free_port, last_words, name_of, port_taken,
+                              wait_for_port)
 
 BROKERS, HUB = 0, 1  # start ranks beside server.demo's SERVER and DEVICE: they stop in the reverse order
 CENTRES = (("phuong-ben-thanh", "Phường Bến Thành", 0.8), ("xa-an-phu", "Xã An Phú", 0.45),

@@ -106,7 +106,8 @@ def test_nothing_but_the_cli_imports_the_hub(source):
 # report layouts and writers.
 HUB_MAY_USE = {"server.report_cli", "server.report_monthly", "server.report_xlsx",
                "server.httpd", "server.login_guard", "server.users", "server.user_cli", "server.secret_key",
-               "server.web", "server.web.i18n", "server.web.charts", "server.web.auth", "server.demo"}
+               "server.web", "server.web.i18n", "server.web.charts", "server.web.auth", "server.demo",
+               "server.processes"}
 
 
 @pytest.mark.parametrize("source", [s for s in SOURCES if package_of(s) == "hub"])
