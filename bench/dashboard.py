@@ -1,15 +1,21 @@
 """Benchmark: the province dashboard's pages with a province's centres, on a private PostgreSQL
 and the real waitress listener of `queuebox hub-web`.
 
-One centre's month (November 2026, --tickets a business day) is made by the real engine and
-stored through the real ingest path (hub/ingest.py); the hub database then holds --centres
-copies of it (its tickets, ratings, setup and live summary under other centre ids, by SQL), so
-the month report reads --centres × that month. Each page is fetched --requests times, one after
-another by a logged-in province viewer: p50/p99/max in ms; the floor is `GET /healthz`.
+One centre's month (November 2026, --tickets a business day, then the first two business days
+of December, as when the month's report is made) is made by the real engine and stored through
+the real ingest path (hub/ingest.py); the hub database then holds --centres copies of it (its
+tickets, ratings, setup and live summary under other centre ids, by SQL), so the month report
+reads --centres × that month. Each page is fetched --requests times, one after another by a
+logged-in province viewer: p50/p99/max in ms; the floor is `GET /healthz`.
+
+The month's pages are measured twice: the first fetch computes the month (`first_ms`: the
+first officer to open it after the month closed, and every fetch of a month still open), the
+others are served from the closed month kept (hub/report_cache.py: p50/p99). The XLSX is the
+page's month by centre: fetched after the page, its first fetch is already a kept one.
 
 Targets: the overview's rows (polled every 5 s by every open overview) p99 <= 300 ms; a centre's
-page p99 <= 300 ms; the month across the province (page and XLSX) p99 <= 5 s, an officer's
-report that is opened, not polled.
+page p99 <= 300 ms; a closed month across the province (page, CSV, XLSX) p99 <= 300 ms once
+computed, and computing it <= 10 s: a report opened a few times a month, not polled.
 
     .venv/bin/python bench/dashboard.py [--centres 170] [--tickets 120] [--requests 20] [--json-out FILE]
 """
@@ -35,8 +41,8 @@ sys.path.insert(0, str(ROOT))  # the tests' simulated centre
 
 from bench.benchlib import emit, machine, percentile  # noqa: E402
 
-TARGETS_MS = {"overview_rows": 300, "centre": 300, "month_by_centre": 5000, "month_by_field": 5000,
-              "month_xlsx": 5000}
+TARGETS_MS = {"overview_rows": 300, "centre": 300, "month_by_centre": 300, "month_by_field": 300, "month_xlsx": 300}
+COMPUTE_TARGET_MS = 10_000  # the first fetch of a month
 MONTH = date(2026, 11, 1)
 PASSWORD = "bench password 1"
 
@@ -59,7 +65,8 @@ def seed(dsn: str, folder: Path, centres: int, tickets: int) -> None:
     from tests.report_fixtures import simulate_days
 
     path = folder / "centre.db"
-    simulate_days(path, [(d, tickets) for d in business_days(MONTH)], seed=3)
+    december = [d for d in business_days(date(2026, 12, 1))][:2]  # the month is closed at the hub
+    simulate_days(path, [(d, tickets) for d in business_days(MONTH) + december], seed=3)
     source = EventSource(path)
     with psycopg.connect(dsn, autocommit=True) as conn:
         try:
@@ -110,7 +117,9 @@ class Viewer:
 
 
 def times(viewer: Viewer, path: str, requests: int) -> dict[str, Any]:
-    viewer.get(path)  # warm up
+    start = time.perf_counter()
+    viewer.get(path)  # also the warm-up
+    first_ms = (time.perf_counter() - start) * 1000
     taken = []
     size = 0
     for _ in range(requests):
@@ -118,8 +127,8 @@ def times(viewer: Viewer, path: str, requests: int) -> dict[str, Any]:
         size = len(viewer.get(path))
         taken.append((time.perf_counter() - start) * 1000)
     taken.sort()
-    return {"p50_ms": round(percentile(taken, 50), 1), "p99_ms": round(percentile(taken, 99), 1),
-            "max_ms": round(taken[-1], 1), "bytes": size}
+    return {"first_ms": round(first_ms, 1), "p50_ms": round(percentile(taken, 50), 1),
+            "p99_ms": round(percentile(taken, 99), 1), "max_ms": round(taken[-1], 1), "bytes": size}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,10 +183,13 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {"centres": args.centres, "tickets_per_day": args.tickets, "business_days": len(business_days(MONTH)),
                      "tickets_in_month": args.centres * args.tickets * len(business_days(MONTH)),
                      "requests": args.requests, "seeded_s": round(seeded_s, 1)},
-        "targets": {f"{name}_p99_ms": ms for name, ms in TARGETS_MS.items()},
+        "targets": {**{f"{name}_p99_ms": ms for name, ms in TARGETS_MS.items()},
+                    "month_first_ms": COMPUTE_TARGET_MS},
         "floor": {"healthz": floor},
         "pages": results,
-        "meets": {name: results[name]["p99_ms"] <= ms for name, ms in TARGETS_MS.items()},
+        "meets": {**{name: results[name]["p99_ms"] <= ms for name, ms in TARGETS_MS.items()},
+                  **{f"{name}_first": results[name]["first_ms"] <= COMPUTE_TARGET_MS
+                     for name in results if name.startswith("month")}},
         "machine": machine(),
     }
     return emit(result, args.json_out)

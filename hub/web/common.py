@@ -3,13 +3,14 @@ request (autocommit: the pages only read, the login writes its counts at once)."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
 
 import psycopg
 from flask import current_app, g
 
+from hub.report_cache import ReportCache
 from queuebox.config import Config
 
 
@@ -20,10 +21,12 @@ def utc_now() -> datetime:
 @dataclass(frozen=True)
 class Settings:
     """The hub's database, its configuration (`[hub]`, `[server]` for the web's limits, `[site]`
-    for the languages and time zone) and its clock (tests pass their own)."""
+    for the languages and time zone), its clock (tests pass their own) and the province's
+    closed months' reports (hub/report_cache.py)."""
     dsn: str
     config: Config
     now: Callable[[], datetime] = utc_now
+    reports: ReportCache = field(default_factory=ReportCache)
 
 
 def settings() -> Settings:

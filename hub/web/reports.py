@@ -53,7 +53,7 @@ class Choice:
     def report(self) -> Report:
         if self.centre:
             return store.centre_reports(conn(), self.centre, self.period, "service")["service"]
-        return store.province_reports(conn(), self.period, self.by)[self.by]
+        return settings().reports.province_reports(conn(), self.period, self.by)[self.by]
 
     def args(self) -> dict[str, str]:
         return {"month": self.month, "by": self.by, **({"centre": self.centre} if self.centre else {})}
