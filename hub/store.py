@@ -4,20 +4,23 @@ restore --from-hub`. Every function takes an open psycopg connection.
 Report figures are computed by the definitions the centre uses (queuebox/figures.py): the
 rebuilt tickets become the same `TicketFacts` rows (queuebox/figures.py) that `server/reports.py` makes from a
 centre's SQLite file, and `reports_from_facts` groups and counts them. So a month at the hub
-equals the centre's `queuebox report`.
+equals the centre's `queuebox report`; the reasons given with poor ratings are counted by the
+same `reasons_from_facts` as the centre's `server.reports.reason_counts`.
 """
 
 from __future__ import annotations
 
+from collections import Counter as Tally
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Sequence
 
 import psycopg
 from psycopg.types.json import Jsonb
 
-from queuebox.figures import (NO_GROUP, Dimension, Period, Report, ReportError, TicketFacts, check_dimensions,
-                              clerk_of, figures, group_names, reports_from_facts)
+from queuebox.figures import (NO_GROUP, Dimension, Period, ReasonCounts, Report, ReportError, TicketFacts,
+                              check_dimensions, clerk_of, figures, group_names, reasons_from_facts, reasons_of_groups,
+                              reports_from_facts)
 from queuebox.protocol_fields import parse_moment
 
 
@@ -70,9 +73,10 @@ def event_count(conn: psycopg.Connection, centre_id: str, epoch: int | None = No
 
 # --- reports -----------------------------------------------------------------------------
 
-def ticket_facts(conn: psycopg.Connection, centre_id: str, period: Period, epoch: int | None = None) -> list[TicketFacts]:
+def ticket_facts(conn: psycopg.Connection, centre_id: str, period: Period, epoch: int | None = None,
+                 only: Sequence[int] | None = None) -> list[TicketFacts]:
     """One `TicketFacts` per ticket of the period (business days), in issue order, as the
-    centre's `server.reports.ticket_facts` makes them."""
+    centre's `server.reports.ticket_facts` makes them; of the tickets `only` (ids) if given."""
     epoch = _epoch(conn, centre_id, epoch)
     targets = {s["code"]: s.get("target_wait_min") for s in _setup(conn, centre_id).get("services", [])}
     rows = conn.execute(
@@ -80,8 +84,8 @@ def ticket_facts(conn: psycopg.Connection, centre_id: str, period: Period, epoch
         "t.called_at, t.started_at, t.finished_at, t.ended_by, r.score, "
         "CASE WHEN t.priority THEN coalesce(t.priority_group, %s) END FROM tickets t "
         "LEFT JOIN ratings r ON r.centre = t.centre AND r.epoch = t.epoch AND r.ticket = t.id "
-        "WHERE t.centre = %s AND t.epoch = %s AND t.day BETWEEN %s AND %s ORDER BY t.id",
-        [NO_GROUP, centre_id, epoch, period.start, period.end]).fetchall()
+        "WHERE t.centre = %s AND t.epoch = %s AND t.day BETWEEN %s AND %s AND (%s::bigint[] IS NULL OR t.id = ANY(%s)) "
+        "ORDER BY t.id", [NO_GROUP, centre_id, epoch, period.start, period.end, only, only]).fetchall()
     facts = []
     for (id_, day, label, service, counter, status, transferred, issued_at, first_called_at, called_at,
          started_at, finished_at, ended_by, score, group) in rows:
@@ -130,6 +134,37 @@ def province_reports(conn: psycopg.Connection, period: Period, *by: str) -> dict
         rows = [figures(centre_id, per_centre[centre_id]) for centre_id in sorted(per_centre)]
         result["centre"] = Report(period, "centre", rows, overall.totals, overall.busiest_hours)  # type: ignore[arg-type]
     return {b: result[b] for b in by}
+
+
+def reason_counts(conn: psycopg.Connection, centre_id: str, period: Period, by: Dimension = "service",
+                  epoch: int | None = None) -> ReasonCounts:
+    """A centre's reasons given with the ratings of the served tickets of `period`, grouped `by`
+    as `server.reports.reason_counts` groups them."""
+    check_dimensions([by])
+    epoch = _epoch(conn, centre_id, epoch)
+    given = dict(conn.execute(
+        "SELECT r.ticket, r.reason FROM ratings r JOIN tickets t ON t.centre = r.centre AND t.epoch = r.epoch "
+        "AND t.id = r.ticket WHERE r.centre = %s AND r.epoch = %s AND t.day BETWEEN %s AND %s "
+        "AND t.status = 'done' AND r.reason IS NOT NULL", [centre_id, epoch, period.start, period.end]).fetchall())
+    facts = ticket_facts(conn, centre_id, period, epoch, only=sorted(given)) if given else []
+    return reasons_from_facts(facts, given, by)
+
+
+PROVINCE_REASON_DIMENSIONS = ("centre", "service")
+
+
+def province_reason_counts(conn: psycopg.Connection, period: Period, by: str) -> ReasonCounts:
+    """The reasons of `period` over every centre (each its current history), by "centre" (a
+    centre's total per reason) or by field ("service", the codes across centres): each centre's
+    `reason_counts`, added up."""
+    if by not in PROVINCE_REASON_DIMENSIONS:
+        raise ReportError(f"cannot group reasons by {by!r}; choose one of {', '.join(PROVINCE_REASON_DIMENSIONS)}")
+    groups: dict[str | int | None, Tally[str]] = {}
+    for c in centres(conn):
+        counts = reason_counts(conn, c.id, period, "service", c.epoch)
+        for key, tally in [(c.id, counts.totals)] if by == "centre" else counts.groups.items():
+            groups.setdefault(key, Tally()).update(tally)
+    return reasons_of_groups(by, groups)
 
 
 def _between(start: str | None, end: str | None) -> float | None:
