@@ -90,7 +90,7 @@ def seed(dsn: str, folder: Path, centres: int, tickets: int) -> None:
             conn.execute("INSERT INTO tickets SELECT c.id, t.epoch, t.id, t.day, t.service, t.label, t.priority, t.status, "
                          "t.queue, t.counter, t.issued_at, t.first_called_at, t.called_at, t.started_at, t.finished_at, "
                          "t.transferred, t.ended_by FROM tickets t, centres c WHERE t.centre = 'c000' AND c.id <> 'c000'")
-            conn.execute("INSERT INTO ratings SELECT c.id, r.epoch, r.ticket, r.counter, r.score, r.at "
+            conn.execute("INSERT INTO ratings SELECT c.id, r.epoch, r.ticket, r.counter, r.score, r.at, r.reason "
                          "FROM ratings r, centres c WHERE r.centre = 'c000' AND c.id <> 'c000'")
         conn.execute("ANALYZE")
         users.HASH_METHOD = "pbkdf2:sha256:1000"  # the login is not what is measured

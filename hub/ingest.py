@@ -6,7 +6,8 @@
   nothing and gets the same ack;
 - the seq range of the batch is recorded; `acked` moves up to the highest seq below which
   every event is here, and the events that became contiguous are folded into `tickets` and
-  `ratings` in seq order (queuebox/ticket_fold.py), so batches out of order rebuild the same tickets;
+  `ratings` (with their reasons) in seq order (queuebox/ticket_fold.py), so batches out of order
+  rebuild the same tickets, and a reason folds after its rating even when it came in a later batch;
 - a batch that starts past `acked + 1` leaves a gap: the ack asks for it (`resend_from`);
 - a batch whose events differ from the ones stored at the same seqs is a centre that went
   back (an old backup restored): the centre gets a new epoch, a copy of the common history
@@ -27,7 +28,7 @@ from typing import Any, Iterable
 import psycopg
 from psycopg.types.json import Jsonb
 
-from queuebox.ticket_fold import RatingRow, TicketRow, apply_event, business_day, rating_of
+from queuebox.ticket_fold import RatingRow, TicketRow, apply_event, business_day, rating_of, reason_of
 from queuebox.hub_protocol import Ack, Batch, HubEvent
 from queuebox.protocol_fields import parse_moment
 
@@ -182,11 +183,16 @@ def _fold_chunk(conn: psycopg.Connection, centre: str, epoch: int, events: list[
             tickets[values["id"]] = TicketRow(**values)
     changed: set[int] = set()
     ratings: list[RatingRow] = []
+    reasons: list[tuple[int, str]] = []
     for e in events:
         day = business_day(day, e)
         rating = rating_of(e)
         if rating is not None:
             ratings.append(rating)
+        elif e.type == "rating_reason":
+            given = reason_of(e)
+            if given is not None:
+                reasons.append(given)
         elif e.ticket is not None:
             row = apply_event(tickets.get(e.ticket), e, day)
             if row is not None:
@@ -199,6 +205,9 @@ def _fold_chunk(conn: psycopg.Connection, centre: str, epoch: int, events: list[
             cur.executemany("INSERT INTO ratings (centre, epoch, ticket, counter, score, at) "
                             "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                             [(centre, epoch, r.ticket, r.counter, r.score, r.at) for r in ratings])
+        if reasons:  # after the ratings: a reason's rating comes before it, in this chunk or an earlier one
+            cur.executemany("UPDATE ratings SET reason = %s WHERE centre = %s AND epoch = %s AND ticket = %s "
+                            "AND reason IS NULL", [(reason, centre, epoch, ticket) for ticket, reason in reasons])
     return day
 
 

@@ -13,7 +13,8 @@ Tables (the dashboard reads them through hub/store.py):
   here; `day` the business day in force at `acked` (from its `day_opened` events).
 - `coverage`: seq ranges received beyond `acked` (batches that came before a gap was filled).
 - `events`: every event as the centre committed it, keyed (centre, epoch, seq).
-- `tickets`, `ratings`: rebuilt from the events up to `acked`, in seq order.
+- `tickets`, `ratings`: rebuilt from the events up to `acked`, in seq order (a rating with the
+  reason given with it, if any).
 - `refused_batches`: batches the hub could not accept, kept whole for an operator.
 - `accounts`: who may log in to the province dashboard, with which role (hub/accounts.py).
 """
@@ -122,6 +123,18 @@ MIGRATIONS: list[tuple[str, str]] = [
             session_gen TEXT NOT NULL,
             created_at TIMESTAMPTZ NOT NULL DEFAULT now()
         );
+    """),
+    # Why a citizen who rated 3 or 4 was not satisfied (the centre's `ratings.reason`), from the
+    # `rating_reason` events; the ratings folded before this migration get theirs from the stored events.
+    ("0004_rating_reasons", """
+        ALTER TABLE ratings ADD COLUMN reason TEXT;
+        UPDATE ratings r SET reason = given.reason FROM (
+            SELECT DISTINCT ON (e.centre, e.epoch, e.ticket) e.centre, e.epoch, e.ticket, e.data->>'reason' AS reason
+            FROM events e JOIN epochs p ON p.centre = e.centre AND p.epoch = e.epoch
+            WHERE e.type = 'rating_reason' AND e.ticket IS NOT NULL AND jsonb_typeof(e.data->'reason') = 'string'
+              AND e.seq <= p.acked
+            ORDER BY e.centre, e.epoch, e.ticket, e.seq) given
+        WHERE r.centre = given.centre AND r.epoch = given.epoch AND r.ticket = given.ticket;
     """),
 ]
 KNOWN = [name for name, _ in MIGRATIONS]

@@ -4,21 +4,23 @@ restore --from-hub`. Every function takes an open psycopg connection.
 Report figures are computed by the definitions the centre uses (queuebox/figures.py): the
 rebuilt tickets become the same `TicketFacts` rows (queuebox/figures.py) that `server/reports.py` makes from a
 centre's SQLite file, and `reports_from_facts` groups and counts them. So a month at the hub
-equals the centre's `queuebox report`.
+equals the centre's `queuebox report`; the reasons given with poor ratings are counted by the
+same `reasons_from_facts` as the centre's `server.reports.reason_counts`.
 """
 
 from __future__ import annotations
 
+from collections import Counter as Tally
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Sequence
 
 import psycopg
 from psycopg.types.json import Jsonb
 
-from queuebox.figures import (NO_GROUP, Dimension, Period, Report, ReportError, TicketFacts, check_dimensions,
-                              clerk_of, figures, group_names, reports_from_facts,
-                              totals_and_busiest_hours)
+from queuebox.figures import (NO_GROUP, Dimension, Period, ReasonCounts, Report, ReportError, TicketFacts,
+                              check_dimensions, clerk_of, figures, group_names, reasons_from_facts, reasons_of_groups,
+                              reports_from_facts, totals_and_busiest_hours)
 
 
 @dataclass(frozen=True)
@@ -91,17 +93,19 @@ ORDER BY t.centre, t.id
 # Which tickets, written out rather than as `coalesce(%(epoch)s, c.epoch)`: a condition the
 # planner can see through keeps its row estimate, hence hash joins, for a whole province.
 _EVERY_CENTRE = "t.epoch = c.epoch"
-_ONE_CENTRE = "t.centre = %(centre)s AND t.epoch = coalesce(%(epoch)s, c.epoch)"
+_ONE_CENTRE = ("t.centre = %(centre)s AND t.epoch = coalesce(%(epoch)s, c.epoch) "
+               "AND (%(only)s::bigint[] IS NULL OR t.id = ANY(%(only)s))")
 
 
-def ticket_facts(conn: psycopg.Connection, centre_id: str, period: Period, epoch: int | None = None) -> list[TicketFacts]:
+def ticket_facts(conn: psycopg.Connection, centre_id: str, period: Period, epoch: int | None = None,
+                 only: Sequence[int] | None = None) -> list[TicketFacts]:
     """One `TicketFacts` per ticket of the period (business days), in issue order, as the
-    centre's `server.reports.ticket_facts` makes them."""
-    return _facts_by_centre(conn, period, centre_id, epoch).get(centre_id, [])
+    centre's `server.reports.ticket_facts` makes them; of the tickets `only` (ids) if given."""
+    return _facts_by_centre(conn, period, centre_id, epoch, only).get(centre_id, [])
 
 
 def _facts_by_centre(conn: psycopg.Connection, period: Period, centre_id: str | None = None,
-                     epoch: int | None = None) -> dict[str, list[TicketFacts]]:
+                     epoch: int | None = None, only: Sequence[int] | None = None) -> dict[str, list[TicketFacts]]:
     """The facts of one centre, or of every centre's current history, by centre id.
     A province's month is hundreds of thousands of rows: one query, and a loop that does no
     more per row than build its TicketFacts."""
@@ -112,7 +116,8 @@ def _facts_by_centre(conn: psycopg.Connection, period: Period, centre_id: str | 
     by_centre: dict[str, list[TicketFacts]] = {}
     sql = _FACTS_SQL.format(which=_EVERY_CENTRE if centre_id is None else _ONE_CENTRE)
     rows = conn.execute(sql, {"no_group": NO_GROUP, "centre": centre_id, "epoch": epoch,  # type: ignore[arg-type]
-                              "start": period.start, "end": period.end}).fetchall()
+                              "only": None if only is None else list(only), "start": period.start,
+                              "end": period.end}).fetchall()
     facts: list[TicketFacts] = []
     current = None
     for (centre, id_, day, label, service, counter, ended_by, hour, status, transferred, wait_s, service_s,
@@ -161,6 +166,37 @@ def province_reports(conn: psycopg.Connection, period: Period, *by: str) -> dict
         rows = [figures(centre_id, per_centre[centre_id]) for centre_id in sorted(per_centre)]
         result["centre"] = Report(period, "centre", rows, totals, busiest)  # type: ignore[arg-type]
     return {b: result[b] for b in by}
+
+
+def reason_counts(conn: psycopg.Connection, centre_id: str, period: Period, by: Dimension = "service",
+                  epoch: int | None = None) -> ReasonCounts:
+    """A centre's reasons given with the ratings of the served tickets of `period`, grouped `by`
+    as `server.reports.reason_counts` groups them."""
+    check_dimensions([by])
+    epoch = _epoch(conn, centre_id, epoch)
+    given = dict(conn.execute(
+        "SELECT r.ticket, r.reason FROM ratings r JOIN tickets t ON t.centre = r.centre AND t.epoch = r.epoch "
+        "AND t.id = r.ticket WHERE r.centre = %s AND r.epoch = %s AND t.day BETWEEN %s AND %s "
+        "AND t.status = 'done' AND r.reason IS NOT NULL", [centre_id, epoch, period.start, period.end]).fetchall())
+    facts = ticket_facts(conn, centre_id, period, epoch, only=sorted(given)) if given else []
+    return reasons_from_facts(facts, given, by)
+
+
+PROVINCE_REASON_DIMENSIONS = ("centre", "service")
+
+
+def province_reason_counts(conn: psycopg.Connection, period: Period, by: str) -> ReasonCounts:
+    """The reasons of `period` over every centre (each its current history), by "centre" (a
+    centre's total per reason) or by field ("service", the codes across centres): each centre's
+    `reason_counts`, added up."""
+    if by not in PROVINCE_REASON_DIMENSIONS:
+        raise ReportError(f"cannot group reasons by {by!r}; choose one of {', '.join(PROVINCE_REASON_DIMENSIONS)}")
+    groups: dict[str | int | None, Tally[str]] = {}
+    for c in centres(conn):
+        counts = reason_counts(conn, c.id, period, "service", c.epoch)
+        for key, tally in [(c.id, counts.totals)] if by == "centre" else counts.groups.items():
+            groups.setdefault(key, Tally()).update(tally)
+    return reasons_of_groups(by, groups)
 
 
 def _setup(conn: psycopg.Connection, centre_id: str) -> dict[str, Any]:

@@ -336,8 +336,15 @@ def reasons_from_facts(facts: Iterable[TicketFacts], given: Mapping[int, str], b
     for f in facts if given else ():
         if f.id in given:
             groups.setdefault(f.key(by), Tally())[given[f.id]] += 1
-    totals: Tally[str] = sum(groups.values(), Tally())
-    return ReasonCounts(by, tuple(sorted(totals, key=lambda r: (-totals[r], r))), groups, totals)
+    return reasons_of_groups(by, groups)
+
+
+def reasons_of_groups(by: str, groups: Mapping[str | int | None, Tally[str]]) -> ReasonCounts:
+    """The `ReasonCounts` of reasons already counted per group (by `reasons_from_facts`, then put
+    together over several centres: `by` may then be "centre"); groups without any are left out."""
+    kept = {key: tally for key, tally in groups.items() if +tally}
+    totals: Tally[str] = sum(kept.values(), Tally())
+    return ReasonCounts(by, tuple(sorted(totals, key=lambda r: (-totals[r], r))), kept, totals)  # type: ignore[arg-type]
 
 
 # --- flat tables (CSV, JSON, the terminal) --------------------------------------------------------

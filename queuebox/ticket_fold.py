@@ -7,7 +7,9 @@ figures computed from these rows (hub/store.py `ticket_facts`) follow the defini
 `queuebox/figures.py` exactly. `first_called_at` is the earliest call time (the report's waiting
 time is first call − issue, `min(at)` of the `called` events); `ended_by` the actor of the last
 `done` or `no_show`. A ticket's business day is the day in force when it was issued: the last
-`day_opened` event before it (or, before any, the local date of its issue time).
+`day_opened` event before it (or, before any, the local date of its issue time). A
+`rating_reason` event gives its ticket's rating the reason (`reason_of`); the first one counts,
+as `server/rating_rules.py` accepts only one.
 """
 
 from __future__ import annotations
@@ -94,3 +96,12 @@ def rating_of(event: HubEvent) -> RatingRow | None:
     if event.type != "rated" or event.ticket is None or type(score) is not int or not 1 <= score <= 4:
         return None
     return RatingRow(event.ticket, event.counter, score, event.at)
+
+
+def reason_of(event: HubEvent) -> tuple[int, str] | None:
+    """(ticket, reason) that a `rating_reason` event gives its ticket's rating, or None. It comes
+    after the `rated` event in seq order; only the first reason of a rating counts."""
+    reason = event.data.get("reason")
+    if event.type != "rating_reason" or event.ticket is None or not isinstance(reason, str):
+        return None
+    return event.ticket, reason

@@ -20,7 +20,7 @@ import secrets
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable
 
-from queuebox.ticket_fold import TicketRow, apply_event, business_day, rating_of
+from queuebox.ticket_fold import TicketRow, apply_event, business_day, rating_of, reason_of
 from queuebox.config import Config
 from queuebox.hub_protocol import HubEvent
 from server.rules import Counter, streak_after_call, transferred_to_front
@@ -76,9 +76,10 @@ def rebuild(config: Config, events: Iterable[HubEvent]) -> Rebuilt:
             out.ratings[rating.ticket] = {"ticket": rating.ticket, "counter": rating.counter,
                                           "score": rating.score, "at": rating.at, "reason": None}
         elif e.type == "rating_reason":
-            found = out.ratings.get(e.ticket or 0)
-            if found is not None and found["reason"] is None and isinstance(e.data.get("reason"), str):
-                found["reason"] = e.data["reason"]
+            given = reason_of(e)
+            found = out.ratings.get(given[0]) if given else None
+            if given and found is not None and found["reason"] is None:
+                found["reason"] = given[1]
         elif e.ticket is not None:
             _ticket(out, e, day, config)
     return out

@@ -3,7 +3,8 @@ whole province or one centre, with charts, and the same table as CSV and XLSX.
 
 Query string: `month` (YYYY-MM, default this month), `by` = centre | service, `centre` (an id:
 that centre's month by field). Every figure comes from `hub.store` (the centres' own report
-definitions), laid out by `hub.report_table`.
+definitions), laid out by `hub.report_table`; the reasons given with neutral or dissatisfied
+ratings are counted per row of the table as the centre's report page counts them.
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ from hub.web.i18n import _, current_language
 from server.report_cli import write_rows
 from server.report_monthly import MonthlyTable
 from server.report_xlsx import write_xlsx
-from queuebox.figures import Period, Report, ReportError
+from queuebox.figures import Period, ReasonCounts, Report, ReportError
 from server.web import charts
 
 bp = Blueprint("reports", __name__)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-BLUE, LIGHT_BLUE, GREEN = "#0b5cad", "#a9c8ea", "#1d7a3a"
+BLUE, LIGHT_BLUE, GREEN, ORANGE = "#0b5cad", "#a9c8ea", "#1d7a3a", "#d9822b"
 
 
 class Choice:
@@ -55,6 +56,12 @@ class Choice:
             return store.centre_reports(conn(), self.centre, self.period, "service")["service"]
         return settings().reports.province_reports(conn(), self.period, self.by)[self.by]
 
+    def reasons(self) -> ReasonCounts:
+        """The reasons given with the ratings of the month, per row of `report`."""
+        if self.centre:
+            return store.reason_counts(conn(), self.centre, self.period, "service")
+        return store.province_reason_counts(conn(), self.period, self.by)
+
     def args(self) -> dict[str, str]:
         return {"month": self.month, "by": self.by, **({"centre": self.centre} if self.centre else {})}
 
@@ -75,8 +82,11 @@ def index() -> Any:
     report = choice.report()
     table = month_table(report, choice.centre, _language())
     centres = [c.id for c in store.centres(conn())]
+    reasons = choice.reasons()
+    reason_rows = [(report.name(f.key), f.key) for f in report.rows if f.key in reasons.groups]
     return render_template("reports.html", choice=choice, table=table, charts=_charts(report, table),
-                           centres=centres, empty=report.totals.issued == 0)
+                           centres=centres, empty=report.totals.issued == 0, reasons=reasons,
+                           reason_rows=reason_rows, reasons_chart=_reasons_chart(reasons))
 
 
 @bp.get("/reports/export.<extension>")
@@ -101,6 +111,17 @@ def export(extension: str) -> Response:
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+def _reasons_chart(reasons: ReasonCounts) -> Markup | None:
+    """Each reason's count over the month, the most given first (the centre's reasons chart)."""
+    if not reasons.reasons:
+        return None
+    title = _("Reasons for neutral or dissatisfied ratings")
+    return charts.stacked_rows(
+        title, _("How many citizens who rated 'neutral' or 'dissatisfied' gave each reason."),
+        list(reasons.reasons), [charts.Series(_("Ratings with this reason"), ORANGE)],
+        [[reasons.totals[r]] for r in reasons.reasons], label_width=300)
 
 
 def _charts(report: Report, table: MonthlyTable) -> list[tuple[str, Markup]]:

@@ -1,7 +1,7 @@
 """The province dashboard over a real PostgreSQL holding three centres (tests/hub/province.py):
 login and roles, CSRF, cookies and headers, the overview (faults, red past target, order, its
 poll), a centre's page, and the month report, equal to the centres' own figures, on the page
-and in CSV and XLSX."""
+and in CSV and XLSX, with the reasons given with poor ratings."""
 
 from __future__ import annotations
 
@@ -11,12 +11,15 @@ import re
 from dataclasses import replace
 from typing import Any
 
+from collections import Counter as Tally
+from html import unescape
+
 import psycopg
 import pytest
 from openpyxl import load_workbook
 
 from hub.store import province_reports, save_live
-from server.reports import Period, open_readonly, reports
+from server.reports import Period, open_readonly, reason_counts, reports
 from tests.hub.province import PASSWORD, TODAY
 
 MONTH = Period.month(TODAY)
@@ -42,6 +45,14 @@ def own_report(centre: Any, period: Period, by: str = "service") -> Any:
     db = open_readonly(centre.path)
     try:
         return reports(db, period, by)[by]  # type: ignore[arg-type]
+    finally:
+        db.close()
+
+
+def own_reasons(centre: Any, period: Period) -> Any:
+    db = open_readonly(centre.path)
+    try:
+        return reason_counts(db, period, "service")
     finally:
         db.close()
 
@@ -194,9 +205,53 @@ def test_the_month_by_field_counts_every_centres_tickets_of_that_field(province_
 def test_the_report_page_has_the_table_and_charts(viewer, province_centres):
     html = text(viewer.get("/reports?month=2026-11&by=centre"))
     assert "Báo cáo tháng 11/2026 — Toàn tỉnh" in html and "Trung tâm (xã, phường)" in html
-    assert html.count("<svg") == 2 and "Tổng cộng" in html
+    assert html.count("<svg") == 3 and "Tổng cộng" in html
     one = text(viewer.get(f"/reports?month=2026-11&centre={province_centres[1].id}"))
     assert f"Báo cáo tháng 11/2026 — {province_centres[1].id}" in one and "A · Đất đai" in one
+
+
+def reasons_table(html: str) -> dict[str, dict[str, int]]:
+    """The page's reasons table: row name → reason → ratings (the totals row included)."""
+    found = re.search(r'<table id="reasons".*?</table>', html, re.S)
+    assert found, "no reasons table"
+    header = [unescape(h) for h in re.findall(r'<th class="num" scope="col">(.*?)</th>', found.group(0))]
+    rows = re.findall(r'<tr><th scope="row">(.*?)</th>(.*?)</tr>', found.group(0), re.S)
+    return {unescape(name): dict(zip(header, map(int, re.findall(r'<td class="num">(\d+)</td>', cells))))
+            for name, cells in rows}
+
+
+def test_the_month_by_centre_shows_each_centres_own_reasons_vietnamese_first(viewer, province_centres):
+    html = text(viewer.get("/reports?month=2026-11&by=centre"))
+    assert "Lý do đánh giá bình thường hoặc không hài lòng" in html and "Số đánh giá nêu lý do này" in html
+    table = reasons_table(html)
+    province: Tally[str] = Tally()
+    for centre in province_centres:
+        own = own_reasons(centre, MONTH)
+        assert own.totals.total() > 5
+        assert {r: n for r, n in table[centre.id].items() if n} == dict(own.totals)
+        province.update(own.totals)
+    assert table["Tổng cộng"] == dict(province)
+    english = text(viewer.get("/reports?month=2026-11&by=centre&lang=en"))
+    assert "Reasons for neutral or dissatisfied ratings" in english and reasons_table(english)["Total"] == dict(province)
+
+
+def test_the_month_by_field_adds_up_the_centres_reasons_per_field(viewer, province_centres):
+    table = reasons_table(text(viewer.get("/reports?month=2026-11&by=service")))
+    per_field: dict[str, Tally[str]] = {}
+    for centre in province_centres:
+        for key, tally in own_reasons(centre, MONTH).groups.items():
+            per_field.setdefault(key, Tally()).update(tally)
+    assert {name.split(" · ")[0]: {r: n for r, n in row.items() if n} for name, row in table.items()
+            if name != "Tổng cộng"} == {key: dict(tally) for key, tally in per_field.items()}
+
+
+def test_a_centres_month_shows_its_own_reasons_by_field(viewer, province_centres):
+    centre = province_centres[0]
+    table = reasons_table(text(viewer.get(f"/reports?month=2026-11&centre={centre.id}")))
+    own = own_reasons(centre, MONTH)
+    assert table["Tổng cộng"] == dict(own.totals)
+    assert {name.split(" · ")[0]: {r: n for r, n in row.items() if n} for name, row in table.items()
+            if name != "Tổng cộng"} == {key: dict(tally) for key, tally in own.groups.items()}
 
 
 @pytest.mark.parametrize("query, status", [("month=2026-13", 400), ("month=soon", 400), ("by=counter", 400),

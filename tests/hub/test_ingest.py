@@ -67,6 +67,36 @@ def test_tickets_rebuilt_out_of_order_equal_those_rebuilt_in_order(hub_dsn, post
     assert [r[1] for r in results[0][:2]] == ["done", "done"]
 
 
+def _reasoned_story() -> list:
+    """Two tickets rated 4 and 3; the first given a reason (a second one, refused at the centre,
+    never reaches an event), the second a reason in the next batch after its rating."""
+    story = ticket_story(1, 1, "A001") + ticket_story(6, 2, "A002")
+    story[4] = replace(story[4], data={"score": 4, "label": "A001"})
+    story[9] = replace(story[9], data={"score": 3, "label": "A002"})
+    return [*story[:5], event(11, "rating_reason", ticket=1, minute=11, score=4, reason="Chờ quá lâu"),
+            *story[5:], event(12, "rating_reason", ticket=2, minute=12, score=3, reason="Thái độ chưa tốt"),
+            event(13, "rating_reason", ticket=1, minute=13, score=4, reason="Một lý do thứ hai")]
+
+
+@pytest.mark.parametrize("cuts", [(5, 11), (10, 11), (1, 12)])
+def test_a_reason_reaches_its_rating_whichever_batch_brings_it_and_in_any_order(hub_dsn, postgres, cuts):
+    events = sorted(_reasoned_story(), key=lambda e: e.seq)
+    bounds = [0, *cuts, len(events)]
+    parts = [Batch("c1", 0, events[lo].seq, tuple(events[lo:hi])) for lo, hi in zip(bounds, bounds[1:])]
+    results = []
+    for order in (parts, parts[::-1], [parts[1], parts[2], parts[0]]):
+        name = postgres.create_database()
+        with psycopg.connect(postgres.dsn(name)) as c:
+            from hub.schema import migrate
+            migrate(c)
+            for part in order:
+                ingest(c, part)
+            results.append(c.execute("SELECT ticket, score, reason FROM ratings ORDER BY ticket").fetchall())
+        postgres.drop_database(name)
+    assert results[0] == [(1, 4, "Chờ quá lâu"), (2, 3, "Thái độ chưa tốt")]
+    assert results[1] == results[0] and results[2] == results[0]
+
+
 def test_a_centre_restored_from_an_old_backup_gets_a_new_epoch_and_the_old_history_stays(conn):
     ingest(conn, batch("c1", 1, 50))
     # The backup ended at seq 30; what the centre writes afterwards is another history.

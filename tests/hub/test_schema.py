@@ -50,3 +50,21 @@ def test_a_failing_migration_leaves_no_half_schema(pg_dsn):
         with pytest.raises(psycopg.errors.UndefinedFunction):
             migrate(conn, broken)
         assert "half" not in _tables(conn) and "centres" not in _tables(conn)
+
+
+def test_the_reasons_migration_gives_ratings_already_folded_their_reason_from_the_stored_events(pg_dsn):
+    before = [m for m in MIGRATIONS if m[0] < "0004_rating_reasons"]
+    with psycopg.connect(pg_dsn) as conn:
+        migrate(conn, before)
+        conn.execute("INSERT INTO centres (id) VALUES ('c1')")
+        conn.execute("INSERT INTO epochs (centre, epoch, acked) VALUES ('c1', 1, 4)")
+        for seq, type_, ticket, data in [(1, "rated", 1, '{"score": 4}'), (2, "rating_reason", 1, '{"reason": "Chờ lâu"}'),
+                                         (3, "rated", 2, '{"score": 3}'), (4, "rating_reason", 1, '{"reason": "Khác"}'),
+                                         (5, "rating_reason", 2, '{"reason": "Not folded yet"}')]:
+            conn.execute("INSERT INTO events (centre, epoch, seq, at, at_utc, type, ticket, data) "
+                         "VALUES ('c1', 1, %s, '2026-11-23T09:00:00+07:00', now(), %s, %s, %s)", [seq, type_, ticket, data])
+        conn.execute("INSERT INTO ratings (centre, epoch, ticket, score, at) VALUES ('c1', 1, 1, 4, 'x'), ('c1', 1, 2, 3, 'x')")
+        conn.commit()
+        assert migrate(conn) == ["0004_rating_reasons"]
+        # the first reason counts; one past `acked` is folded with its batch, not by the migration
+        assert conn.execute("SELECT ticket, reason FROM ratings ORDER BY ticket").fetchall() == [(1, "Chờ lâu"), (2, None)]
