@@ -17,6 +17,8 @@ from server.reports import reason_counts as centre_reason_counts
 from server.uplink_source import EventSource
 from tests.report_fixtures import MONDAY, simulate_days
 
+CENTRE = "xa-an-phu"
+
 
 @pytest.fixture(scope="module")
 def seeded_centre(tmp_path_factory):
@@ -26,51 +28,42 @@ def seeded_centre(tmp_path_factory):
     return path
 
 
-def _send_all(conn, source, centre, batch_size):
-    first = 1
-    while True:
-        events = source.events(first, batch_size)
-        if not events:
-            return
-        ingest(conn, Batch(centre, 0, first, tuple(events)))
-        first = events[-1].seq + 1
-
-
-@pytest.mark.parametrize("by", DIMENSIONS)
-def test_the_month_at_the_hub_equals_the_centres_report(seeded_centre, hub_dsn, by):
-    month = Period.month(MONDAY)
+@pytest.fixture
+def at_hub(seeded_centre, hub_dsn):
+    """A connection to a hub database holding the seeded centre, sent in batches of 97."""
     source = EventSource(seeded_centre)
     try:
         with psycopg.connect(hub_dsn) as conn:
-            save_setup(conn, "xa-an-phu", source.setup())
-            _send_all(conn, source, "xa-an-phu", batch_size=97)
-            at_hub = centre_reports(conn, "xa-an-phu", month, by)[by]
+            save_setup(conn, CENTRE, source.setup())
+            first = 1
+            while events := source.events(first, 97):
+                ingest(conn, Batch(CENTRE, 0, first, tuple(events)))
+                first = events[-1].seq + 1
+            yield conn
     finally:
         source.close()
+
+
+@pytest.fixture
+def at_centre(seeded_centre):
     db = open_readonly(seeded_centre)
-    try:
-        at_centre = reports(db, month, by)[by]
-    finally:
-        db.close()
-    assert at_centre.totals.issued > 100 and at_centre.totals.rated > 10
-    assert at_hub == at_centre
+    yield db
+    db.close()
 
 
 @pytest.mark.parametrize("by", DIMENSIONS)
-def test_the_reasons_of_the_month_at_the_hub_equal_the_centres(seeded_centre, hub_dsn, by):
+def test_the_month_at_the_hub_equals_the_centres_report(at_hub, at_centre, by):
     month = Period.month(MONDAY)
-    source = EventSource(seeded_centre)
-    try:
-        with psycopg.connect(hub_dsn) as conn:
-            save_setup(conn, "xa-an-phu", source.setup())
-            _send_all(conn, source, "xa-an-phu", batch_size=97)
-            at_hub = reason_counts(conn, "xa-an-phu", month, by)
-    finally:
-        source.close()
-    db = open_readonly(seeded_centre)
-    try:
-        at_centre = centre_reason_counts(db, month, by)
-    finally:
-        db.close()
-    assert len(at_centre.reasons) >= 2 and at_centre.totals.total() > 10
-    assert at_hub == at_centre
+    at_hub_report = centre_reports(at_hub, CENTRE, month, by)[by]
+    own = reports(at_centre, month, by)[by]
+    assert own.totals.issued > 100 and own.totals.rated > 10
+    assert at_hub_report == own
+
+
+@pytest.mark.parametrize("by", DIMENSIONS)
+def test_the_reasons_of_the_month_at_the_hub_equal_the_centres(at_hub, at_centre, by):
+    month = Period.month(MONDAY)
+    at_hub_reasons = reason_counts(at_hub, CENTRE, month, by)
+    own = centre_reason_counts(at_centre, month, by)
+    assert len(own.reasons) >= 2 and own.totals.total() > 10
+    assert at_hub_reasons == own
