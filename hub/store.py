@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter as Tally
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -93,31 +93,35 @@ ORDER BY t.centre, t.id
 # Which tickets, written out rather than as `coalesce(%(epoch)s, c.epoch)`: a condition the
 # planner can see through keeps its row estimate, hence hash joins, for a whole province.
 _EVERY_CENTRE = "t.epoch = c.epoch"
-_ONE_CENTRE = ("t.centre = %(centre)s AND t.epoch = coalesce(%(epoch)s, c.epoch) "
-               "AND (%(only)s::bigint[] IS NULL OR t.id = ANY(%(only)s))")
+_ONE_CENTRE = "t.centre = %(centre)s AND t.epoch = coalesce(%(epoch)s, c.epoch)"
+_REASONED = " AND t.status = 'done' AND r.reason IS NOT NULL"  # the tickets whose rating came with a reason
+_REASONS_SQL = """
+SELECT t.centre, t.id, r.reason FROM tickets t
+JOIN centres c ON c.id = t.centre
+JOIN ratings r ON r.centre = t.centre AND r.epoch = t.epoch AND r.ticket = t.id
+WHERE t.day BETWEEN %(start)s AND %(end)s AND {which}""" + _REASONED
 
 
-def ticket_facts(conn: psycopg.Connection, centre_id: str, period: Period, epoch: int | None = None,
-                 only: Sequence[int] | None = None) -> list[TicketFacts]:
+def ticket_facts(conn: psycopg.Connection, centre_id: str, period: Period, epoch: int | None = None) -> list[TicketFacts]:
     """One `TicketFacts` per ticket of the period (business days), in issue order, as the
-    centre's `server.reports.ticket_facts` makes them; of the tickets `only` (ids) if given."""
-    return _facts_by_centre(conn, period, centre_id, epoch, only).get(centre_id, [])
+    centre's `server.reports.ticket_facts` makes them."""
+    return _facts_by_centre(conn, period, centre_id, epoch).get(centre_id, [])
 
 
 def _facts_by_centre(conn: psycopg.Connection, period: Period, centre_id: str | None = None,
-                     epoch: int | None = None, only: Sequence[int] | None = None) -> dict[str, list[TicketFacts]]:
+                     epoch: int | None = None, reasoned: bool = False) -> dict[str, list[TicketFacts]]:
     """The facts of one centre, or of every centre's current history, by centre id.
     A province's month is hundreds of thousands of rows: one query, and a loop that does no
-    more per row than build its TicketFacts."""
+    more per row than build its TicketFacts. `reasoned`: only the served tickets rated with a reason."""
     targets = {centre: {s["code"]: None if s.get("target_wait_min") is None else s["target_wait_min"] * 60.0
                         for s in (setup or {}).get("services", [])}
-               for centre, setup in conn.execute("SELECT id, setup FROM centres")}
+               for centre, setup in conn.execute("SELECT id, setup FROM centres WHERE %s::text IS NULL OR id = %s",
+                                                 [centre_id, centre_id])}
     clerks: dict[str | None, str | None] = {}
     by_centre: dict[str, list[TicketFacts]] = {}
-    sql = _FACTS_SQL.format(which=_EVERY_CENTRE if centre_id is None else _ONE_CENTRE)
+    sql = _FACTS_SQL.format(which=(_EVERY_CENTRE if centre_id is None else _ONE_CENTRE) + (_REASONED if reasoned else ""))
     rows = conn.execute(sql, {"no_group": NO_GROUP, "centre": centre_id, "epoch": epoch,  # type: ignore[arg-type]
-                              "only": None if only is None else list(only), "start": period.start,
-                              "end": period.end}).fetchall()
+                              "start": period.start, "end": period.end}).fetchall()
     facts: list[TicketFacts] = []
     current = None
     for (centre, id_, day, label, service, counter, ended_by, hour, status, transferred, wait_s, service_s,
@@ -173,13 +177,8 @@ def reason_counts(conn: psycopg.Connection, centre_id: str, period: Period, by: 
     """A centre's reasons given with the ratings of the served tickets of `period`, grouped `by`
     as `server.reports.reason_counts` groups them."""
     check_dimensions([by])
-    epoch = _epoch(conn, centre_id, epoch)
-    given = dict(conn.execute(
-        "SELECT r.ticket, r.reason FROM ratings r JOIN tickets t ON t.centre = r.centre AND t.epoch = r.epoch "
-        "AND t.id = r.ticket WHERE r.centre = %s AND r.epoch = %s AND t.day BETWEEN %s AND %s "
-        "AND t.status = 'done' AND r.reason IS NOT NULL", [centre_id, epoch, period.start, period.end]).fetchall())
-    facts = ticket_facts(conn, centre_id, period, epoch, only=sorted(given)) if given else []
-    return reasons_from_facts(facts, given, by)
+    facts = _facts_by_centre(conn, period, centre_id, epoch, reasoned=True).get(centre_id, [])
+    return reasons_from_facts(facts, _reasons_given(conn, period, centre_id, epoch).get(centre_id, {}), by)
 
 
 PROVINCE_REASON_DIMENSIONS = ("centre", "service")
@@ -191,12 +190,25 @@ def province_reason_counts(conn: psycopg.Connection, period: Period, by: str) ->
     `reason_counts`, added up."""
     if by not in PROVINCE_REASON_DIMENSIONS:
         raise ReportError(f"cannot group reasons by {by!r}; choose one of {', '.join(PROVINCE_REASON_DIMENSIONS)}")
+    facts = _facts_by_centre(conn, period, reasoned=True)
     groups: dict[str | int | None, Tally[str]] = {}
-    for c in centres(conn):
-        counts = reason_counts(conn, c.id, period, "service", c.epoch)
-        for key, tally in [(c.id, counts.totals)] if by == "centre" else counts.groups.items():
+    for centre_id, given in _reasons_given(conn, period).items():
+        counts = reasons_from_facts(facts.get(centre_id, []), given, "service")
+        for key, tally in [(centre_id, counts.totals)] if by == "centre" else counts.groups.items():
             groups.setdefault(key, Tally()).update(tally)
     return reasons_of_groups(by, groups)
+
+
+def _reasons_given(conn: psycopg.Connection, period: Period, centre_id: str | None = None,
+                   epoch: int | None = None) -> dict[str, dict[int, str]]:
+    """centre → ticket → the reason given with its rating (served tickets of the period)."""
+    given: dict[str, dict[int, str]] = {}
+    for centre, ticket, reason in conn.execute(_REASONS_SQL.format(
+            which=_EVERY_CENTRE if centre_id is None else _ONE_CENTRE),
+            {"centre": centre_id, "epoch": epoch, "start": period.start, "end": period.end}):
+        given.setdefault(centre, {})[ticket] = reason
+    return given
+
 
 
 def _setup(conn: psycopg.Connection, centre_id: str) -> dict[str, Any]:
