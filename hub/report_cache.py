@@ -1,4 +1,4 @@
-"""The province's month reports, kept while what they are made of has not changed.
+"""The province's month reports (and the reasons given with ratings), kept while what they are made of has not changed.
 
 A month across a province is hundreds of thousands of tickets (bench/dashboard.py: seconds to
 compute). Once a centre has opened a business day two days after the month (the day after would
@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Hashable
+from typing import Any, Callable, Hashable, TypeVar
 
 import psycopg
 
-from hub.store import province_reports
-from queuebox.figures import Period, Report
+from hub.store import province_reason_counts, province_reports
+from queuebox.figures import Period, ReasonCounts, Report
 
-KEPT = 12  # reports kept (a few months, by centre and by field)
+KEPT = 24  # reports and reasons kept (a few months, by centre and by field)
+T = TypeVar("T")
 
 
 def stamp(conn: psycopg.Connection, period: Period) -> Hashable:
@@ -35,24 +36,31 @@ def stamp(conn: psycopg.Connection, period: Period) -> Hashable:
 
 
 class ReportCache:
-    """`province_reports`, kept for the last KEPT (period, grouping) asked; safe across threads."""
+    """The province's reports and reasons of a period, kept for the last KEPT asked; safe
+    across threads (the dashboard's requests)."""
 
     def __init__(self, kept: int = KEPT) -> None:
         self.kept = kept
-        self._reports: OrderedDict[tuple[Period, tuple[str, ...]], tuple[Hashable, dict[str, Report]]] = OrderedDict()
+        self._kept: OrderedDict[tuple[Any, ...], tuple[Hashable, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
     def province_reports(self, conn: psycopg.Connection, period: Period, *by: str) -> dict[str, Report]:
-        key, now = (period, by), stamp(conn, period)
+        return self._get(conn, period, ("reports", *by), lambda: province_reports(conn, period, *by))
+
+    def province_reason_counts(self, conn: psycopg.Connection, period: Period, by: str) -> ReasonCounts:
+        return self._get(conn, period, ("reasons", by), lambda: province_reason_counts(conn, period, by))
+
+    def _get(self, conn: psycopg.Connection, period: Period, what: tuple[str, ...], make: Callable[[], T]) -> T:
+        key, now = (period, *what), stamp(conn, period)
         with self._lock:
-            kept = self._reports.get(key)
+            kept = self._kept.get(key)
             if kept is not None and kept[0] == now:
-                self._reports.move_to_end(key)
-                return kept[1]
-        reports = province_reports(conn, period, *by)
+                self._kept.move_to_end(key)
+                return kept[1]  # type: ignore[no-any-return]
+        made = make()
         with self._lock:
-            self._reports[key] = (now, reports)
-            self._reports.move_to_end(key)
-            while len(self._reports) > self.kept:
-                self._reports.popitem(last=False)
-        return reports
+            self._kept[key] = (now, made)
+            self._kept.move_to_end(key)
+            while len(self._kept) > self.kept:
+                self._kept.popitem(last=False)
+        return made

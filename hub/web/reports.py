@@ -60,7 +60,7 @@ class Choice:
         """The reasons given with the ratings of the month, per row of `report`."""
         if self.centre:
             return store.reason_counts(conn(), self.centre, self.period, "service")
-        return store.province_reason_counts(conn(), self.period, self.by)
+        return settings().reports.province_reason_counts(conn(), self.period, self.by)
 
     def args(self) -> dict[str, str]:
         return {"month": self.month, "by": self.by, **({"centre": self.centre} if self.centre else {})}

@@ -12,7 +12,7 @@ import pytest
 
 from hub.ingest import ingest
 from hub.report_cache import ReportCache
-from hub.store import centre, province_reports, save_setup
+from hub.store import centre, province_reason_counts, province_reports, save_setup
 from queuebox.figures import Period
 from queuebox.hub_protocol import Batch
 from tests.hub.batches import event, ticket_story
@@ -41,10 +41,13 @@ def send(conn: psycopg.Connection, centre_id: str, make_events) -> None:
 def test_a_closed_day_is_kept_while_the_centres_send_later_days(conn):
     cache = ReportCache()
     first = cache.province_reports(conn, CLOSED, "centre")
+    reasons = cache.province_reason_counts(conn, CLOSED, "service")
     send(conn, CENTRE, lambda seq: [event(seq, "paused")])
     again = cache.province_reports(conn, CLOSED, "centre")
     assert again is first
     assert again == province_reports(conn, CLOSED, "centre")
+    assert cache.province_reason_counts(conn, CLOSED, "service") is reasons
+    assert reasons == province_reason_counts(conn, CLOSED, "service") and reasons.totals.total() > 0
 
 
 def test_the_open_month_is_made_again_when_a_batch_brings_a_ticket(conn):
@@ -72,6 +75,7 @@ def test_a_changed_target_makes_a_closed_month_again(conn):
 def test_a_centre_whose_history_starts_again_makes_a_closed_month_again(conn):
     cache = ReportCache()
     before = cache.province_reports(conn, CLOSED, "centre")["centre"]
+    reasons_before = cache.province_reason_counts(conn, CLOSED, "centre")
     # The centre restored an old backup: its seq 1 differs from the hub's, a new epoch begins.
     ingest(conn, Batch(CENTRE, 0, 1, (event(1, "paused", minute=3),)))
     assert centre(conn, CENTRE).epoch == 2
@@ -79,6 +83,9 @@ def test_a_centre_whose_history_starts_again_makes_a_closed_month_again(conn):
     assert next(r for r in after.rows if r.key == CENTRE).issued == 0
     assert after.totals.issued < before.totals.issued
     assert after == province_reports(conn, CLOSED, "centre")["centre"]
+    reasons_after = cache.province_reason_counts(conn, CLOSED, "centre")
+    assert CENTRE in reasons_before.groups and CENTRE not in reasons_after.groups
+    assert reasons_after == province_reason_counts(conn, CLOSED, "centre")
 
 
 def test_a_centre_still_sending_a_closed_days_backlog_keeps_it_open(conn):
