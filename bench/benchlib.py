@@ -58,6 +58,12 @@ def unit_environment(unit: str) -> dict[str, str]:
     return found
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def process_memory(pid: int) -> dict[str, float]:
     """Memory of process `pid` in MiB, from /proc (Linux):
 

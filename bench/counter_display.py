@@ -35,7 +35,7 @@ os.environ["PYGAME_HIDE_SUPPORT_PROMPT"] = "1"
 
 import pygame  # noqa: E402
 
-from benchlib import machine, percentile  # noqa: E402 (bench/ is on the path)
+from benchlib import cpu_seconds, machine, percentile  # noqa: E402 (bench/ is on the path)
 from mqtt_rig import (EXAMPLE_CONFIG, BenchError, Probe, Process, bench_config_text, bench_floor, drain,  # noqa: E402
                       free_port, json_or_none, rss_mb, run_with_broker, start_broker, wait_online)
 
@@ -62,12 +62,6 @@ def summary(values_ms: list[float]) -> dict[str, Any]:
     return {"count": len(ordered), "min_ms": round(ordered[0], 3), "p50_ms": round(percentile(ordered, 50), 3),
             "p90_ms": round(percentile(ordered, 90), 3), "p99_ms": round(percentile(ordered, 99), 3),
             "max_ms": round(ordered[-1], 3)}
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far, from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def bench_next_to_frame(config: Any, fonts: Fonts, probe: Probe, topics: Topics, count: int,

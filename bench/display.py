@@ -68,7 +68,7 @@ os.environ["PYGAME_HIDE_SUPPORT_PROMPT"] = "1"
 
 import pygame  # noqa: E402
 
-from benchlib import machine  # noqa: E402 (bench/ is on the path)
+from benchlib import cpu_seconds, machine  # noqa: E402 (bench/ is on the path)
 from display_calls import (COUNTERS, KIOSK, SIZE, TARGET_FRAME_TO_SOUND_P99_MS, TARGET_NEXT_TO_FRAME_P99_MS,  # noqa: E402
                            bench_next_to_frame, bench_next_to_sound, summary)
 from mqtt_rig import (run_with_broker, EXAMPLE_CONFIG, BenchError, Probe, Process, bench_config_text, drain,  # noqa: E402
@@ -90,11 +90,6 @@ TARGET_IDLE_CPU_PERCENT = 1.0
 TARGET_RSS_MB = 80
 SPOKEN_S = 14.0  # two calls: chime (1.4 s), sentence (~4 s), pauses
 
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far, from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # --- frames ---------------------------------------------------------------------------------------

@@ -28,10 +28,14 @@ def _load(args: argparse.Namespace) -> Config:
     return load_config(_config_path(args))
 
 
+def _load_hub(args: argparse.Namespace) -> Config:
+    return load_config(_config_path(args), hub=True)
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     path = args.file or _config_path(args)
     try:
-        config = load_config(path)
+        config = load_config(path, hub=args.hub)
     except ConfigError as exc:
         print(f"{path}: {len(exc.problems)} problem(s):", file=sys.stderr)
         for problem in exc.problems:
@@ -39,8 +43,13 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         return 1
     if args.print:
         print(json.dumps(redacted(config), ensure_ascii=False, indent=2))
-    print(f"{path}: OK — {config.site.name}: {len(config.services)} services, "
-          f"{len(config.counters)} counters, time zone {config.site.timezone}")
+    if args.hub:
+        h = config.hub
+        print(f"{path}: OK — province hub: broker {h.host}:{h.port} (root {h.root}), dashboard port {h.web_port}, "
+              f"time zone {config.site.timezone}")
+    else:
+        print(f"{path}: OK — {config.site.name}: {len(config.services)} services, "
+              f"{len(config.counters)} counters, time zone {config.site.timezone}")
     return 0
 
 
@@ -79,7 +88,7 @@ def cmd_mqtt_credentials(args: argparse.Namespace) -> int:
 def cmd_hub_credentials(args: argparse.Namespace) -> int:
     from hub.credentials import write_hub_credentials
 
-    written, centres = write_hub_credentials(_load(args), args.out, centres=args.centre, remove=args.remove,
+    written, centres = write_hub_credentials(_load_hub(args), args.out, centres=args.centre, remove=args.remove,
                                              hubs=args.hub, group=args.group)
     _print_written(written)
     print(f"centres: {', '.join(centres) if centres else '(none yet: add one with --centre ID)'}")
@@ -207,20 +216,20 @@ def cmd_restore(args: argparse.Namespace) -> int:
 def cmd_hub(args: argparse.Namespace) -> int:
     from hub.main import run_hub
 
-    return run_hub(_load(args))
+    return run_hub(_load_hub(args))
 
 
 def cmd_hub_web(args: argparse.Namespace) -> int:
     from hub.web_main import run_hub_web
 
-    config = _load(args)
+    config = _load_hub(args)
     return run_hub_web(config, args.listen or config.hub.web_listen, args.port or config.hub.web_port)
 
 
 def cmd_hub_user(args: argparse.Namespace) -> int:
     from hub.account_cli import run
 
-    return run(args, _load(args))
+    return run(args, _load_hub(args))
 
 
 def cmd_api_token(args: argparse.Namespace) -> int:
@@ -261,6 +270,8 @@ def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
     p = command("check-config", cmd_check_config, "validate a configuration file and list every problem")
     p.add_argument("file", nargs="?", help="the file to check (default: --config)")
     p.add_argument("--print", action="store_true", help="print the configuration, secrets hidden")
+    p.add_argument("--hub", action="store_true",
+                   help="check it as a province hub's configuration ([hub] needed, no [site] id or name)")
 
     p = command("migrate", cmd_migrate, "create or upgrade the database schema and load services and counters")
     p.add_argument("--database", metavar="PATH", help="database file (default: database.path of the config)")

@@ -418,8 +418,14 @@ class Config:
 
 # --- loading -------------------------------------------------------------------------
 
-def load_config(path: str | Path) -> Config:
-    """Read and validate a TOML file; raises ConfigError listing every problem."""
+# A province hub serves no centre: its file needs no [site] id or name, these stand in.
+HUB_SITE = {"id": "hub", "name": "Province hub"}
+HUB_REQUIRED = {"database": "the PostgreSQL connection string, e.g. \"dbname=queuebox_hub\""}
+
+
+def load_config(path: str | Path, *, hub: bool = False) -> Config:
+    """Read and validate a TOML file; raises ConfigError listing every problem. With `hub`, the
+    file is a province hub's (see `config_from_dict`)."""
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -429,18 +435,36 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError([f"cannot read {path}: {exc}"], str(path)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"not valid TOML: {exc}"], str(path)) from None
-    return config_from_dict(raw, source=str(path))
+    return config_from_dict(raw, source=str(path), hub=hub)
 
 
-def config_from_dict(raw: dict[str, Any], source: str = "configuration") -> Config:
-    """Build a Config from parsed TOML; raises ConfigError listing every problem."""
+def config_from_dict(raw: dict[str, Any], source: str = "configuration", *, hub: bool = False) -> Config:
+    """Build a Config from parsed TOML; raises ConfigError listing every problem.
+
+    With `hub`, the file is a province hub's: it needs a [hub] table with the keys of
+    HUB_REQUIRED, and [site] may be left out or hold only what the dashboard uses (timezone,
+    languages): HUB_SITE stands in for the centre's id and name. Everything else is checked
+    as for a centre."""
     problems: list[str] = []
+    if hub:
+        raw = _as_hub(raw, problems)
     config = convert(Config, raw, "", problems)
     if config is not INVALID:
         problems.extend(check(config))
     if problems:
         raise ConfigError(problems, source)
     return config
+
+
+def _as_hub(raw: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    section = raw.get("hub")
+    if section is None:
+        problems.append("hub: a province hub's configuration needs its [hub] table (see config/hub.example.toml)")
+    elif isinstance(section, dict):
+        problems.extend(f"hub.{key}: required in a province hub's configuration: {what}"
+                        for key, what in HUB_REQUIRED.items() if key not in section)
+    site = raw.get("site", {})
+    return {**raw, "site": {**HUB_SITE, **site}} if isinstance(site, dict) else raw
 
 
 # --- documentation and display -----------------------------------------------------

@@ -39,7 +39,9 @@ def test_a_hub_is_laid_out_with_tls_accounts_and_its_own_config(tmp_path, tls):
     etc = tmp_path / "etc/queuebox"
     secrets = tomllib.loads((etc / "hub-broker/secrets.toml").read_text())["passwords"]
     assert set(secrets) == {"hub", "centre-xa-an-phu"}
-    hub = load_config(etc / "hub.toml").hub
+    written = tomllib.loads((etc / "hub.toml").read_text())
+    assert set(written) == {"hub", "site"} and set(written["site"]) == {"timezone", "languages"}  # no centre's
+    hub = load_config(etc / "hub.toml", hub=True).hub
     assert (hub.password, hub.username, hub.tls, hub.port) == (secrets["hub"], "hub", True, 8883)
     assert (hub.ca_file, hub.broker_certfile, hub.broker_keyfile) == (
         "/etc/queuebox/hub-ca.pem", "/etc/queuebox/hub-broker/tls/cert.pem", "/etc/queuebox/hub-broker/tls/key.pem")
@@ -58,6 +60,11 @@ def test_a_hub_is_laid_out_with_tls_accounts_and_its_own_config(tmp_path, tls):
     before = snapshot(tmp_path)
     ok(install(tmp_path, "--roles", "hub"))  # again, certificates and centres already there
     assert snapshot(tmp_path) == before
+    text = (etc / "hub.toml").read_text().replace("web_port = 8090", "web_port = 8091")
+    (etc / "hub.toml").write_text(text)
+    ok(install(tmp_path, "--roles", "hub", "--hub-host", "hub.example.vn"))  # an operator's edit is kept
+    hub = load_config(etc / "hub.toml", hub=True).hub
+    assert (hub.web_port, hub.host, hub.password) == (8091, "hub.example.vn", secrets["hub"])
     ok(install(tmp_path, "--roles", "hub", "--centre", "phuong-1"))  # a centre more: the others keep theirs
     again = tomllib.loads((etc / "hub-broker/secrets.toml").read_text())["passwords"]
     assert again["hub"] == secrets["hub"] and again["centre-xa-an-phu"] == secrets["centre-xa-an-phu"]

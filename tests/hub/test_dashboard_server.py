@@ -19,12 +19,12 @@ from hub.web_main import dashboard_listener
 from tests.factories import make_config
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "config" / "queuebox.example.toml"
+EXAMPLE = ROOT / "config" / "hub.example.toml"  # a hub's own config: [hub], no centre's [site]
 
 
 @pytest.fixture
 def hub_config(tmp_path, hub_dsn):
-    """The example configuration with the test database as the hub's."""
+    """The hub example configuration with the test database as the hub's."""
     text = EXAMPLE.read_text(encoding="utf-8").replace('database = "dbname=queuebox_hub"', f'database = "{hub_dsn}"')
     path = tmp_path / "hub.toml"
     path.write_text(text, encoding="utf-8")
