@@ -8,9 +8,9 @@ tickets, ratings, setup and live summary under other centre ids, by SQL), so the
 reads --centres × that month. Each page is fetched --requests times, one after another by a
 logged-in province viewer: p50/p99/max in ms; the floor is `GET /healthz`.
 
-The month's pages are measured twice: the first fetch computes the month (`first_ms`: the
-first officer to open it after the month closed, and every fetch of a month still open), the
-others are served from the closed month kept (hub/report_cache.py: p50/p99). The XLSX is the
+The month's pages are measured twice: the first fetch computes the month (`first_ms`: what
+`queuebox hub-web` does ahead for last month on a thread of its own, and every fetch of a month
+still open takes), the others are served from the closed month kept (hub/report_cache.py: p50/p99). The XLSX is the
 page's month by centre: fetched after the page, its first fetch is already a kept one.
 
 Targets: the overview's rows (polled every 5 s by every open overview) p99 <= 300 ms; a centre's

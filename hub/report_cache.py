@@ -12,8 +12,10 @@ again would give; the current month's stamp moves with every acknowledged batch.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
+from datetime import datetime, timedelta, tzinfo
 from typing import Any, Callable, Hashable, TypeVar
 
 import psycopg
@@ -21,7 +23,9 @@ import psycopg
 from hub.store import province_reason_counts, province_reports
 from queuebox.figures import Period, ReasonCounts, Report
 
+logger = logging.getLogger(__name__)
 KEPT = 24  # reports and reasons kept (a few months, by centre and by field)
+READY_EVERY_S = 600.0  # how often the dashboard looks whether last month needs making ahead
 T = TypeVar("T")
 
 
@@ -64,3 +68,30 @@ class ReportCache:
             while len(self._kept) > self.kept:
                 self._kept.popitem(last=False)
         return made
+
+
+def last_month(now: datetime, zone: tzinfo) -> Period:
+    """The month before the one `now` falls in, in the province's time zone."""
+    return Period.month(now.astimezone(zone).date().replace(day=1) - timedelta(days=1))
+
+
+def make_ready(cache: ReportCache, conn: psycopg.Connection, period: Period) -> None:
+    """The province's pages of `period` made ahead (by centre, by field, and their reasons), so the
+    first officer to open them does not wait; a glance at `stamp` while they are kept."""
+    for by in ("centre", "service"):
+        cache.province_reports(conn, period, by)
+        cache.province_reason_counts(conn, period, by)
+
+
+def keep_last_month_ready(cache: ReportCache, dsn: str, zone: tzinfo, stop: threading.Event,
+                          now: Callable[[], datetime], every_s: float = READY_EVERY_S) -> None:
+    """Until `stop`: last month made ahead now and every `every_s` (a thread of `queuebox hub-web`).
+    A failure (PostgreSQL away) is logged and tried again next time: the pages then make it."""
+    while True:
+        try:
+            with psycopg.connect(dsn, autocommit=True, connect_timeout=5) as conn:
+                make_ready(cache, conn, last_month(now(), zone))
+        except psycopg.Error as exc:
+            logger.warning("could not make last month's reports ahead: %s", str(exc).strip().splitlines()[0])
+        if stop.wait(every_s):
+            return

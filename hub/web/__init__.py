@@ -18,7 +18,8 @@ from flask import Blueprint, Flask, jsonify, make_response, render_template
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from hub.web import auth, i18n
-from hub.web.common import Settings, close_conn, conn
+from hub.report_cache import ReportCache
+from hub.web.common import Settings, close_conn, conn, utc_now
 from hub.web.i18n import N_, _
 from queuebox.config import Config
 from server.web import _CSP as CENTRE_CSP
@@ -27,8 +28,10 @@ from server.web import MAX_BODY
 CENTRE_STATIC = Path(__file__).resolve().parents[2] / "server" / "web" / "static"
 
 
-def create_app(dsn: str, config: Config, *, secret_key: str, now: Callable[..., Any] | None = None) -> Flask:
-    """The dashboard over the hub database `dsn`; `secret_key` signs its sessions."""
+def create_app(dsn: str, config: Config, *, secret_key: str, now: Callable[..., Any] | None = None,
+               reports: ReportCache | None = None) -> Flask:
+    """The dashboard over the hub database `dsn`; `secret_key` signs its sessions; `reports`:
+    the closed months' reports, shared with whoever makes them ahead (hub/web_main.py)."""
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=secret_key,
@@ -42,7 +45,7 @@ def create_app(dsn: str, config: Config, *, secret_key: str, now: Callable[..., 
         REMEMBER_COOKIE_SECURE=config.server.secure_cookies,
         WTF_CSRF_TIME_LIMIT=None,  # the token is bound to the session
     )
-    app.extensions["queuebox.hub_web"] = Settings(dsn, config, now) if now else Settings(dsn, config)
+    app.extensions["queuebox.hub_web"] = Settings(dsn, config, now or utc_now, reports or ReportCache())
     app.teardown_appcontext(close_conn)
     CSRFProtect(app)
     i18n.init_app(app, config.site.languages)

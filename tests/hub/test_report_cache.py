@@ -4,20 +4,22 @@ tests/hub/province.py in a real PostgreSQL. Each kept report equals one computed
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import psycopg
 import pytest
 
 from hub.ingest import ingest
-from hub.report_cache import ReportCache
+from hub import report_cache
+from hub.report_cache import ReportCache, keep_last_month_ready, last_month, make_ready
 from hub.store import centre, province_reason_counts, province_reports, save_setup
 from queuebox.figures import Period
 from queuebox.hub_protocol import Batch
 from tests.hub.batches import event, ticket_story
 from tests.hub.province import CENTRES, TODAY
-from tests.report_fixtures import MONDAY
+from tests.report_fixtures import MONDAY, ZONE
 
 MONTH = Period.month(TODAY)  # November 2026: the centres are on its 27th, so it is still open
 CLOSED = Period.day(MONDAY)  # the 23rd: every centre has opened a business day two days later
@@ -106,3 +108,42 @@ def test_only_the_last_reports_asked_are_kept(conn):
     cache.province_reports(conn, CLOSED, "day")  # the third: the least recently asked goes
     assert cache.province_reports(conn, CLOSED, "service") is not None
     assert cache.province_reports(conn, CLOSED, "centre") is not first
+
+
+# --- last month made ahead (the dashboard's thread) ------------------------------------------------
+
+@pytest.mark.parametrize("now, month", [
+    ("2026-12-01T00:30:00+07:00", "2026-11"),  # 30 minutes into December in Hanoi: still 30/11 in UTC
+    ("2027-01-15T10:00:00+07:00", "2026-12"),
+    ("2026-11-30T23:59:00+07:00", "2026-10")])
+def test_last_month_is_the_month_before_today_in_the_provinces_time_zone(now, month):
+    period = last_month(datetime.fromisoformat(now).astimezone(timezone.utc), ZONE)
+    assert f"{period.start:%Y-%m}" == month
+
+
+def test_a_month_made_ahead_opens_without_being_made_again(province_dsn, conn, monkeypatch, quick_hashes):
+    from hub.web import create_app
+    from tests.factories import make_config
+    from tests.hub.test_dashboard import log_in
+
+    cache = ReportCache()
+    make_ready(cache, conn, MONTH)
+
+    def made_again(*args):
+        raise AssertionError("the page made the month again")
+    monkeypatch.setattr(report_cache, "province_reports", made_again)
+    monkeypatch.setattr(report_cache, "province_reason_counts", made_again)
+    app = create_app(province_dsn, make_config(), secret_key="test secret", reports=cache)
+    client = app.test_client()
+    log_in(client, "xem")
+    for by, row in (("centre", CENTRE), ("service", "Đất đai")):
+        response = client.get(f"/reports?month={MONTH.start:%Y-%m}&by={by}")
+        assert response.status_code == 200 and row in response.get_data(as_text=True)
+
+
+def test_a_hub_database_away_is_logged_and_the_pages_make_the_month_themselves(caplog):
+    stop = threading.Event()
+    stop.set()  # one round, then return
+    keep_last_month_ready(ReportCache(), "host=127.0.0.1 port=1 dbname=nothing", ZONE, stop,
+                          lambda: datetime(2026, 12, 3, tzinfo=timezone.utc))
+    assert "could not make last month's reports ahead" in caplog.text
