@@ -58,6 +58,14 @@ def unit_environment(unit: str) -> dict[str, str]:
     return found
 
 
+def unit_nice(unit: str) -> int:
+    """The `Nice=` of systemd/<unit> (0 if it sets none), so a measured child runs at its priority."""
+    for line in (Path(__file__).resolve().parents[1] / "systemd" / unit).read_text(encoding="utf-8").splitlines():
+        if line.startswith("Nice="):
+            return int(line.removeprefix("Nice="))
+    return 0
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of a process so far, from /proc/<pid>/stat."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

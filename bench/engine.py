@@ -17,8 +17,10 @@ Prints one JSON object on stdout (and writes it to --json-out FILE if given):
   a real `queuebox hub` (a private PostgreSQL, a Mosquitto hub broker) that acknowledges them;
   the hub stack runs through both, standing in for the province's own server: on a CPU of its
   own (the last one) at the lowest priority (nice 19), its files in memory (/dev/shm), off the
-  centre's disk; the engine and the uplink share the other CPUs (one, on a 2-core machine: the
-  uplink's work then competes with the engine's commands head on). The change
+  centre's disk. The uplink runs at its unit's priority (Nice=) on a CPU of its own, as on a Pi's four
+  cores, so what is measured is what it does to the engine through the database (the WAL, its
+  read transactions); with --uplink-shares-core it shares the engine's CPU (one, on a 2-core
+  machine: its bursts of work then compete with the engine's commands head on). The change
   of p50/p99 in % against UPLINK_TARGET_PCT, and what the uplink did: events it was behind the
   engine at the end of a round, seconds it then took to catch up (untimed, before the next round
   alone), CPU seconds of the uplink and the hub.
@@ -27,7 +29,8 @@ Everything runs on real files in a temporary folder (--dir; on tmpfs fsync costs
 use a real disk). The example config is used with opening hours and daily limits removed and
 number_end raised, so any N fits in one day; the clock is the real one.
 
-    .venv/bin/python bench/engine.py [--commands 5000] [--depth 300] [--with-uplink] [--json-out FILE] [--dir DIR]
+    .venv/bin/python bench/engine.py [--commands 5000] [--depth 300] [--with-uplink [--uplink-shares-core]]
+                                     [--json-out FILE] [--dir DIR]
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from queuebox.config import WEEKDAYS, Config, load_config, to_toml
 from server import store
 from server.engine import Engine
 
-from benchlib import cpu_seconds, emit, filesystem_of, machine, percentile  # noqa: E402 (bench/ is on the path)
+from benchlib import cpu_seconds, emit, filesystem_of, machine, percentile, unit_nice  # noqa: E402 (bench/ is on the path)
 from province_stack import (CENTRE_CPUS, ELSEWHERE_CPUS, ELSEWHERE_DIR, ELSEWHERE_NICE, HubAcks,  # noqa: E402
                             end_process, move_elsewhere, run_queuebox)
 
@@ -223,7 +226,7 @@ def _change(alone: dict[str, Any], uplinked: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
-def bench_with_uplink(folder: Path, config: Config, count: int, depth: int) -> dict[str, Any]:
+def bench_with_uplink(folder: Path, config: Config, count: int, depth: int, shares_core: bool = False) -> dict[str, Any]:
     """The take/next workload on two databases in turn: `alone`, and one a real uplink reads and sends
     to a real hub (PostgreSQL and a hub broker, running through both)."""
     root = Path(__file__).resolve().parents[1]
@@ -272,7 +275,9 @@ def bench_with_uplink(folder: Path, config: Config, count: int, depth: int) -> d
         alone = BusyMorning(folder / "alone.db", config, count, depth)
         uplinked = BusyMorning(path, config, count, depth)  # the schema and the services, for the uplink to read
         mornings = (alone, uplinked)
-        uplink = run_queuebox("uplink", config_path, folder / "uplink.log")
+        uplink = run_queuebox("uplink", config_path, folder / "uplink.log", nice=unit_nice("queuebox-uplink.service"))
+        uplink_cpus = CENTRE_CPUS if shares_core else ELSEWHERE_CPUS
+        os.sched_setaffinity(uplink.pid, uplink_cpus)
         if not acks.setup_seen.wait(30):
             raise SystemExit("the uplink never reached the hub broker:\n" + (folder / "uplink.log").read_text())
         time.sleep(FIRST_ACK_WAIT_S + 0.5)  # past the wait for a first ack: from now on it sends as events come
@@ -320,7 +325,8 @@ def bench_with_uplink(folder: Path, config: Config, count: int, depth: int) -> d
                        "poll_s": province.uplink.poll_s, "batch_size": province.uplink.batch_size,
                        "hub_stack": {"nice": ELSEWHERE_NICE, "cpus": sorted(ELSEWHERE_CPUS),
                                      "files_in": ELSEWHERE_DIR or tempfile.gettempdir()},
-                       "engine_and_uplink_cpus": sorted(CENTRE_CPUS)},
+                       "engine_cpus": sorted(CENTRE_CPUS), "uplink_cpus": sorted(uplink_cpus),
+                       "uplink_nice": unit_nice("queuebox-uplink.service")},
     }
 
 
@@ -342,6 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--with-uplink", action="store_true",
                         help="also run take/next alone and with a real uplink sending to a real hub "
                              "(needs PostgreSQL and Mosquitto)")
+    parser.add_argument("--uplink-shares-core", action="store_true",
+                        help="with --with-uplink: the uplink on the engine's CPU rather than one of its own")
     args = parser.parse_args(argv)
     if args.commands < 6:
         parser.error("--commands must be 6 or more")
@@ -353,7 +361,8 @@ def main(argv: list[str] | None = None) -> int:
         busy = bench_engine(folder / "queuebox.db", config, args.commands, args.depth)
         short = bench_short_queue(folder / "short.db", config, args.commands)
         deep = bench_deep_queue(folder / "deep.db", config, args.commands)
-        uplink = bench_with_uplink(folder, config, args.commands, args.depth) if args.with_uplink else None
+        uplink = (bench_with_uplink(folder, config, args.commands, args.depth, args.uplink_shares_core)
+                  if args.with_uplink else None)
         fs = filesystem_of(folder.resolve())
 
     take, nxt = busy["take"], busy["next"]

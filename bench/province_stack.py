@@ -55,11 +55,11 @@ class HubAcks:
         self.client.loop_stop()
 
 
-def run_queuebox(command: str, config_path: Path, log: Path) -> subprocess.Popen[bytes]:
-    """`queuebox <command> --config FILE` as a child process, its output in `log`."""
+def run_queuebox(command: str, config_path: Path, log: Path, nice: int = 0) -> subprocess.Popen[bytes]:
+    """`queuebox <command> --config FILE` as a child process at priority `nice`, its output in `log`."""
     with open(log, "ab") as out:
         return subprocess.Popen([sys.executable, "-m", "queuebox.cli", command, "--config", str(config_path)],
-                                stdout=out, stderr=subprocess.STDOUT)
+                                stdout=out, stderr=subprocess.STDOUT, preexec_fn=(lambda: os.nice(nice)) if nice else None)
 
 
 def move_elsewhere(pid: int) -> None:
