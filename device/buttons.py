@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from queuebox.config import KioskConfig
+from queuebox.config_devices import KioskConfig
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from PIL import ImageFont
 
 from device.ticket import FontData, Style
-from queuebox.config import PrinterConfig
+from queuebox.config_devices import PrinterConfig
 from queuebox.errors import QueueboxError
 
 

@@ -52,7 +52,7 @@ from device import loop
 from device.buttons import ButtonEvent, PressRules
 from queuebox.bus import Connected, Message
 from queuebox.clock import utc_now
-from queuebox.config import KeypadConfig
+from queuebox.config_devices import KeypadConfig
 from queuebox.protocol import RATING_SCORES, ProtocolError, parse_moment
 from queuebox.protocol_messages import parse_counter_state, parse_reply
 

@@ -22,7 +22,8 @@ from device.keypad import SCORES, Keypad, Leds, Result, button_pins, keypad_clie
 from device.loop import DeviceBus
 from queuebox import notify
 from queuebox.bus import Bus
-from queuebox.config import Config, KioskConfig
+from queuebox.config import Config
+from queuebox.config_devices import KioskConfig
 from queuebox.errors import QueueboxError
 from queuebox.protocol import ACTION_KEYS, Topics
 

@@ -48,7 +48,7 @@ from device.printer import PrinterFault, PrinterStatus, PrintJob, TicketPrinter
 from device.scanner import Scan
 from device.ticket import Block, SiteText, TicketInfo, TicketRenderer
 from queuebox.bus import Connected, Message
-from queuebox.config import KioskConfig
+from queuebox.config_devices import KioskConfig
 from queuebox.protocol import ProtocolError
 from queuebox.protocol_messages import parse_reply
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from queuebox.config import PrinterConfig
+from queuebox.config_devices import PrinterConfig
 from queuebox.errors import QueueboxError
 
 if TYPE_CHECKING:

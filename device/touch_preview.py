@@ -10,7 +10,8 @@ from typing import Any
 from device.touch_model import Result, TouchKiosk
 from device.touch_screen import TouchScreen, open_surface, pygame
 from device.ticket import SiteText
-from queuebox.config import DEFAULT_PRIORITY_GROUPS, PrinterConfig
+from queuebox.config import DEFAULT_PRIORITY_GROUPS
+from queuebox.config_devices import PrinterConfig
 from queuebox.protocol import Topics
 
 SERVICES = [("A", "Đất đai", "Land"), ("B", "Hộ tịch - Chứng thực", "Civil status and certification"),

@@ -20,7 +20,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from queuebox.config import MAX_MESSAGE, Config, ServiceConfig
+from queuebox.config import Config, ServiceConfig
+from queuebox.config_check import MAX_MESSAGE
 from queuebox.protocol import MAX_SERVICES as SNAPSHOT_SERVICES
 from queuebox.protocol_fields import GROUP_CODE
 

@@ -11,7 +11,8 @@ import os
 import sys
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from queuebox.config import DEFAULT_PATH, SLIDE_KINDS, Config, load_config, redacted
+from queuebox.config import DEFAULT_PATH, Config, load_config, redacted
+from queuebox.config_devices import SLIDE_KINDS
 from queuebox.errors import ConfigError, QueueboxError
 
 if TYPE_CHECKING:

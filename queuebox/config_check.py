@@ -13,6 +13,7 @@ import re
 import string
 import typing
 import unicodedata
+from dataclasses import field
 from datetime import time
 from typing import TYPE_CHECKING, Any, Iterator, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,7 +23,16 @@ from queuebox.protocol import MAX_RATING_REASON  # the longest reason a `rating`
 from queuebox.protocol_fields import GROUP_CODE  # the code a `take` command names a priority group by
 
 if TYPE_CHECKING:
-    from queuebox.config import Config, CounterConfig, KeypadConfig, PriorityGroupConfig, ServiceConfig, SiteConfig
+    from queuebox.config import Config, CounterConfig, PriorityGroupConfig, ServiceConfig, SiteConfig
+    from queuebox.config_devices import KeypadConfig
+
+
+def config_key(help: str, default: Any = dataclasses.MISSING) -> Any:
+    """A config key: its help text, and its default (none means required)."""
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 

@@ -15,7 +15,8 @@ import re
 import unicodedata
 from typing import Any, Mapping
 
-from queuebox.config import MAX_MESSAGE, WEEKDAYS, parse_hours
+from queuebox.config import WEEKDAYS, parse_hours
+from queuebox.config_check import MAX_MESSAGE
 from queuebox.config_check import MAX_RATING_REASONS
 from queuebox.protocol import MAX_RATING_REASON
 from server.web.i18n import N_, _

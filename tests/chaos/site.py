@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from queuebox.config import Config, CounterConfig, KeypadConfig, load_config
+from queuebox.config import Config, CounterConfig, load_config
+from queuebox.config_devices import KeypadConfig
 from queuebox.protocol import Topics
 from server.credentials import write_credentials
 from server.demo import as_account, broker_conf, demo_config, write_config

@@ -9,7 +9,7 @@ from device.fonts import read_fonts
 from device.printer import EscposPrinter  # first: it sets escpos's pickle folder before escpos loads
 from device.ticket import FontData
 from escpos.printer import Dummy
-from queuebox.config import PrinterConfig
+from queuebox.config_devices import PrinterConfig
 
 FONT_FAMILIES = {
     "dejavu": PrinterConfig(),  # the defaults: DejaVu Sans and DejaVu Sans Bold

@@ -6,7 +6,7 @@ import pytest
 
 from device.buttons import PRIORITY, ButtonEvent, Light, Panel, PressRules, group_button
 from gpiozero import Button
-from queuebox.config import KioskConfig
+from queuebox.config_devices import KioskConfig
 
 KIOSK = KioskConfig(buttons={"A": 5, "B": 6}, priority_button=21, led_ready=17, led_busy=27, led_fault=22,
                     cooldown_s=2.0, priority_window_s=5.0)

@@ -16,7 +16,7 @@ from device.ticket import SiteText, TicketRenderer
 from escpos.constants import RT_STATUS_ONLINE, RT_STATUS_PAPER
 from escpos.printer import Dummy
 from queuebox.bus import Connected, Message
-from queuebox.config import KioskConfig
+from queuebox.config_devices import KioskConfig
 from queuebox.protocol import Topics, encode
 from tests.device.escpos_job import parse_jobs
 from tests.device.fakes import AnsweringDummy, BrokenDummy, FakeBus, FakeMonotonic

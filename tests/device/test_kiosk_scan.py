@@ -12,7 +12,7 @@ import pytest
 from device.buttons import Light
 from device.card_priority import CardPriority, CardSettings
 from device.scanner import Scan
-from queuebox.config import KioskConfig
+from queuebox.config_devices import KioskConfig
 from escpos.printer import Dummy
 from tests.device.test_kiosk import CONFIG, Rig
 

@@ -13,7 +13,7 @@ from device.fonts import FontError, read_fonts
 from device.main import KioskApp, Simulator
 from device.printer import EscposPrinter
 from escpos.printer import Dummy
-from queuebox.config import PrinterConfig
+from queuebox.config_devices import PrinterConfig
 from queuebox.protocol import Topics
 from tests.device.fakes import FakeBus
 from tests.factories import make_config

@@ -14,7 +14,7 @@ from device.printer import EscposPrinter, PrinterFault, PrinterStatus  # sets es
 from device.ticket import SiteText, TicketRenderer, sample_ticket
 from escpos.constants import RT_STATUS_ONLINE, RT_STATUS_PAPER
 from escpos.printer import Dummy, File, Network, Serial, Usb
-from queuebox.config import PrinterConfig
+from queuebox.config_devices import PrinterConfig
 from queuebox.errors import QueueboxError
 from tests.device.escpos_job import parse_job, parse_jobs
 from tests.device.fakes import AnsweringDummy, BrokenDummy
