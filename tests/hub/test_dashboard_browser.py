@@ -50,6 +50,9 @@ def test_a_centre_and_the_month_in_chromium(page, served):
     assert "Bảng gọi số trực tiếp" in page.content()
     screenshot(page, "province-centre")
     page.goto(f"{served.url}/reports?month=2026-11&by=centre")
-    assert page.locator("svg.chart").count() == 2
+    assert page.locator("section.charts svg.chart").count() == 2
+    # the seeded month has ratings with reasons: their chart and table are drawn
+    assert page.locator("section.reasons svg.chart").count() == 1
+    assert page.locator("#reasons tbody tr").count() >= 1
     assert page.locator("#month tbody tr").count() == 3
     screenshot(page, "province-month")
