@@ -11,7 +11,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from queuebox.config import DEFAULT_PATH, Config, load_config, redacted
+from queuebox.config import DEFAULT_HUB_PATH, DEFAULT_PATH, Config, load_config, redacted
 from queuebox.config_devices import SLIDE_KINDS
 from queuebox.errors import ConfigError, QueueboxError
 
@@ -21,8 +21,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger("queuebox")
 
 
-def _config_path(args: argparse.Namespace) -> str:
-    return args.config or os.environ.get("QUEUEBOX_CONFIG") or DEFAULT_PATH
+# The commands a province's server runs, reading the hub's own file by default.
+HUB_COMMANDS = frozenset({"hub", "hub-credentials", "hub-web", "hub-user"})
+
+
+def _config_path(args: argparse.Namespace, hub: bool = False) -> str:
+    return args.config or os.environ.get("QUEUEBOX_CONFIG") or (DEFAULT_HUB_PATH if hub else DEFAULT_PATH)
 
 
 def _load(args: argparse.Namespace) -> Config:
@@ -30,11 +34,11 @@ def _load(args: argparse.Namespace) -> Config:
 
 
 def _load_hub(args: argparse.Namespace) -> Config:
-    return load_config(_config_path(args), hub=True)
+    return load_config(_config_path(args, hub=True), hub=True)
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    path = args.file or _config_path(args)
+    path = args.file or _config_path(args, hub=args.hub)
     try:
         config = load_config(path, hub=args.hub)
     except ConfigError as exc:
@@ -263,8 +267,9 @@ def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
 
     def command(name: str, func: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
+        default = DEFAULT_HUB_PATH if name in HUB_COMMANDS else DEFAULT_PATH
         p.add_argument("--config", metavar="FILE",
-                       help=f"configuration file (default: $QUEUEBOX_CONFIG or {DEFAULT_PATH})")
+                       help=f"configuration file (default: $QUEUEBOX_CONFIG or {default})")
         p.set_defaults(func=func)
         return p
 

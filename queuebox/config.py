@@ -25,6 +25,7 @@ from queuebox.config_devices import DisplayConfig, KeypadConfig, KioskConfig, Pr
 from queuebox.errors import ConfigError
 
 DEFAULT_PATH = "/etc/queuebox/queuebox.toml"
+DEFAULT_HUB_PATH = "/etc/queuebox/hub.toml"  # a province hub's own file (scripts/install --roles hub)
 SECRET_KEYS = frozenset({"password"})
 # Why a citizen was not satisfied, as one-stop centres ask it (Vietnamese, English).
 DEFAULT_RATING_REASONS = ({"vi": "Chờ lâu", "en": "Long wait"},

@@ -30,7 +30,7 @@ INTRO = """\
      help texts in queuebox/config.py; tests/test_docs.py fails when it is stale. Do not edit. -->
 
 Every process reads one TOML file: `--config FILE`, else `$QUEUEBOX_CONFIG`, else
-`/etc/queuebox/queuebox.toml`. Start from
+`/etc/queuebox/queuebox.toml` (a province hub's commands: `/etc/queuebox/hub.toml`). Start from
 [`config/queuebox.example.toml`](../config/queuebox.example.toml), which sets every key below,
 with its meaning, for a commune centre with five service fields — A Đất đai (land), B Hộ tịch -
 Chứng thực (civil status and certification), C Đăng ký kinh doanh (business), D Lao động -

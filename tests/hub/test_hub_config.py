@@ -3,6 +3,7 @@ loaded by the hub's commands and refused clearly when [hub] lacks what the hub n
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -82,6 +83,23 @@ def test_check_config_hub_accepts_the_hub_example(capsys):
     assert "OK — province hub: broker localhost:1883 (root province)" in out and err == ""
     assert main(["check-config", str(HUB_EXAMPLE)]) == 1  # as a centre's, it lacks the site's id and name
     assert "site.id: required key is missing" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command, read", [
+    (["hub-user", "list"], "/etc/queuebox/hub.toml"),
+    (["hub-web"], "/etc/queuebox/hub.toml"),
+    (["check-config", "--hub"], "/etc/queuebox/hub.toml"),
+    (["check-config"], "/etc/queuebox/queuebox.toml"),
+])
+def test_without_config_the_hubs_commands_read_the_hubs_own_file(command, read):
+    """The installer writes a hub's settings to hub.toml: a province's server has no queuebox.toml.
+    (Run where neither file exists, so the error names the file the command looked for.)"""
+    assert not Path(read).exists()
+    env = {k: v for k, v in os.environ.items() if k != "QUEUEBOX_CONFIG"}
+    ran = subprocess.run([sys.executable, "-m", "queuebox.cli", *command], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 1
+    assert f"file not found: {read}" in ran.stderr
 
 
 def test_hub_user_list_runs_on_a_config_without_a_site(tmp_path, hub_dsn):
