@@ -80,12 +80,26 @@ def summary(values_ms: list[float]) -> dict[str, Any]:
 
 # --- next -> frame ----------------------------------------------------------------------------------
 
+class Window:
+    """The display's window (pygame's dummy driver here), and when its last frame was presented."""
+
+    def __init__(self) -> None:
+        pygame.display.init()
+        self.screen = pygame.display.set_mode(SIZE)
+        self.presented_at = 0.0
+
+    def present(self, rects: list[Any]) -> None:
+        pygame.display.update(rects)
+        self.presented_at = time.perf_counter()
+
+
 class Bench:
     """The probe, the in-process display and the bookkeeping of takes and nexts."""
 
-    def __init__(self, probe: Probe, topics: Topics, app: DisplayApp, deadline: float,
+    def __init__(self, probe: Probe, topics: Topics, app: DisplayApp, window: Window, deadline: float,
                  wall: list[Any] | None = None) -> None:
         self.probe = probe
+        self.window = window
         self.topics = topics
         self.app = app
         self.deadline = deadline
@@ -94,7 +108,6 @@ class Bench:
         self.run = uuid.uuid4().hex[:8]
         self.issued = 0
         self.calls = 0
-        self.presented_at = 0.0
 
     def take(self) -> None:
         command_id = f"take-{self.run}-{self.issued}"
@@ -141,7 +154,7 @@ class Bench:
         before = self.newest()
         t0 = self.probe.publish(self.topics.counter_command(counter), {"id": command_id, "action": "next"})
         self.step_until(lambda: self.newest() != before, f"the call of {command_id}")
-        drawn_ms = (self.presented_at - t0) * 1000
+        drawn_ms = (self.window.presented_at - t0) * 1000
         reply_topic = self.topics.counter_reply(counter)
         replies: list[Any] = []
 
@@ -168,25 +181,17 @@ def bench_next_to_frame(config: Any, fonts: Fonts, probe: Probe, topics: Topics,
     """Nexts timed to their frame; `mid_slide`: each arriving while a slide shows (the module docstring)."""
     slides = ("history", "procedures", "lookup", "message") if mid_slide else ("history",)
     config = dataclasses.replace(config, display=dataclasses.replace(config.display, slides=slides))
-    pygame.display.init()
-    screen = pygame.display.set_mode(SIZE)
-    bench: Bench | None = None
-
-    def present(rects: list[Any]) -> None:
-        pygame.display.update(rects)
-        if bench is not None:
-            bench.presented_at = time.perf_counter()
-
+    window = Window()
     bus = Bus(config.mqtt, topics, display_client_id(config), subscriptions=[topics.board(), topics.events()])
     synth = CountingSynth() if speech else None
     announcer = Announcer(config, NullPlayer(), synth if synth and synth.espeak.available else None)
     wall = [SAMPLE_TIME] if mid_slide else None
     clock = {"clock": lambda: wall[0]} if wall is not None else {}
-    app = DisplayApp(config, Renderer(screen, fonts), bus.inbox, connected=bus.connected.is_set, topics=topics,
-                     announcer=announcer, present=present, **clock)
+    app = DisplayApp(config, Renderer(window.screen, fonts), bus.inbox, connected=bus.connected.is_set,
+                     topics=topics, announcer=announcer, present=window.present, **clock)
     if mid_slide:  # the procedures and the lookup address as the server's retained summaries would give them
         app.sources = sample_sources(config)
-    bench = Bench(probe, topics, app, deadline, wall)
+    bench = Bench(probe, topics, app, window, deadline, wall)
     bus.start()
     try:
         if mid_slide:  # after the first run: the board has its calls
@@ -218,22 +223,14 @@ def bench_next_to_sound(config: Any, fonts: Fonts, probe: Probe, topics: Topics,
     """Frame showing a call -> the first sound sample of that call handed to the player; `pack`: the
     recorded voice (None: espeak-ng)."""
     config = dataclasses.replace(config, display=dataclasses.replace(config.display, slides=("history",)))
-    pygame.display.init()
-    screen = pygame.display.set_mode(SIZE)
-    bench: Bench | None = None
-
-    def present(rects: list[Any]) -> None:
-        pygame.display.update(rects)
-        if bench is not None:
-            bench.presented_at = time.perf_counter()
-
+    window = Window()
     bus = Bus(config.mqtt, topics, display_client_id(config), subscriptions=[topics.board(), topics.events()])
     player, synth, paused = TimingPlayer(), CountingSynth(), [0.0]
     announcer = Announcer(config, player, synth if synth.espeak.available else None, pack=pack,
                           monotonic=lambda: paused[0])
-    app = DisplayApp(config, Renderer(screen, fonts), bus.inbox, connected=bus.connected.is_set, topics=topics,
-                     announcer=announcer, present=present)
-    bench = Bench(probe, topics, app, deadline)
+    app = DisplayApp(config, Renderer(window.screen, fonts), bus.inbox, connected=bus.connected.is_set,
+                     topics=topics, announcer=announcer, present=window.present)
+    bench = Bench(probe, topics, app, window, deadline)
     bus.start()
     latencies: list[float] = []
     try:
@@ -243,7 +240,7 @@ def bench_next_to_sound(config: Any, fonts: Fonts, probe: Probe, topics: Topics,
             drain(probe, quiet_s=0.05, deadline=deadline)
             heard = len(player.started)
             bench.next()
-            frame_at = bench.presented_at  # the frame that shows the call (later frames blink it)
+            frame_at = window.presented_at  # the frame that shows the call (later frames blink it)
             bench.step_until(lambda: len(player.started) > heard, "the chime of the call")
             latencies.append((player.started[heard][0] - frame_at) * 1000)
             paused[0] += 1000.0  # the chime is over: the speech follows at once
