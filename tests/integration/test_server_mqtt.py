@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import socket
@@ -10,7 +11,7 @@ import subprocess
 import threading
 import time
 import uuid
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -88,11 +89,27 @@ class Server:
         self.bus = Bus(config.mqtt, self.topics, server_client_id(config),
                        subscriptions=self.topics.server_subscriptions(), retained=False)
         self.bridge = MqttBridge(self.engine, self.bus)
+        self.bus.start()
+        self._start_loop()
+        assert self.bus.wait_connected(WAIT_S), "server bus did not connect"
+
+    def _start_loop(self) -> None:
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self.bridge.serve, args=(self.stop_event,), daemon=True)
-        self.bus.start()
         self.thread.start()
-        assert self.bus.wait_connected(WAIT_S), "server bus did not connect"
+
+    @contextlib.contextmanager
+    def held(self, messages: int) -> Iterator[None]:
+        """Hold the bridge's loop until `messages` have piled up on its inbox: a burst that is
+        queued when the loop looks, however fast or slow this machine is."""
+        self.stop_event.set()
+        self.thread.join(WAIT_S)
+        yield
+        deadline = time.monotonic() + WAIT_S
+        while self.bus.inbox.qsize() < messages and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert self.bus.inbox.qsize() >= messages, "the burst did not reach the server's inbox"
+        self._start_loop()
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -388,8 +405,9 @@ def test_a_message_paho_refuses_to_queue_is_counted_and_logged(config, topics, c
 
 
 def test_a_burst_of_commands_publishes_few_boards_and_only_changed_states(server, client, topics):
-    for i in range(30):
-        client.publish(topics.kiosk_take("kiosk1"), {"id": f"burst-{i}", "service": "C"})
+    with server.held(30):  # the 30 takes are queued before the loop handles the first
+        for i in range(30):
+            client.publish(topics.kiosk_take("kiosk1"), {"id": f"burst-{i}", "service": "C"})
     client.reply(topics.kiosk_reply("kiosk1"), "burst-29")
     board = client.wait_for(lambda t, b: t == topics.board() and b["waiting"].get("C") == 30)
     boards = [b for t, b, _ in client.seen if t == topics.board()]
